@@ -1,0 +1,363 @@
+//! Obtaining pull access: HTTP Basic, or the Docker token flow against the realm named in a
+//! `Bearer` challenge. Token-endpoint failures are decoded, never swallowed: a refused password,
+//! a token with no access and a broken token service are different diagnoses.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use crate::challenge::BearerChallenge;
+use crate::docker_config::Credential;
+use crate::transport::{self, HttpFailure};
+use crate::wire::{self, GrantedAccess};
+
+/// How long a token is assumed to live when the endpoint does not say (the spec's minimum).
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// The most of a token response we read.
+const TOKEN_BODY_LIMIT: usize = 256 * 1024;
+
+/// Why access could not be obtained. Each variant is one diagnosis.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// Credentials are needed and none were available (or allowed) for this registry.
+    #[error("{detail}")]
+    Required {
+        /// What the registry or token service said.
+        detail: String,
+    },
+    /// Credentials were sent and refused.
+    #[error("{detail}")]
+    Rejected {
+        /// What the registry or token service said.
+        detail: String,
+    },
+    /// Authenticated, but not allowed.
+    #[error("{detail}")]
+    Denied {
+        /// What the registry or token service said.
+        detail: String,
+    },
+    /// The token service failed or was unreachable.
+    #[error("{detail}")]
+    Server {
+        /// What went wrong.
+        detail: String,
+    },
+    /// The token service rate-limited us.
+    #[error("{detail}")]
+    RateLimited {
+        /// What the service said.
+        detail: String,
+    },
+}
+
+/// What to send with registry requests.
+#[derive(Clone, Default)]
+pub(crate) enum Access {
+    /// Nothing: the registry did not ask.
+    #[default]
+    Anonymous,
+    /// A ready `Authorization` header value (Basic or Bearer); marked sensitive.
+    Header {
+        value: HeaderValue,
+        /// For a bearer token, what it says it grants on the repository.
+        granted: GrantedAccess,
+    },
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Access::Anonymous => f.write_str("Anonymous"),
+            Access::Header { granted, .. } => f
+                .debug_struct("Header")
+                .field("value", &"****")
+                .field("granted", granted)
+                .finish(),
+        }
+    }
+}
+
+impl Access {
+    /// Adds the header to a request.
+    pub(crate) fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Access::Anonymous => req,
+            Access::Header { value, .. } => req.header(AUTHORIZATION, value.clone()),
+        }
+    }
+
+    pub(crate) fn granted(&self) -> &GrantedAccess {
+        match self {
+            Access::Anonymous => &GrantedAccess::Unknown,
+            Access::Header { granted, .. } => granted,
+        }
+    }
+}
+
+/// `Basic base64(user:pass)`, marked sensitive so no layer logs it.
+pub(crate) fn basic_header(username: &str, password: &str) -> HeaderValue {
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    sensitive(&format!("Basic {encoded}"))
+}
+
+fn sensitive(s: &str) -> HeaderValue {
+    // Tokens and base64 are visible ASCII; anything else could not have come from a registry.
+    let mut v = HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+    v.set_sensitive(true);
+    v
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TokenKey {
+    realm: String,
+    service: String,
+    scope: String,
+    /// Which credential (its origin), or empty for anonymous.
+    credential: String,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    access: Access,
+    expires: Instant,
+}
+
+type TokenCell = Arc<OnceCell<Result<CachedToken, AuthFailure>>>;
+
+/// Tokens per (realm, service, scope, credential): concurrent images of one repository wait for
+/// one request instead of each asking.
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    cells: Mutex<HashMap<TokenKey, TokenCell>>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.cells.lock().map_or(0, |c| c.len());
+        f.debug_struct("TokenCache").field("entries", &n).finish()
+    }
+}
+
+/// Everything a token request needs.
+pub(crate) struct TokenRequest<'a> {
+    pub(crate) client: &'a reqwest::Client,
+    pub(crate) challenge: &'a BearerChallenge,
+    pub(crate) repository: &'a str,
+    /// The credential, when one may be sent to this realm.
+    pub(crate) credential: Option<(&'a Credential, &'a str)>,
+    pub(crate) deadline: Instant,
+}
+
+impl TokenCache {
+    /// A pull token for `repository`, from the cache when a live one exists.
+    pub(crate) async fn pull_token(&self, req: &TokenRequest<'_>) -> Result<Access, AuthFailure> {
+        let realm = req.challenge.realm.clone().unwrap_or_default();
+        let key = TokenKey {
+            realm,
+            service: req.challenge.service.clone().unwrap_or_default(),
+            scope: format!("repository:{}:pull", req.repository),
+            credential: req.credential.map(|(_, o)| o.to_owned()).unwrap_or_default(),
+        };
+        loop {
+            let cell = {
+                let mut cells = self
+                    .cells
+                    .lock()
+                    .map_err(|_| AuthFailure::Server {
+                        detail: "internal error: token cache poisoned".into(),
+                    })?;
+                Arc::clone(cells.entry(key.clone()).or_default())
+            };
+            let result = cell
+                .get_or_init(|| async { fetch_token(req, &key).await })
+                .await
+                .clone();
+            match result {
+                Ok(t) if t.expires > Instant::now() => return Ok(t.access),
+                Ok(_) => {
+                    // Expired: drop it (unless another task already replaced it) and fetch again.
+                    if let Ok(mut cells) = self.cells.lock()
+                        && cells.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell))
+                    {
+                        cells.remove(&key);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedToken, AuthFailure> {
+    let Some(realm) = req.challenge.realm.as_deref().filter(|r| !r.is_empty()) else {
+        return Err(AuthFailure::Server {
+            detail: "the registry's Bearer challenge names no realm to get a token from".into(),
+        });
+    };
+    let mut url = reqwest::Url::parse(realm).map_err(|e| AuthFailure::Server {
+        detail: format!("the token realm {realm:?} is not a URL: {e}"),
+    })?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(AuthFailure::Server {
+            detail: format!("the token realm {realm:?} is not an http(s) URL"),
+        });
+    }
+    let realm_host = url.host_str().unwrap_or_default().to_owned();
+    let started = Instant::now();
+    let request = match req.credential {
+        Some((Credential::IdentityToken { token, .. }, _)) => {
+            let mut form = vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", token.expose()),
+                ("client_id", "preflight"),
+                ("scope", key.scope.as_str()),
+            ];
+            if !key.service.is_empty() {
+                form.push(("service", key.service.as_str()));
+            }
+            let body = form
+                .iter()
+                .map(|(k, v)| format!("{k}={}", form_encode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            req.client
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+        }
+        cred => {
+            {
+                let mut q = url.query_pairs_mut();
+                if !key.service.is_empty() {
+                    q.append_pair("service", &key.service);
+                }
+                q.append_pair("scope", &key.scope);
+            }
+            let r = req.client.get(url);
+            match cred {
+                Some((Credential::Basic { username, password }, _)) => {
+                    r.header(AUTHORIZATION, basic_header(username, password.expose()))
+                }
+                _ => r,
+            }
+        }
+    };
+    let sent_credentials = req.credential.is_some();
+    let resp = match tokio::time::timeout_at(req.deadline, request.send()).await {
+        Err(_) => {
+            return Err(AuthFailure::Server {
+                detail: format!(
+                    "the token service at {realm_host} did not answer within {} ms",
+                    started.elapsed().as_millis()
+                ),
+            });
+        }
+        Ok(Err(e)) => {
+            let why = transport::classify_reqwest(&e, &realm_host);
+            return Err(AuthFailure::Server {
+                detail: format!("the token service at {realm_host} could not be reached: {why}"),
+            });
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = resp.status();
+    let body = transport::read_body(resp, TOKEN_BODY_LIMIT, &realm_host, req.deadline).await;
+    let said = || {
+        body.as_ref()
+            .ok()
+            .and_then(|b| wire::decode_errors(b).into_iter().next())
+            .map(|e| format!(": {}", e.message))
+            .unwrap_or_default()
+    };
+    match status {
+        s if s.is_success() => {
+            let body = body.map_err(|e| AuthFailure::Server {
+                detail: format!("reading the token from {realm_host} failed: {e}"),
+            })?;
+            let t = wire::decode_token(&body).map_err(|e| AuthFailure::Server {
+                detail: format!("{realm_host} answered {s} but {e}"),
+            })?;
+            let lifetime = t
+                .expires_in
+                .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+            // Renew a little early so a token never expires between cache and registry.
+            let expires = Instant::now() + lifetime.saturating_sub(Duration::from_secs(10));
+            let granted = wire::granted_access(&t.token, req.repository);
+            Ok(CachedToken {
+                access: Access::Header {
+                    value: sensitive(&format!("Bearer {}", t.token)),
+                    granted,
+                },
+                expires,
+            })
+        }
+        StatusCode::UNAUTHORIZED if sent_credentials => Err(AuthFailure::Rejected {
+            detail: format!("the token service at {realm_host} rejected the credentials (401){}", said()),
+        }),
+        StatusCode::UNAUTHORIZED => Err(AuthFailure::Required {
+            detail: format!("the token service at {realm_host} requires credentials (401){}", said()),
+        }),
+        StatusCode::FORBIDDEN => Err(AuthFailure::Denied {
+            detail: format!("the token service at {realm_host} refused access (403){}", said()),
+        }),
+        StatusCode::TOO_MANY_REQUESTS => Err(AuthFailure::RateLimited {
+            detail: format!("the token service at {realm_host} is rate limiting (429){}", said()),
+        }),
+        s => Err(AuthFailure::Server {
+            detail: format!("the token service at {realm_host} answered {s}{}", said()),
+        }),
+    }
+}
+
+fn form_encode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Describes an HTTP failure of a Basic-auth check in one line.
+pub(crate) fn describe(f: &HttpFailure) -> String {
+    f.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_header_is_sensitive_and_correct() {
+        let h = basic_header("user", "p:ss");
+        assert!(h.is_sensitive());
+        assert_eq!(h.to_str().unwrap(), "Basic dXNlcjpwOnNz");
+    }
+
+    #[test]
+    fn form_encoding() {
+        assert_eq!(form_encode("repository:a/b:pull"), "repository%3Aa%2Fb%3Apull");
+        assert_eq!(form_encode("a b+c"), "a%20b%2Bc");
+    }
+
+    #[test]
+    fn access_debug_hides_the_header() {
+        let a = Access::Header {
+            value: sensitive("Bearer s3cr3t"),
+            granted: GrantedAccess::Unknown,
+        };
+        assert!(!format!("{a:?}").contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,124 @@
+//! The result of a check, as data: what the CLI renders and `-o json` prints.
+//! The field names are the contract's (`DESIGN.md`, "JSON report").
+
+use serde::Serialize;
+
+use crate::diagnosis::{Diagnosis, Stage, Warning};
+use crate::ratelimit::RateLimit;
+
+/// The version of the report format.
+pub const REPORT_VERSION: u32 = 1;
+
+/// The outcome of checking a set of images.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Report format version (1).
+    pub version: u32,
+    /// Whether every image can be pulled.
+    pub pullable: bool,
+    /// Counts.
+    pub summary: Summary,
+    /// One entry per distinct image, in the order they were given.
+    pub images: Vec<ImageReport>,
+}
+
+impl Report {
+    /// Builds a report from image results, computing the summary.
+    pub fn new(images: Vec<ImageReport>) -> Report {
+        let pullable = images.iter().filter(|i| i.pullable).count();
+        let warnings = images.iter().map(|i| i.warnings.len()).sum();
+        Report {
+            version: REPORT_VERSION,
+            pullable: pullable == images.len(),
+            summary: Summary {
+                images: images.len(),
+                pullable,
+                not_pullable: images.len() - pullable,
+                warnings,
+            },
+            images,
+        }
+    }
+}
+
+/// Counts over the images of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Distinct images checked.
+    pub images: usize,
+    /// How many can be pulled.
+    pub pullable: usize,
+    /// How many cannot.
+    pub not_pullable: usize,
+    /// Warnings over all images.
+    pub warnings: usize,
+}
+
+/// Where an image reference was found (a manifest file, a line, an object, a container).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Source {
+    /// The file, as given.
+    pub file: String,
+    /// The 1-based line of the `image:` value.
+    pub line: Option<usize>,
+    /// `Kind/namespace/name`.
+    pub object: Option<String>,
+    /// The container's name.
+    pub container: Option<String>,
+}
+
+/// The outcome of one stage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageResult {
+    /// Which stage.
+    pub stage: Stage,
+    /// Whether it passed.
+    pub ok: bool,
+    /// How long it took, in milliseconds (0 when shared with an earlier image of the registry).
+    pub elapsed_ms: f64,
+    /// What it found (addresses, TLS version and certificate, challenge, digest…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The outcome for one image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageReport {
+    /// The reference as written.
+    pub reference: String,
+    /// The fully qualified form, `docker.io/library/nginx:latest`; null when invalid.
+    pub canonical: Option<String>,
+    /// The registry after normalization (`docker.io`, `localhost:5000`).
+    pub registry: Option<String>,
+    /// The repository path (`library/nginx`).
+    pub repository: Option<String>,
+    /// The tag as written, `latest` when neither tag nor digest was written, null for digest-only.
+    pub tag: Option<String>,
+    /// The manifest digest the registry returned (`Docker-Content-Digest`).
+    pub digest: Option<String>,
+    /// The manifest's media type.
+    pub media_type: Option<String>,
+    /// The manifest's size in bytes.
+    pub size: Option<u64>,
+    /// Whether the image can be pulled.
+    pub pullable: bool,
+    /// Each stage run, in order.
+    pub stages: Vec<StageResult>,
+    /// Why it cannot be pulled; null when it can.
+    pub diagnosis: Option<Diagnosis>,
+    /// Things worth knowing that do not fail the check.
+    pub warnings: Vec<Warning>,
+    /// The registry's rate-limit headers, when it sent them.
+    pub rate_limit: Option<RateLimit>,
+    /// Where the credentials came from (never the credentials); null for anonymous access.
+    pub credential: Option<String>,
+    /// Where the reference was found; empty for images given on the command line.
+    pub sources: Vec<Source>,
+}
+
+impl ImageReport {
+    /// The first stage that failed.
+    pub fn failed_stage(&self) -> Option<Stage> {
+        self.diagnosis.as_ref().map(|d| d.stage)
+    }
+}
