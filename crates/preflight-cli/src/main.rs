@@ -1,1 +1,245 @@
-fn main() {}
+//! `preflight`: the command-line gate. Parses flags, turns them into the library's validated
+//! configuration, runs the check and renders the report. Nothing else lives here.
+
+mod render;
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use preflight::{Checker, DnsConfig, DockerConfig, ImageRequest};
+
+/// Catch ImagePullBackOff before it happens: check that every image can really be pulled.
+#[derive(Debug, Parser)]
+#[command(name = "preflight", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check that images can be pulled; exit 0 when all can, 1 when one cannot, 2 on bad input.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    /// Text for people.
+    Human,
+    /// The JSON report (one object on stdout).
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Image references, e.g. `nginx:1.27` or `registry.example.com:5000/team/app:v2.1.3`.
+    #[arg(value_name = "IMAGE")]
+    images: Vec<String>,
+
+    #[command(flatten)]
+    net: NetArgs,
+
+    /// Treat warnings (such as `latest-tag`) as failures.
+    #[arg(long)]
+    strict: bool,
+}
+
+/// The options every network command takes (their names are part of the contract).
+#[derive(Debug, Args)]
+struct NetArgs {
+    /// Report format.
+    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    output: Output,
+
+    /// This registry speaks plain HTTP (HOST[:PORT]; repeatable).
+    #[arg(long = "plain-http", value_name = "HOST[:PORT]")]
+    plain_http: Vec<String>,
+
+    /// Use HTTPS without certificate checks for this registry (HOST[:PORT]; repeatable).
+    #[arg(long = "insecure-skip-tls-verify", value_name = "HOST[:PORT]")]
+    insecure_skip_tls_verify: Vec<String>,
+
+    /// Extra trusted CA certificates (PEM), added to the system roots (repeatable).
+    #[arg(long = "ca-file", value_name = "PATH")]
+    ca_file: Vec<PathBuf>,
+
+    /// A Docker config.json to take credentials from [default: $DOCKER_CONFIG/config.json,
+    /// then ~/.docker/config.json].
+    #[arg(long = "docker-config", value_name = "PATH")]
+    docker_config: Option<PathBuf>,
+
+    /// Resolve names through this DNS server instead of the system's configuration.
+    #[arg(long = "dns-server", value_name = "IP[:PORT]", value_parser = parse_dns_server)]
+    dns_server: Option<SocketAddr>,
+
+    /// Platforms the images must provide (OS/ARCH[/VARIANT]; repeatable). Not checked yet.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
+    platform: Vec<String>,
+
+    /// The deadline for one image, all stages together, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
+    timeout: Duration,
+
+    /// How many images are checked at once.
+    #[arg(long, value_name = "N", default_value_t = preflight::checker::DEFAULT_CONCURRENCY,
+          value_parser = clap::value_parser!(usize).range(1..=4096))]
+    concurrency: usize,
+
+    /// Send docker.io references to this HOST:PORT instead of registry-1.docker.io (tests).
+    #[arg(long = "docker-hub-registry", hide = true, value_name = "HOST:PORT")]
+    docker_hub_registry: Option<String>,
+}
+
+fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let bare = s.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("{s:?} is not IP[:PORT] (e.g. 10.0.0.2, 10.0.0.2:5353, [::1]:53)"))
+}
+
+fn parse_platform(s: &str) -> Result<String, String> {
+    let parts: Vec<&str> = s.split('/').collect();
+    let ok = (2..=3).contains(&parts.len())
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-'));
+    if ok { Ok(s.to_owned()) } else { Err(format!("{s:?} is not OS/ARCH[/VARIANT] (e.g. linux/amd64, linux/arm64/v8)")) }
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(secs.is_finite() && secs > 0.0 && secs <= 3600.0) {
+        return Err(format!("{s} is not between 0 and 3600 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A failure of the run itself (exit code 2), with its causes.
+struct RunError(Box<dyn std::error::Error + Send + Sync>);
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for RunError {
+    fn from(e: E) -> Self {
+        RunError(Box::new(e))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&RunError::from(e)),
+    };
+    let result = match cli.command {
+        Command::Check(args) => runtime.block_on(check(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .try_init();
+}
+
+fn fail(e: &RunError) -> ExitCode {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "error: {}", e.0);
+    let mut cause = e.0.source();
+    if cause.is_some() {
+        let _ = writeln!(err, "\nCaused by:");
+    }
+    while let Some(c) = cause {
+        let _ = writeln!(err, "    {c}");
+        cause = c.source();
+    }
+    ExitCode::from(2)
+}
+
+async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
+    if args.images.is_empty() {
+        return Err(UsageError("no images given: preflight check IMAGE... (see --help)".into()).into());
+    }
+    let (checker, mut notes) = build_checker(&args.net)?;
+    if !args.net.platform.is_empty() {
+        notes.push(format!(
+            "--platform {} was accepted but platforms are not checked yet",
+            args.net.platform.join(", ")
+        ));
+    }
+    let requests = args.images.iter().map(|i| ImageRequest::new(i.as_str())).collect();
+    let report = checker.check(requests).await;
+    let mut out = std::io::stdout().lock();
+    let written = match args.net.output {
+        Output::Human => render::human(&mut out, &report, &notes),
+        Output::Json => render::json(&mut out, &report),
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => {}
+        // The reader went away (`| head`): nothing left to say to it.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(e.into()),
+    }
+    for n in &notes {
+        tracing::warn!("{n}");
+    }
+    let failed = !report.pullable || (args.strict && report.summary.warnings > 0);
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Turns the network flags into a validated [`Checker`]; also returns notes for the user.
+fn build_checker(net: &NetArgs) -> Result<(Checker, Vec<String>), RunError> {
+    let notes = Vec::new();
+    let mut b = Checker::builder()
+        .timeout(net.timeout)
+        .concurrency(net.concurrency);
+    if let Some(addr) = net.dns_server {
+        b = b.dns(DnsConfig::Server(addr));
+    }
+    for h in &net.plain_http {
+        b = b.plain_http(h.as_str());
+    }
+    for h in &net.insecure_skip_tls_verify {
+        b = b.insecure_skip_tls_verify(h.as_str());
+    }
+    for f in &net.ca_file {
+        b = b.ca_file(f.clone());
+    }
+    if let Some(h) = &net.docker_hub_registry {
+        b = b.docker_hub_registry(h.as_str());
+    }
+    let config = match &net.docker_config {
+        Some(path) => Some(DockerConfig::load(path)?),
+        None => DockerConfig::discover()?,
+    };
+    if let Some(c) = config {
+        tracing::debug!(path = %c.path().display(), "credentials from docker config");
+        b = b.credentials(Arc::new(c));
+    }
+    Ok((b.build()?, notes))
+}
+
+/// Misuse of the command line that clap cannot see.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::challenge::BearerChallenge;
 use crate::docker_config::Credential;
-use crate::transport::{self, HttpFailure};
+use crate::transport;
 use crate::wire::{self, GrantedAccess};
 
 /// How long a token is assumed to live when the endpoint does not say (the spec's minimum).
@@ -328,11 +328,6 @@ fn form_encode(v: &str) -> String {
         }
     }
     out
-}
-
-/// Describes an HTTP failure of a Basic-auth check in one line.
-pub(crate) fn describe(f: &HttpFailure) -> String {
-    f.to_string()
 }
 
 #[cfg(test)]

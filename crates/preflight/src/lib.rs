@@ -1,1 +1,73 @@
-pub fn x() {}
+//! Find out why a container image will not pull — before Kubernetes does.
+//!
+//! `preflight` checks that image references can really be pulled, the way a node would pull
+//! them, and when one cannot, names the cause with a stable code and a hint. Each image runs
+//! through ordered stages — `reference`, `dns`, `tcp`, `tls`, `ping`, `auth`, `manifest` — and
+//! the first failing stage decides the [`Diagnosis`]. The registry-wide stages run once per
+//! registry and are shared by all its images; connections and tokens are reused.
+//!
+//! ```no_run
+//! use preflight::{Checker, ImageRequest};
+//!
+//! # async fn run() -> Result<(), preflight::BuildError> {
+//! let checker = Checker::builder()
+//!     .plain_http("localhost:5000")
+//!     .build()?;
+//! let report = checker
+//!     .check(vec![ImageRequest::new("localhost:5000/shop/payment-app:v2.1.3")])
+//!     .await;
+//! for image in &report.images {
+//!     match &image.diagnosis {
+//!         None => println!("{} pullable at {:?}", image.reference, image.digest),
+//!         Some(d) => println!("{}: {} ({}): {}", image.reference, d.code, d.stage, d.hint),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The modules follow the data, lower layers never importing higher ones:
+//!
+//! - [`reference`] — parse and normalize image references exactly like Docker.
+//! - [`dns`] — hickory-resolver, shared by the `dns` stage and every HTTP connection.
+//! - [`transport`] — TCP connects, TLS handshakes, the shared HTTP clients, failure classification.
+//! - [`challenge`] — `WWW-Authenticate` parsing (Basic, Bearer).
+//! - [`wire`] — the registry's wire formats: media types, error bodies, token responses.
+//! - [`secret`], [`docker_config`] — credentials from Docker's `config.json`, never printed.
+//! - `auth` — Basic and the token flow, with a token cache per scope and credential.
+//! - `probe` — the registry-wide stages `dns` → `tcp` → `tls` → `ping`.
+//! - `manifest` — the `HEAD` of the manifest, and why it failed.
+//! - [`ratelimit`] — Docker Hub's rate-limit headers.
+//! - [`diagnosis`] — the stable codes and their hints.
+//! - [`report`] — the result as data, serializable to the contract's JSON.
+//! - [`checker`] — the [`Checker`] that ties the stages together.
+
+#![deny(missing_docs)]
+#![deny(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
+
+pub mod reference;
+pub mod dns;
+pub mod transport;
+pub mod challenge;
+pub mod wire;
+pub mod secret;
+pub mod docker_config;
+mod auth;
+mod probe;
+mod manifest;
+pub mod ratelimit;
+pub mod diagnosis;
+pub mod report;
+pub mod checker;
+
+pub use checker::{BuildError, Checker, CheckerBuilder, ImageRequest};
+pub use diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
+pub use dns::DnsConfig;
+pub use docker_config::{Credential, CredentialSource, DockerConfig, LocatedCredential};
+pub use reference::Reference;
+pub use report::{ImageReport, Report, Source};
+pub use transport::TlsMode;
+
+// Compiles the README's code so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

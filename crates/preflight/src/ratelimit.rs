@@ -40,6 +40,19 @@ impl RateLimit {
             source,
         })
     }
+
+    /// `76 of 100 pulls left per 21600 s, source 203.0.113.7`.
+    pub fn describe(&self) -> String {
+        let n = |v: Option<u64>| v.map_or_else(|| "?".to_owned(), |v| v.to_string());
+        let mut s = format!("{} of {} pulls left", n(self.remaining), n(self.limit));
+        if let Some(w) = self.window_seconds {
+            s.push_str(&format!(" per {w} s"));
+        }
+        if let Some(src) = &self.source {
+            s.push_str(&format!(", source {src}"));
+        }
+        s
+    }
 }
 
 /// `100;w=21600` → (Some(100), Some(21600)). Unknown parameters are ignored.

@@ -79,6 +79,9 @@ pub struct StageResult {
     /// What it found (addresses, TLS version and certificate, challenge, digest…).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The result was taken from an earlier image on the same registry (its `elapsed_ms` is 0).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
 }
 
 /// The outcome for one image.

@@ -1,0 +1,87 @@
+//! Renders a [`Report`]: text for people, JSON for programs. Rendering only — no decisions.
+
+use std::io::{self, Write};
+
+use preflight::{ImageReport, Report};
+
+/// One line per image (✓/✗), then each failure with its stage, message and `hint:`.
+pub(crate) fn human(out: &mut impl Write, report: &Report, notes: &[String]) -> io::Result<()> {
+    for image in &report.images {
+        line(out, image)?;
+    }
+    let failed: Vec<&ImageReport> = report.images.iter().filter(|i| !i.pullable).collect();
+    for image in &failed {
+        writeln!(out)?;
+        if let Some(d) = &image.diagnosis {
+            writeln!(out, "✗ {} — {} (stage {})", image.reference, d.code, d.stage)?;
+            writeln!(out, "  {}", d.message)?;
+            for s in &image.sources {
+                writeln!(out, "  in {}", source(s))?;
+            }
+            writeln!(out, "  hint: {}", d.hint)?;
+        }
+    }
+    let warned: Vec<&ImageReport> = report.images.iter().filter(|i| !i.warnings.is_empty()).collect();
+    if !warned.is_empty() {
+        writeln!(out)?;
+        for image in warned {
+            for w in &image.warnings {
+                writeln!(out, "⚠ {} — {}: {}", image.reference, w.code.as_str(), w.message)?;
+            }
+        }
+    }
+    for n in notes {
+        writeln!(out, "note: {n}")?;
+    }
+    let s = &report.summary;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} image{}: {} pullable, {} not pullable, {} warning{}",
+        s.images,
+        plural(s.images),
+        s.pullable,
+        s.not_pullable,
+        s.warnings,
+        plural(s.warnings)
+    )
+}
+
+fn line(out: &mut impl Write, image: &ImageReport) -> io::Result<()> {
+    match &image.diagnosis {
+        None => {
+            let digest = image.digest.as_deref().unwrap_or("(no digest sent)");
+            let via = image
+                .credential
+                .as_deref()
+                .map(|c| format!(" via {c}"))
+                .unwrap_or_default();
+            writeln!(out, "✓ {}  {digest}{via}", image.reference)
+        }
+        Some(d) => writeln!(out, "✗ {}  {}", image.reference, d.code),
+    }
+}
+
+fn source(s: &preflight::Source) -> String {
+    let mut text = s.file.clone();
+    if let Some(l) = s.line {
+        text.push_str(&format!(":{l}"));
+    }
+    if let Some(o) = &s.object {
+        text.push_str(&format!(" {o}"));
+    }
+    if let Some(c) = &s.container {
+        text.push_str(&format!(" container {c}"));
+    }
+    text
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The report as one JSON object.
+pub(crate) fn json(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
+    writeln!(out)
+}

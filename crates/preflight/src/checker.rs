@@ -1,0 +1,855 @@
+//! The entry point: a [`Checker`] built once from validated configuration, checking many images
+//! concurrently and returning a [`Report`].
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use tokio::sync::{OnceCell, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::auth::{self, Access, AuthFailure, TokenCache, TokenRequest};
+use crate::challenge::{BearerChallenge, Challenge};
+use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
+use crate::dns::{Dns, DnsConfig, DnsSetupError};
+use crate::docker_config::{Credential, CredentialSource, LocatedCredential};
+use crate::manifest::{self, AccessContext};
+use crate::probe::{self, Endpoint, Net, Probe, StageLog};
+use crate::reference::Reference;
+use crate::report::{ImageReport, Report, Source};
+use crate::transport::{self, HttpClients, TlsConfigs, TlsMode, TransportSetupError};
+use crate::wire::GrantedAccess;
+
+/// The default deadline for one image, all stages together.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default number of images checked at once.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+/// Where Docker Hub's registry API lives (references say `docker.io`).
+const DOCKER_HUB_API: &str = "registry-1.docker.io";
+
+/// Why a [`Checker`] could not be built: the configuration is wrong, not a registry.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The DNS resolver could not be set up.
+    #[error(transparent)]
+    Dns(#[from] DnsSetupError),
+    /// TLS or the HTTP client could not be set up (for example an unreadable CA file).
+    #[error(transparent)]
+    Transport(#[from] TransportSetupError),
+    /// A registry host given for plain HTTP or skipped verification is not `HOST[:PORT]`.
+    #[error("{setting} {value:?} is not HOST[:PORT]: {problem}")]
+    InvalidHost {
+        /// Which setting (`plain HTTP host`, `skip-verify host`).
+        setting: &'static str,
+        /// What was given.
+        value: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The same registry was configured both for plain HTTP and for skipped verification.
+    #[error("{host} is configured both for plain HTTP and for HTTPS without verification: choose one")]
+    ConflictingModes {
+        /// The registry.
+        host: String,
+    },
+    /// Zero concurrency or a zero timeout.
+    #[error("{setting} must be greater than zero")]
+    Zero {
+        /// Which setting.
+        setting: &'static str,
+    },
+}
+
+/// One image to check, with where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRequest {
+    /// The reference as written.
+    pub reference: String,
+    /// Where it was found; empty for references given directly.
+    pub sources: Vec<Source>,
+}
+
+impl ImageRequest {
+    /// A reference given directly (no source file).
+    pub fn new(reference: impl Into<String>) -> ImageRequest {
+        ImageRequest {
+            reference: reference.into(),
+            sources: Vec::new(),
+        }
+    }
+}
+
+impl From<&str> for ImageRequest {
+    fn from(s: &str) -> Self {
+        ImageRequest::new(s)
+    }
+}
+
+/// Configures a [`Checker`]. Every setting has a sensible default; `build` validates them all.
+#[derive(Debug, Clone)]
+pub struct CheckerBuilder {
+    dns: DnsConfig,
+    ca_files: Vec<PathBuf>,
+    plain_http: Vec<String>,
+    skip_verify: Vec<String>,
+    credentials: Option<Arc<dyn CredentialSource>>,
+    timeout: Duration,
+    concurrency: usize,
+    docker_hub_registry: Option<String>,
+}
+
+impl Default for CheckerBuilder {
+    fn default() -> Self {
+        CheckerBuilder {
+            dns: DnsConfig::System,
+            ca_files: Vec::new(),
+            plain_http: Vec::new(),
+            skip_verify: Vec::new(),
+            credentials: None,
+            timeout: DEFAULT_TIMEOUT,
+            concurrency: DEFAULT_CONCURRENCY,
+            docker_hub_registry: None,
+        }
+    }
+}
+
+impl CheckerBuilder {
+    /// Which DNS servers to use (default: the system's configuration).
+    #[must_use]
+    pub fn dns(mut self, dns: DnsConfig) -> Self {
+        self.dns = dns;
+        self
+    }
+
+    /// Trusts the CA certificates in this PEM file, in addition to the system roots.
+    #[must_use]
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_files.push(path.into());
+        self
+    }
+
+    /// Talks plain HTTP to this registry (`HOST[:PORT]`; without a port, every port of the host).
+    #[must_use]
+    pub fn plain_http(mut self, host: impl Into<String>) -> Self {
+        self.plain_http.push(host.into());
+        self
+    }
+
+    /// Talks HTTPS to this registry without verifying its certificate.
+    #[must_use]
+    pub fn insecure_skip_tls_verify(mut self, host: impl Into<String>) -> Self {
+        self.skip_verify.push(host.into());
+        self
+    }
+
+    /// Where credentials come from (default: none, everything anonymous).
+    #[must_use]
+    pub fn credentials(mut self, source: Arc<dyn CredentialSource>) -> Self {
+        self.credentials = Some(source);
+        self
+    }
+
+    /// The deadline for one image, all stages together.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How many images are checked at once.
+    #[must_use]
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+
+    /// Sends `docker.io` references to this `HOST[:PORT]` instead of `registry-1.docker.io`
+    /// (for tests against a stand-in for Docker Hub).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn docker_hub_registry(mut self, host: impl Into<String>) -> Self {
+        self.docker_hub_registry = Some(host.into());
+        self
+    }
+
+    /// Validates the configuration and builds the checker.
+    pub fn build(self) -> Result<Checker, BuildError> {
+        if self.timeout.is_zero() {
+            return Err(BuildError::Zero { setting: "the timeout" });
+        }
+        if self.concurrency == 0 {
+            return Err(BuildError::Zero { setting: "the concurrency" });
+        }
+        let mut modes = HashMap::new();
+        for (hosts, mode, setting) in [
+            (&self.plain_http, TlsMode::PlainHttp, "plain HTTP host"),
+            (&self.skip_verify, TlsMode::SkipVerify, "skip-verify host"),
+        ] {
+            for h in hosts {
+                let key = validate_host(h, setting)?;
+                if let Some(previous) = modes.insert(key.clone(), mode)
+                    && previous != mode
+                {
+                    return Err(BuildError::ConflictingModes { host: key });
+                }
+            }
+        }
+        let hub = match &self.docker_hub_registry {
+            Some(h) => Some(validate_host(h, "Docker Hub registry")?),
+            None => None,
+        };
+        let dns = Arc::new(Dns::new(&self.dns)?);
+        let tls = TlsConfigs::new(&self.ca_files)?;
+        let http = HttpClients::new(&tls, &dns)?;
+        Ok(Checker {
+            inner: Arc::new(Inner {
+                net: Net { dns, tls, http },
+                modes,
+                credentials: self.credentials,
+                timeout: self.timeout,
+                concurrency: self.concurrency,
+                hub,
+                probes: Mutex::new(HashMap::new()),
+                tokens: TokenCache::default(),
+                basic: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+/// Checks `HOST[:PORT]` and returns it lower-cased.
+fn validate_host(value: &str, setting: &'static str) -> Result<String, BuildError> {
+    let bad = |problem| BuildError::InvalidHost {
+        setting,
+        value: value.to_owned(),
+        problem,
+    };
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if v.contains("://") {
+        return Err(bad("give the host without a scheme"));
+    }
+    if v.contains('/') {
+        return Err(bad("give the host without a path"));
+    }
+    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("it contains whitespace"));
+    }
+    let port = if v.starts_with('[') {
+        match v.find(']') {
+            Some(end) => v[end + 1..].strip_prefix(':'),
+            None => return Err(bad("an IPv6 address needs its closing bracket")),
+        }
+    } else if v.matches(':').count() > 1 {
+        return Err(bad("write an IPv6 address in brackets, like [::1]:5000"));
+    } else {
+        v.split_once(':').map(|(_, p)| p)
+    };
+    if let Some(p) = port
+        && p.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Err(bad("the port is not a number from 1 to 65535"));
+    }
+    Ok(v.to_ascii_lowercase())
+}
+
+type ProbeCell = Arc<OnceCell<Probe>>;
+type BasicCell = Arc<OnceCell<Result<(), Diagnosis>>>;
+
+#[derive(Debug)]
+struct Inner {
+    net: Net,
+    /// Lower-cased `host[:port]` → how to talk to it.
+    modes: HashMap<String, TlsMode>,
+    credentials: Option<Arc<dyn CredentialSource>>,
+    timeout: Duration,
+    concurrency: usize,
+    hub: Option<String>,
+    probes: Mutex<HashMap<Endpoint, ProbeCell>>,
+    tokens: TokenCache,
+    basic: Mutex<HashMap<(Endpoint, String), BasicCell>>,
+}
+
+/// Checks whether images can be pulled. Build it once ([`Checker::builder`]) and reuse it: the
+/// registry-wide stages, connections and tokens are shared between the images of one `check` and
+/// across calls.
+#[derive(Debug, Clone)]
+pub struct Checker {
+    inner: Arc<Inner>,
+}
+
+impl Checker {
+    /// Starts configuring a checker.
+    pub fn builder() -> CheckerBuilder {
+        CheckerBuilder::default()
+    }
+
+    /// Checks every image, `concurrency` at a time, and reports on each distinct one (the same
+    /// reference twice is checked once, with both sources), in the order first given.
+    pub async fn check(&self, images: Vec<ImageRequest>) -> Report {
+        let mut order: Vec<String> = Vec::new();
+        let mut merged: HashMap<String, ImageRequest> = HashMap::new();
+        for req in images {
+            let key = Reference::parse(&req.reference)
+                .map_or_else(|_| req.reference.clone(), |r| r.canonical());
+            match merged.get_mut(&key) {
+                Some(existing) => {
+                    for s in req.sources {
+                        if !existing.sources.contains(&s) {
+                            existing.sources.push(s);
+                        }
+                    }
+                }
+                None => {
+                    order.push(key.clone());
+                    merged.insert(key, req);
+                }
+            }
+        }
+        let semaphore = Arc::new(Semaphore::new(self.inner.concurrency));
+        let mut tasks = JoinSet::new();
+        for (i, key) in order.iter().enumerate() {
+            let Some(req) = merged.remove(key) else { continue };
+            let inner = Arc::clone(&self.inner);
+            let semaphore = Arc::clone(&semaphore);
+            tasks.spawn(async move {
+                // The semaphore is never closed, so acquiring only fails if that changes.
+                let _permit = semaphore.acquire_owned().await.ok();
+                (i, inner.check_image(req).await)
+            });
+        }
+        let mut results: Vec<Option<ImageReport>> = vec![None; order.len()];
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((i, report)) => results[i] = Some(report),
+                // A panicking check is a bug; the other images still get their answers.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => {}
+            }
+        }
+        Report::new(results.into_iter().flatten().collect())
+    }
+
+    /// Checks one image.
+    pub async fn check_one(&self, reference: &str) -> ImageReport {
+        Arc::clone(&self.inner).check_image(ImageRequest::new(reference)).await
+    }
+}
+
+/// The credential situation for one image.
+enum Cred {
+    None,
+    Found(LocatedCredential),
+}
+
+impl Inner {
+    async fn check_image(self: Arc<Self>, req: ImageRequest) -> ImageReport {
+        let started = Instant::now();
+        let deadline = started + self.timeout;
+        let mut report = ImageReport {
+            reference: req.reference.clone(),
+            canonical: None,
+            registry: None,
+            repository: None,
+            tag: None,
+            digest: None,
+            media_type: None,
+            size: None,
+            pullable: false,
+            stages: Vec::new(),
+            diagnosis: None,
+            warnings: Vec::new(),
+            rate_limit: None,
+            credential: None,
+            sources: req.sources,
+        };
+        let reference = match Reference::parse(&req.reference) {
+            Ok(r) => r,
+            Err(e) => {
+                let d = Diagnosis::new(Code::InvalidReference, Stage::Reference, e.to_string());
+                report.stages.push(crate::report::StageResult {
+                    stage: Stage::Reference,
+                    ok: false,
+                    elapsed_ms: 0.0,
+                    detail: None,
+                    shared: false,
+                });
+                report.diagnosis = Some(d);
+                return report;
+            }
+        };
+        report.canonical = Some(reference.canonical());
+        report.registry = Some(reference.registry().to_owned());
+        report.repository = Some(reference.repository().to_owned());
+        report.tag = reference.tag().map(str::to_owned);
+        report.warnings = lint(&reference);
+
+        // A backstop: every wait below has the deadline already; this only guarantees it.
+        let grace = deadline + Duration::from_secs(2);
+        let run = self.stages(&reference, deadline, &mut report);
+        if let Ok(outcome) = tokio::time::timeout_at(grace, run).await {
+            outcome
+        } else {
+            report.diagnosis = Some(Diagnosis::new(
+                Code::Timeout,
+                report.stages.last().map_or(Stage::Dns, |s| s.stage),
+                format!(
+                    "the check of {} did not finish within its deadline of {} s",
+                    reference,
+                    self.timeout.as_secs_f64()
+                ),
+            ));
+        }
+        report.pullable = report.diagnosis.is_none();
+        report
+    }
+
+    fn endpoint(&self, r: &Reference) -> Endpoint {
+        let (host, port) = match (&self.hub, r.is_docker_hub()) {
+            (Some(hub), true) => split_host_port(hub),
+            (None, true) => (DOCKER_HUB_API.to_owned(), None),
+            _ => (r.host().to_ascii_lowercase(), r.port()),
+        };
+        let mode = self.mode_for(r.registry(), &host, port);
+        Endpoint {
+            port: port.unwrap_or(mode.default_port()),
+            host,
+            mode,
+        }
+    }
+
+    fn mode_for(&self, registry: &str, host: &str, port: Option<u16>) -> TlsMode {
+        let bracketed = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
+        let mut candidates = vec![registry.to_ascii_lowercase()];
+        if let Some(p) = port {
+            candidates.push(format!("{bracketed}:{p}"));
+        }
+        candidates.push(bracketed);
+        candidates
+            .iter()
+            .find_map(|c| self.modes.get(c).copied())
+            .unwrap_or_default()
+    }
+
+    /// The mode for a token realm's URL.
+    fn mode_for_url(&self, url: &reqwest::Url) -> TlsMode {
+        let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_ascii_lowercase();
+        let port = url.port();
+        let authority = match port {
+            Some(p) if host.contains(':') => format!("[{host}]:{p}"),
+            Some(p) => format!("{host}:{p}"),
+            None => host.clone(),
+        };
+        self.mode_for(&authority, &host, port)
+    }
+
+    async fn probe(&self, ep: &Endpoint, deadline: Instant) -> (Probe, bool) {
+        let cell = {
+            let mut probes = self.probes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(probes.entry(ep.clone()).or_default())
+        };
+        let mut ran_here = false;
+        let probe = cell
+            .get_or_init(|| {
+                ran_here = true;
+                probe::probe(&self.net, ep, deadline)
+            })
+            .await
+            .clone();
+        (probe, !ran_here)
+    }
+
+    fn lookup_credential(&self, reference: &Reference, warnings: &mut Vec<Warning>) -> Cred {
+        let Some(source) = &self.credentials else {
+            return Cred::None;
+        };
+        match source.lookup(reference.registry()) {
+            Ok(Some(c)) => Cred::Found(c),
+            Ok(None) => Cred::None,
+            // A credential helper this version does not run, for now the only failure.
+            Err(e) => {
+                warnings.push(Warning {
+                    code: WarningCode::CredentialUnavailable,
+                    message: format!("{e}; checking anonymously"),
+                });
+                Cred::None
+            }
+        }
+    }
+
+    async fn stages(&self, reference: &Reference, deadline: Instant, report: &mut ImageReport) {
+        let ep = self.endpoint(reference);
+        let (probe, shared) = self.probe(&ep, deadline).await;
+        report.stages = probe
+            .stages
+            .iter()
+            .cloned()
+            .map(|mut s| {
+                if shared {
+                    s.elapsed_ms = 0.0;
+                    s.shared = true;
+                }
+                s
+            })
+            .collect();
+        report.rate_limit.clone_from(&probe.rate_limit);
+        let pinged = match probe.outcome {
+            Ok(p) => p,
+            Err(d) => {
+                report.diagnosis = Some(d);
+                return;
+            }
+        };
+
+        let mut log = StageLog::default();
+        let cred = self.lookup_credential(reference, &mut report.warnings);
+        let auth = self
+            .authenticate(reference, &ep, pinged.challenge.as_ref(), cred, deadline, &mut log, report)
+            .await;
+        report.stages.append(&mut log.stages);
+        let Some((access, with_credentials)) = auth else { return };
+
+        let started = Instant::now();
+        let ctx = AccessContext {
+            with_credentials,
+            hides_missing: reference.is_docker_hub(),
+            granted: access.granted(),
+        };
+        let outcome = manifest::head(&self.net, &ep, reference, &access, ctx, deadline).await;
+        if outcome.rate_limit.is_some() {
+            report.rate_limit = outcome.rate_limit;
+        }
+        match outcome.result {
+            Ok(found) => {
+                let mut detail = String::new();
+                if let Some(d) = &found.digest {
+                    let _ = write!(detail, "{d}");
+                } else {
+                    detail.push_str("exists (the registry sent no Docker-Content-Digest)");
+                }
+                if let Some(m) = &found.media_type {
+                    let _ = write!(detail, ", {m}");
+                }
+                if let Some(s) = found.size {
+                    let _ = write!(detail, ", {s} bytes");
+                }
+                log.pass(Stage::Manifest, started, detail);
+                report.digest = found.digest;
+                report.media_type = found.media_type;
+                report.size = found.size;
+            }
+            Err(d) => report.diagnosis = Some(log.fail(started, d)),
+        }
+        report.stages.append(&mut log.stages);
+    }
+
+    /// The `auth` stage. `None` when it failed (the diagnosis is in `report`); else the access to
+    /// use and whether credentials went into it.
+    #[allow(clippy::too_many_arguments)]
+    async fn authenticate(
+        &self,
+        reference: &Reference,
+        ep: &Endpoint,
+        challenge: Option<&Challenge>,
+        cred: Cred,
+        deadline: Instant,
+        log: &mut StageLog,
+        report: &mut ImageReport,
+    ) -> Option<(Access, bool)> {
+        let started = Instant::now();
+        let registry = reference.registry();
+        let fail = |log: &mut StageLog, report: &mut ImageReport, d: Diagnosis| {
+            report.diagnosis = Some(log.fail(started, d));
+            None
+        };
+        match challenge {
+            None => {
+                log.pass(Stage::Auth, started, "the registry asks for no authentication");
+                Some((Access::Anonymous, false))
+            }
+            Some(Challenge::Basic { .. }) => match cred {
+                Cred::None => fail(
+                    log,
+                    report,
+                    Diagnosis::new(
+                        Code::AuthRequired,
+                        Stage::Auth,
+                        format!("{registry} requires a user name and password (Basic) and no credentials were found for it"),
+                    ),
+                ),
+                Cred::Found(LocatedCredential { credential: Credential::Basic { username, password }, origin, .. }) => {
+                    report.credential = Some(origin.clone());
+                    let header = auth::basic_header(&username, password.expose());
+                    let access = Access::Header { value: header, granted: GrantedAccess::Unknown };
+                    match self.verify_basic(ep, &origin, &access, deadline).await {
+                        Ok(()) => {
+                            log.pass(Stage::Auth, started, format!("Basic authentication as {username} accepted ({origin})"));
+                            Some((access, true))
+                        }
+                        Err(d) => fail(log, report, d),
+                    }
+                }
+                Cred::Found(c) => {
+                    report.credential = Some(c.origin.clone());
+                    fail(
+                        log,
+                        report,
+                        Diagnosis::new(
+                            Code::AuthRejected,
+                            Stage::Auth,
+                            format!("{registry} wants a user name and password (Basic), but the credential found ({}) is an identity token, which only a token service accepts", c.origin),
+                        ),
+                    )
+                }
+            },
+            Some(Challenge::Bearer(b)) => self.bearer(reference, b, cred, deadline, log, report, started).await,
+            Some(Challenge::Other { scheme }) => fail(
+                log,
+                report,
+                Diagnosis::new(Code::AuthRequired, Stage::Auth, format!("{registry} wants {scheme} authentication, which preflight does not speak")),
+            ),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn bearer(
+        &self,
+        reference: &Reference,
+        challenge: &BearerChallenge,
+        cred: Cred,
+        deadline: Instant,
+        log: &mut StageLog,
+        report: &mut ImageReport,
+        started: Instant,
+    ) -> Option<(Access, bool)> {
+        let realm = challenge.realm.as_deref().unwrap_or_default();
+        let realm_url = reqwest::Url::parse(realm).ok();
+        let realm_mode = realm_url.as_ref().map_or(TlsMode::Verify, |u| self.mode_for_url(u));
+        let located = match cred {
+            Cred::Found(c) => Some(c),
+            Cred::None => None,
+        };
+        // Credentials go to a realm over plain HTTP only when that host was configured for it.
+        let plain_realm = realm_url.as_ref().is_some_and(|u| u.scheme() == "http");
+        let credential = match located {
+            Some(c) if plain_realm && realm_mode != TlsMode::PlainHttp => {
+                report.warnings.push(Warning {
+                    code: WarningCode::CredentialUnavailable,
+                    message: format!(
+                        "credentials from {} were not sent to the token service {realm}: it is plain HTTP and its host was not configured with --plain-http",
+                        c.origin
+                    ),
+                });
+                None
+            }
+            other => other,
+        };
+        if let Some(c) = &credential {
+            report.credential = Some(c.origin.clone());
+        }
+        let request = TokenRequest {
+            client: self.net.http.for_mode(realm_mode),
+            challenge,
+            repository: reference.repository(),
+            credential: credential.as_ref().map(|c| (&c.credential, c.origin.as_str())),
+            deadline,
+        };
+        let who = credential
+            .as_ref()
+            .map_or_else(|| "anonymously".to_owned(), |c| format!("with {}", c.origin));
+        match self.tokens.pull_token(&request).await {
+            Ok(access) => {
+                let with_credentials = credential.is_some();
+                if let GrantedAccess::Actions(actions) = access.granted()
+                    && !actions.iter().any(|a| a == "pull" || a == "*")
+                    && !reference.is_docker_hub()
+                {
+                    let d = if with_credentials {
+                        Diagnosis::new(
+                            Code::AccessDenied,
+                            Stage::Auth,
+                            format!(
+                                "the token service {realm} granted no pull access to {} {who}: the account may not pull it, or the repository does not exist",
+                                reference.repository()
+                            ),
+                        )
+                    } else {
+                        Diagnosis::new(
+                            Code::AuthRequired,
+                            Stage::Auth,
+                            format!(
+                                "the token service {realm} grants no anonymous pull access to {}: credentials are needed and none were found for {}",
+                                reference.repository(),
+                                reference.registry()
+                            ),
+                        )
+                    };
+                    report.diagnosis = Some(log.fail(started, d));
+                    return None;
+                }
+                log.pass(Stage::Auth, started, format!("token from {realm} {who}"));
+                Some((access, with_credentials))
+            }
+            Err(f) => {
+                let code = match f {
+                    AuthFailure::Required { .. } => Code::AuthRequired,
+                    AuthFailure::Rejected { .. } => Code::AuthRejected,
+                    AuthFailure::Denied { .. } => Code::AccessDenied,
+                    AuthFailure::RateLimited { .. } => Code::RateLimited,
+                    _ => Code::AuthServerError,
+                };
+                let mut msg = f.to_string();
+                if credential.is_some() {
+                    let _ = write!(msg, " (credentials {who})");
+                }
+                report.diagnosis = Some(log.fail(started, Diagnosis::new(code, Stage::Auth, msg)));
+                None
+            }
+        }
+    }
+
+    /// Checks Basic credentials once per registry and credential with `GET /v2/`.
+    async fn verify_basic(
+        &self,
+        ep: &Endpoint,
+        origin: &str,
+        access: &Access,
+        deadline: Instant,
+    ) -> Result<(), Diagnosis> {
+        let cell = {
+            let mut m = self.basic.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(m.entry((ep.clone(), origin.to_owned())).or_default())
+        };
+        cell.get_or_init(|| async {
+            let url = format!("{}/v2/", ep.base_url());
+            let started = Instant::now();
+            let req = access.apply(self.net.http.for_mode(ep.mode).get(&url));
+            let resp = match tokio::time::timeout_at(deadline, req.send()).await {
+                Err(_) => return Err(probe::timeout_diagnosis(Stage::Auth, &url, started)),
+                Ok(Err(e)) => {
+                    let f = transport::classify_reqwest(&e, &ep.host);
+                    return Err(probe::http_diagnosis(&f, Stage::Auth, &url));
+                }
+                Ok(Ok(r)) => r,
+            };
+            match resp.status() {
+                s if s.is_success() => Ok(()),
+                StatusCode::UNAUTHORIZED => Err(Diagnosis::new(
+                    Code::AuthRejected,
+                    Stage::Auth,
+                    format!("{} rejected the user name and password from {origin} (401)", ep.authority()),
+                )),
+                StatusCode::FORBIDDEN => Err(Diagnosis::new(
+                    Code::AccessDenied,
+                    Stage::Auth,
+                    format!("{} accepted the credentials from {origin} but refuses access (403)", ep.authority()),
+                )),
+                StatusCode::TOO_MANY_REQUESTS => Err(probe::rate_limited(
+                    Stage::Auth,
+                    &url,
+                    resp.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+                    None,
+                    "",
+                )),
+                s => Err(Diagnosis::new(
+                    Code::RegistryError,
+                    Stage::Auth,
+                    format!("GET {url} with credentials answered {s}"),
+                )),
+            }
+        })
+        .await
+        .clone()
+    }
+}
+
+fn split_host_port(s: &str) -> (String, Option<u16>) {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').unwrap_or((rest, ""));
+        return (host.to_owned(), after.strip_prefix(':').and_then(|p| p.parse().ok()));
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) => (h.to_owned(), p.parse().ok()),
+        None => (s.to_owned(), None),
+    }
+}
+
+/// Warnings about the reference itself.
+fn lint(r: &Reference) -> Vec<Warning> {
+    let mut w = Vec::new();
+    if r.digest().is_some() {
+        return w;
+    }
+    if !r.has_explicit_tag() {
+        w.push(Warning {
+            code: WarningCode::ImplicitLatest,
+            message: format!(
+                "{} names no tag, so it means :latest, which changes under running pods; pin a version tag or a digest",
+                r.original()
+            ),
+        });
+    } else if r.tag() == Some("latest") {
+        w.push(Warning {
+            code: WarningCode::LatestTag,
+            message: format!(
+                "{} uses :latest, which changes under running pods and defaults imagePullPolicy to Always; pin a version tag or a digest",
+                r.original()
+            ),
+        });
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_settings_are_validated() {
+        assert_eq!(validate_host("LocalHost:5000", "x").unwrap(), "localhost:5000");
+        assert_eq!(validate_host("[::1]:5000", "x").unwrap(), "[::1]:5000");
+        assert_eq!(validate_host("reg.example", "x").unwrap(), "reg.example");
+        for bad in ["", "http://reg", "reg/path", "reg:0", "reg:70000", "reg:x", "::1", "[::1", "a b"] {
+            assert!(validate_host(bad, "x").is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn conflicting_modes_are_refused() {
+        let e = Checker::builder()
+            .plain_http("reg:5000")
+            .insecure_skip_tls_verify("REG:5000")
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, BuildError::ConflictingModes { .. }), "{e}");
+    }
+
+    #[test]
+    fn zero_settings_are_refused() {
+        assert!(Checker::builder().concurrency(0).build().is_err());
+        assert!(Checker::builder().timeout(Duration::ZERO).build().is_err());
+    }
+
+    #[test]
+    fn host_port_split() {
+        assert_eq!(split_host_port("a:5000"), ("a".into(), Some(5000)));
+        assert_eq!(split_host_port("[::1]:443"), ("::1".into(), Some(443)));
+        assert_eq!(split_host_port("a"), ("a".into(), None));
+    }
+
+    #[test]
+    fn lints() {
+        let codes = |s: &str| lint(&Reference::parse(s).unwrap()).into_iter().map(|w| w.code).collect::<Vec<_>>();
+        assert_eq!(codes("nginx"), vec![WarningCode::ImplicitLatest]);
+        assert_eq!(codes("nginx:latest"), vec![WarningCode::LatestTag]);
+        assert!(codes("nginx:1.25").is_empty());
+        assert!(codes("nginx@sha256:0123456789012345678901234567890123456789012345678901234567890123").is_empty());
+    }
+}

@@ -1,0 +1,264 @@
+//! The `manifest` stage: `HEAD /v2/NAME/manifests/REF` with every manifest type accepted, and,
+//! when it fails, finding out *why* without spending a pull.
+//!
+//! This is written on reqwest rather than oci-client: oci-client hides the response headers
+//! (digest, rate limits, `WWW-Authenticate` errors) and retries a failed HEAD as a GET, which on
+//! Docker Hub spends a pull and loses the HEAD's answer.
+
+use std::fmt::Write as _;
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
+use tokio::time::Instant;
+
+use crate::auth::Access;
+use crate::challenge::Challenge;
+use crate::diagnosis::{Code, Diagnosis, Stage};
+use crate::probe::{self, Endpoint, Net};
+use crate::ratelimit::RateLimit;
+use crate::reference::Reference;
+use crate::transport;
+use crate::wire::{self, ErrorCode, GrantedAccess};
+
+/// The most of an error body read.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// What the registry said about an existing manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub(crate) digest: Option<String>,
+    pub(crate) media_type: Option<String>,
+    pub(crate) size: Option<u64>,
+}
+
+/// How access was obtained, to explain a refusal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AccessContext<'a> {
+    /// Credentials were sent (to the registry or its token realm).
+    pub(crate) with_credentials: bool,
+    /// The registry is Docker Hub, which answers 401 for repositories that do not exist.
+    pub(crate) hides_missing: bool,
+    /// What the token says it grants, when it says.
+    pub(crate) granted: &'a GrantedAccess,
+}
+
+/// The outcome of the manifest stage.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) result: Result<Found, Diagnosis>,
+    pub(crate) rate_limit: Option<RateLimit>,
+}
+
+fn header(h: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Option<&str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// HEADs the manifest of `reference`.
+pub(crate) async fn head(
+    net: &Net,
+    ep: &Endpoint,
+    reference: &Reference,
+    access: &Access,
+    ctx: AccessContext<'_>,
+    deadline: Instant,
+) -> Outcome {
+    let manifest_ref = reference.manifest_reference();
+    let url = format!(
+        "{}/v2/{}/manifests/{}",
+        ep.base_url(),
+        reference.repository(),
+        manifest_ref
+    );
+    let client = net.http.for_mode(ep.mode);
+    let started = Instant::now();
+    let request = access.apply(client.head(&url).header(ACCEPT, wire::MANIFEST_ACCEPT));
+    let resp = match tokio::time::timeout_at(deadline, request.send()).await {
+        Err(_) => {
+            return Outcome {
+                result: Err(probe::timeout_diagnosis(Stage::Manifest, &url, started)),
+                rate_limit: None,
+            };
+        }
+        Ok(Err(e)) => {
+            let f = transport::classify_reqwest(&e, &ep.host);
+            return Outcome {
+                result: Err(probe::http_diagnosis(&f, Stage::Manifest, &url)),
+                rate_limit: None,
+            };
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    drop(resp);
+    let rate_limit = RateLimit::from_headers(|n| header(&headers, n));
+    let what = describe_ref(reference);
+    let result = match status {
+        s if s.is_success() => Ok(Found {
+            digest: header(&headers, "docker-content-digest").map(str::to_owned),
+            media_type: header(&headers, CONTENT_TYPE)
+                .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned()),
+            size: header(&headers, CONTENT_LENGTH).and_then(|v| v.parse().ok()),
+        }),
+        StatusCode::UNAUTHORIZED => Err(unauthorized(reference, &headers, ctx)),
+        StatusCode::FORBIDDEN => Err(Diagnosis::new(
+            Code::AccessDenied,
+            Stage::Manifest,
+            format!(
+                "{} refused access to {} (403){}",
+                reference.registry(),
+                reference.repository(),
+                if ctx.with_credentials { " with the credentials used" } else { " anonymously" }
+            ),
+        )),
+        StatusCode::NOT_FOUND if ctx.hides_missing => Err(Diagnosis::new(
+            Code::ManifestUnknown,
+            Stage::Manifest,
+            format!("{what} does not exist in {}/{}", reference.registry(), reference.repository()),
+        )),
+        StatusCode::NOT_FOUND => Err(not_found(net, ep, reference, access, deadline).await),
+        StatusCode::TOO_MANY_REQUESTS => Err(probe::rate_limited(
+            Stage::Manifest,
+            &url,
+            header(&headers, "retry-after"),
+            rate_limit.as_ref(),
+            "",
+        )),
+        s if s.is_server_error() => Err(Diagnosis::new(
+            Code::RegistryError,
+            Stage::Manifest,
+            format!("HEAD {url} answered {s}"),
+        )),
+        s => Err(Diagnosis::new(
+            Code::RegistryError,
+            Stage::Manifest,
+            format!("HEAD {url} answered an unexpected {s}"),
+        )),
+    };
+    Outcome { result, rate_limit }
+}
+
+fn describe_ref(reference: &Reference) -> String {
+    match (reference.digest(), reference.tag()) {
+        (Some(d), _) => format!("digest {d}"),
+        (None, Some(t)) => format!("tag {t}"),
+        (None, None) => "the manifest".to_owned(),
+    }
+}
+
+/// Explains a 401 on the manifest from the challenge's `error=` and what the token granted.
+fn unauthorized(reference: &Reference, headers: &HeaderMap, ctx: AccessContext<'_>) -> Diagnosis {
+    let challenge = header(headers, WWW_AUTHENTICATE).and_then(Challenge::parse);
+    let error = challenge.as_ref().and_then(Challenge::error).unwrap_or("");
+    let repo = format!("{}/{}", reference.registry(), reference.repository());
+    let granted = match ctx.granted {
+        GrantedAccess::Actions(a) if a.is_empty() => " (the token grants no access to it)".to_owned(),
+        GrantedAccess::Actions(a) => format!(" (the token grants {})", a.join(",")),
+        GrantedAccess::Unknown => String::new(),
+    };
+    let how = if ctx.with_credentials { "with the credentials used" } else { "anonymously" };
+    if error == "invalid_token" {
+        return Diagnosis::new(
+            Code::AuthServerError,
+            Stage::Manifest,
+            format!("the registry refused the token its own token service issued for {repo} (invalid_token)"),
+        )
+        .with_hint("the registry and its token service disagree (service name, issuer or signing certificate): fix the registry's token configuration");
+    }
+    if ctx.hides_missing {
+        return Diagnosis::new(
+            Code::NotFoundOrUnauthorized,
+            Stage::Manifest,
+            format!(
+                "{repo} answered 401 {how}{granted}: Docker Hub says this both for a repository that does not exist and for a private one you may not pull"
+            ),
+        )
+        .with_hint(if ctx.with_credentials {
+            "check the repository name for typos; if it is private, give the account used access to it"
+        } else {
+            "check the repository name for typos; if it is private, log in (docker login) and give the pod an imagePullSecret"
+        });
+    }
+    if ctx.with_credentials {
+        let mut msg = format!("{repo}: access refused {how}{granted}");
+        if error == "insufficient_scope" {
+            msg.push_str(" — or the repository does not exist, which this registry does not reveal to accounts without access");
+        }
+        Diagnosis::new(Code::AccessDenied, Stage::Manifest, msg)
+    } else {
+        Diagnosis::new(
+            Code::AuthRequired,
+            Stage::Manifest,
+            format!("{repo} cannot be pulled anonymously{granted}: the registry wants credentials"),
+        )
+    }
+}
+
+/// A 404 on the manifest: the spec's registry says `MANIFEST_UNKNOWN` whether the tag or the whole
+/// repository is missing, so the error body alone cannot tell; `tags/list` answers `NAME_UNKNOWN`
+/// for a missing repository. Neither GET counts as a pull.
+async fn not_found(
+    net: &Net,
+    ep: &Endpoint,
+    reference: &Reference,
+    access: &Access,
+    deadline: Instant,
+) -> Diagnosis {
+    let what = describe_ref(reference);
+    let repo = format!("{}/{}", reference.registry(), reference.repository());
+    let manifest_url = format!(
+        "{}/v2/{}/manifests/{}",
+        ep.base_url(),
+        reference.repository(),
+        reference.manifest_reference()
+    );
+    let first = error_code(net, ep, &manifest_url, access, deadline).await;
+    let codes = match first {
+        Some(codes) if codes.contains(&ErrorCode::NameUnknown) => codes,
+        _ => {
+            let tags_url = format!("{}/v2/{}/tags/list?n=1", ep.base_url(), reference.repository());
+            error_code(net, ep, &tags_url, access, deadline).await.unwrap_or_default()
+        }
+    };
+    if codes.contains(&ErrorCode::NameUnknown) {
+        let mut d = Diagnosis::new(
+            Code::RepositoryNotFound,
+            Stage::Manifest,
+            format!("repository {repo} does not exist"),
+        );
+        d.hint = format!(
+            "check the repository name for typos, and that the image was pushed to {} (not another registry)",
+            reference.registry()
+        );
+        return d;
+    }
+    let mut msg = format!("{what} does not exist in {repo}");
+    if reference.digest().is_none() {
+        let _ = write!(msg, " (the repository exists)");
+    }
+    Diagnosis::new(Code::ManifestUnknown, Stage::Manifest, msg)
+}
+
+/// GETs `url` and decodes the error codes of a 404 body. `None` when the answer was not a 404 or
+/// had no decodable errors; `Some(vec![])` for a 200.
+async fn error_code(
+    net: &Net,
+    ep: &Endpoint,
+    url: &str,
+    access: &Access,
+    deadline: Instant,
+) -> Option<Vec<ErrorCode>> {
+    let client = net.http.for_mode(ep.mode);
+    let req = access.apply(client.get(url).header(ACCEPT, wire::MANIFEST_ACCEPT));
+    let resp = tokio::time::timeout_at(deadline, req.send()).await.ok()?.ok()?;
+    let status = resp.status();
+    if status.is_success() {
+        return Some(Vec::new());
+    }
+    if status != StatusCode::NOT_FOUND {
+        return None;
+    }
+    let body = transport::read_body(resp, ERROR_BODY_LIMIT, &ep.host, deadline).await.ok()?;
+    let codes: Vec<ErrorCode> = wire::decode_errors(&body).into_iter().map(|e| e.code).collect();
+    if codes.is_empty() { None } else { Some(codes) }
+}
