@@ -1,1 +1,14 @@
+//! End-to-end tests of the `preflight` binary against real servers on loopback: the CNCF
+//! registry (plain, TLS + htpasswd, TLS + token auth), dnsmasq, and in-process fakes only for what
+//! a real registry cannot be made to do. One binary, many modules, to keep link time down.
 
+mod common;
+mod support;
+
+mod auth_basic;
+mod auth_token;
+mod cli;
+mod network;
+mod registry_answers;
+mod secrets;
+mod snapshots;

@@ -87,7 +87,7 @@ struct NetArgs {
 
     /// How many images are checked at once.
     #[arg(long, value_name = "N", default_value_t = preflight::checker::DEFAULT_CONCURRENCY,
-          value_parser = clap::value_parser!(usize).range(1..=4096))]
+          value_parser = parse_concurrency)]
     concurrency: usize,
 
     /// Send docker.io references to this HOST:PORT instead of registry-1.docker.io (tests).
@@ -110,6 +110,13 @@ fn parse_platform(s: &str) -> Result<String, String> {
     let ok = (2..=3).contains(&parts.len())
         && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-'));
     if ok { Ok(s.to_owned()) } else { Err(format!("{s:?} is not OS/ARCH[/VARIANT] (e.g. linux/amd64, linux/arm64/v8)")) }
+}
+
+fn parse_concurrency(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=4096).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a whole number from 1 to 4096")),
+    }
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {

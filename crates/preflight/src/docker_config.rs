@@ -63,7 +63,7 @@ pub enum Credential {
         /// The password (or an access token used as one).
         password: Secret,
     },
-    /// An `identitytoken`: an OAuth2 refresh token, exchanged at the token service.
+    /// An `identitytoken`: an `OAuth2` refresh token, exchanged at the token service.
     IdentityToken {
         /// The user name stored beside the token; may be empty.
         username: String,
@@ -86,8 +86,8 @@ pub struct LocatedCredential {
 pub trait CredentialSource: Send + Sync + fmt::Debug {
     /// The credential for `registry`, if there is one.
     ///
-    /// `registry` is the normalized registry of an image reference: "docker.io",
-    /// "localhost:5000", "ghcr.io", "[::1]:5000".
+    /// `registry` is the normalized registry of an image reference: `docker.io`,
+    /// `localhost:5000`, `ghcr.io`, `[::1]:5000`.
     fn lookup(&self, registry: &str) -> Result<Option<LocatedCredential>, CredentialError>;
 }
 
@@ -127,12 +127,16 @@ impl DockerConfig {
                 path: path.to_owned(),
                 line: 1,
                 column: 1,
-                problem: "the file starts with a byte order mark, which Docker does not accept".into(),
+                problem: "the file starts with a byte order mark, which Docker does not accept"
+                    .into(),
             });
         }
         // Docker reads the file with one `json.Decoder.Decode`: the first JSON value counts and
         // anything after it is never looked at. A stream deserializer reproduces that.
-        let top = match serde_json::Deserializer::from_str(json).into_iter::<Value>().next() {
+        let top = match serde_json::Deserializer::from_str(json)
+            .into_iter::<Value>()
+            .next()
+        {
             None => return Ok(config),
             Some(Err(err)) => return Err(syntax_error(path, &err)),
             Some(Ok(value)) => value,
@@ -155,12 +159,17 @@ impl DockerConfig {
             None => {}
             Some(Value::Object(auths)) => {
                 for (key, entry) in auths {
-                    let credential = parse_entry(entry).map_err(|problem| invalid(path, key, problem))?;
+                    let credential =
+                        parse_entry(entry).map_err(|problem| invalid(path, key, problem))?;
                     config.auths.insert(key.clone(), credential);
                 }
             }
             Some(other) => {
-                return Err(invalid(path, "auths", format!("auths is {}, expected an object", kind(other))));
+                return Err(invalid(
+                    path,
+                    "auths",
+                    format!("auths is {}, expected an object", kind(other)),
+                ));
             }
         }
         match field(&top, "credHelpers") {
@@ -175,7 +184,10 @@ impl DockerConfig {
                             return Err(invalid(
                                 path,
                                 key,
-                                format!("the credHelpers value is {}, expected a helper name", kind(other)),
+                                format!(
+                                    "the credHelpers value is {}, expected a helper name",
+                                    kind(other)
+                                ),
                             ));
                         }
                     };
@@ -209,7 +221,10 @@ impl DockerConfig {
 
     /// Reads and parses a `config.json`. A missing file is [`ConfigError::Read`].
     pub fn load(path: &Path) -> Result<DockerConfig, ConfigError> {
-        let bytes = fs::read(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let bytes = fs::read(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         // Go's JSON decoder replaces invalid UTF-8 inside strings with U+FFFD (and rejects it
         // elsewhere as a syntax error); a lossy conversion before parsing does the same.
         Self::parse(&String::from_utf8_lossy(&bytes), path)
@@ -221,7 +236,8 @@ impl DockerConfig {
         if let Some(dir) = docker_config_env.filter(|d| !d.is_empty()) {
             return Some(Path::new(dir).join("config.json"));
         }
-        home.filter(|h| !h.as_os_str().is_empty()).map(|h| h.join(".docker").join("config.json"))
+        home.filter(|h| !h.as_os_str().is_empty())
+            .map(|h| h.join(".docker").join("config.json"))
     }
 
     /// Loads the config Docker would use, from the real environment (`DOCKER_CONFIG`, `HOME`).
@@ -240,7 +256,9 @@ impl DockerConfig {
     fn load_if_present(path: &Path) -> Result<Option<DockerConfig>, ConfigError> {
         match Self::load(path) {
             Ok(config) => Ok(Some(config)),
-            Err(ConfigError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(ConfigError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Ok(None)
+            }
             Err(err) => Err(err),
         }
     }
@@ -359,7 +377,12 @@ fn home_dir() -> Option<PathBuf> {
 fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     object
         .get(name)
-        .or_else(|| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+        .or_else(|| {
+            object
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
         .filter(|v| !v.is_null())
 }
 
@@ -392,9 +415,15 @@ fn parse_entry(entry: &Value) -> Result<Option<Credential>, String> {
         (username, password) = decode_auth(&auth)?;
     }
     Ok(if !token.is_empty() {
-        Some(Credential::IdentityToken { username, token: Secret::new(token) })
+        Some(Credential::IdentityToken {
+            username,
+            token: Secret::new(token),
+        })
     } else if !username.is_empty() || !password.is_empty() {
-        Some(Credential::Basic { username, password: Secret::new(password) })
+        Some(Credential::Basic {
+            username,
+            password: Secret::new(password),
+        })
     } else {
         None
     })
@@ -410,12 +439,15 @@ fn decode_auth(auth: &str) -> Result<(String, String), String> {
         let why = match err {
             base64::DecodeError::InvalidByte(..) => "a character outside the base64 alphabet",
             base64::DecodeError::InvalidLength(_) => "its length is impossible for base64",
-            base64::DecodeError::InvalidLastSymbol(..) => "its last character is impossible for base64",
+            base64::DecodeError::InvalidLastSymbol(..) => {
+                "its last character is impossible for base64"
+            }
             base64::DecodeError::InvalidPadding => "missing or misplaced '=' padding",
         };
         format!("auth is not valid base64 ({why})")
     })?;
-    let text = String::from_utf8(bytes).map_err(|_| "auth does not decode to UTF-8 text".to_owned())?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| "auth does not decode to UTF-8 text".to_owned())?;
     let Some((user, password)) = text.split_once(':') else {
         return Err("auth has no ':' between user and password".into());
     };
@@ -448,14 +480,18 @@ fn matching_keys<'a, V>(map: &'a BTreeMap<String, V>, registry: &str) -> Vec<(&'
             let rank = (
                 !exact,
                 hub && host != HUB_INDEX_HOST,
-                !key.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")),
+                !key.get(..8)
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")),
             );
             Some((rank, key.as_str(), value))
         })
         .collect();
     // Stable, and the map iterates in byte order: equal ranks stay in byte order.
     found.sort_by_key(|(rank, _, _)| *rank);
-    found.into_iter().map(|(_, key, value)| (key, value)).collect()
+    found
+        .into_iter()
+        .map(|(_, key, value)| (key, value))
+        .collect()
 }
 
 /// The host (with port) a config key stands for.
@@ -470,19 +506,30 @@ fn key_host(key: &str) -> String {
 
 /// Docker Hub's host names folded into one; any other host as it is.
 fn fold_hub(host: &str) -> &str {
-    if HUB_HOSTS.contains(&host) { HUB_REGISTRY } else { host }
+    if HUB_HOSTS.contains(&host) {
+        HUB_REGISTRY
+    } else {
+        host
+    }
 }
 
 /// A `serde_json` syntax error, described by its category and position only: its message can
 /// quote the input (`invalid type: string "…"`), and the input holds secrets.
 fn syntax_error(path: &Path, err: &serde_json::Error) -> ConfigError {
     let problem = match err.classify() {
-        serde_json::error::Category::Eof => "the JSON ends early (an object, array or string is not closed)",
+        serde_json::error::Category::Eof => {
+            "the JSON ends early (an object, array or string is not closed)"
+        }
         serde_json::error::Category::Syntax => "not valid JSON",
         serde_json::error::Category::Data => "a value of the wrong type",
         serde_json::error::Category::Io => "read error",
     };
-    ConfigError::Syntax { path: path.to_owned(), line: err.line(), column: err.column(), problem: problem.into() }
+    ConfigError::Syntax {
+        path: path.to_owned(),
+        line: err.line(),
+        column: err.column(),
+        problem: problem.into(),
+    }
 }
 
 /// Line and column (1-based, column in bytes like `serde_json`'s) of the first JSON value.
@@ -508,7 +555,11 @@ fn kind(value: &Value) -> &'static str {
 
 /// An [`ConfigError::InvalidEntry`].
 fn invalid(path: &Path, key: &str, problem: String) -> ConfigError {
-    ConfigError::InvalidEntry { path: path.to_owned(), key: key.to_owned(), problem }
+    ConfigError::InvalidEntry {
+        path: path.to_owned(),
+        key: key.to_owned(),
+        problem,
+    }
 }
 
 #[cfg(test)]
@@ -537,25 +588,38 @@ mod tests {
     fn with_keys(keys: &[&str]) -> DockerConfig {
         let entries: Vec<String> = keys
             .iter()
-            .map(|k| format!("{}: {{\"auth\": \"{}\"}}", serde_json::to_string(k).unwrap(), b64(&format!("{k}:pw"))))
+            .map(|k| {
+                let k = serde_json::to_string(k).unwrap();
+                format!("{k}: {{\"username\": {k}, \"password\": \"pw\"}}")
+            })
             .collect();
         parse(&format!("{{\"auths\": {{{}}}}}", entries.join(",")))
     }
 
     /// The key whose credential `lookup` returns, if any.
     fn key_for(config: &DockerConfig, registry: &str) -> Option<String> {
-        config.lookup(registry).unwrap().map(|c| match c.credential {
-            Credential::Basic { username, .. } => username,
-            other => panic!("unexpected {other:?}"),
-        })
+        config
+            .lookup(registry)
+            .unwrap()
+            .map(|c| match c.credential {
+                Credential::Basic { username, .. } => username,
+                other => panic!("unexpected {other:?}"),
+            })
     }
 
     fn basic(username: &str, password: &str) -> Credential {
-        Credential::Basic { username: username.into(), password: Secret::new(password) }
+        Credential::Basic {
+            username: username.into(),
+            password: Secret::new(password),
+        }
     }
 
     fn only_credential(config: &DockerConfig, registry: &str) -> Credential {
-        config.lookup(registry).unwrap().expect("a credential").credential
+        config
+            .lookup(registry)
+            .unwrap()
+            .expect("a credential")
+            .credential
     }
 
     /// Every rendering of an error a user or log could see.
@@ -563,7 +627,7 @@ mod tests {
         let mut text = format!("{err}\n{err:?}\n{err:#?}");
         let mut source = std::error::Error::source(err);
         while let Some(s) = source {
-            text.push_str(&format!("\n{s}\n{s:?}"));
+            text = format!("{text}\n{s}\n{s:?}");
             source = s.source();
         }
         text
@@ -571,15 +635,24 @@ mod tests {
 
     fn assert_no_canary(text: &str) {
         assert!(!text.contains(CANARY), "secret leaked: {text}");
-        assert!(!text.contains(&b64(&format!("user:{CANARY}"))), "auth leaked: {text}");
+        assert!(
+            !text.contains(&b64(&format!("user:{CANARY}"))),
+            "auth leaked: {text}"
+        );
     }
 
     // --- entries -------------------------------------------------------------------------
 
     #[test]
     fn base64_auth_is_basic() {
-        let config = parse(&format!(r#"{{"auths": {{"localhost:5443": {{"auth": "{}"}}}}}}"#, b64("alice:pw1")));
-        assert_eq!(only_credential(&config, "localhost:5443"), basic("alice", "pw1"));
+        let config = parse(&format!(
+            r#"{{"auths": {{"localhost:5443": {{"auth": "{}"}}}}}}"#,
+            b64("alice:pw1")
+        ));
+        assert_eq!(
+            only_credential(&config, "localhost:5443"),
+            basic("alice", "pw1")
+        );
     }
 
     #[test]
@@ -606,7 +679,10 @@ mod tests {
         ));
         assert_eq!(
             only_credential(&config, "acr.example.io"),
-            Credential::IdentityToken { username: user.into(), token: Secret::new("refresh-1") }
+            Credential::IdentityToken {
+                username: user.into(),
+                token: Secret::new("refresh-1")
+            }
         );
     }
 
@@ -615,19 +691,28 @@ mod tests {
         let config = parse(r#"{"auths": {"acr.example.io": {"identitytoken": "refresh-2"}}}"#);
         assert_eq!(
             only_credential(&config, "acr.example.io"),
-            Credential::IdentityToken { username: String::new(), token: Secret::new("refresh-2") }
+            Credential::IdentityToken {
+                username: String::new(),
+                token: Secret::new("refresh-2")
+            }
         );
     }
 
     #[test]
     fn password_may_contain_colons() {
-        let config = parse(&format!(r#"{{"auths": {{"r.io": {{"auth": "{}"}}}}}}"#, b64("alice:a:b::c")));
+        let config = parse(&format!(
+            r#"{{"auths": {{"r.io": {{"auth": "{}"}}}}}}"#,
+            b64("alice:a:b::c")
+        ));
         assert_eq!(only_credential(&config, "r.io"), basic("alice", "a:b::c"));
     }
 
     #[test]
     fn nuls_around_the_password_are_dropped_as_docker_does() {
-        let config = parse(&format!(r#"{{"auths": {{"r.io": {{"auth": "{}"}}}}}}"#, b64("alice:pw\0\0")));
+        let config = parse(&format!(
+            r#"{{"auths": {{"r.io": {{"auth": "{}"}}}}}}"#,
+            b64("alice:pw\0\0")
+        ));
         assert_eq!(only_credential(&config, "r.io"), basic("alice", "pw"));
     }
 
@@ -647,7 +732,10 @@ mod tests {
             r#"{"Auths": {"a.io": {"Username": "bob", "PASSWORD": "pw"}, "b.io": {"identityToken": "t"}}, "CredsStore": "desktop"}"#,
         );
         assert_eq!(only_credential(&config, "a.io"), basic("bob", "pw"));
-        assert!(matches!(only_credential(&config, "b.io"), Credential::IdentityToken { .. }));
+        assert!(matches!(
+            only_credential(&config, "b.io"),
+            Credential::IdentityToken { .. }
+        ));
         assert_eq!(config.helper_for("c.io"), Some("desktop"));
     }
 
@@ -685,12 +773,16 @@ mod tests {
         // Line breaks are skipped; missing padding is refused, as by Go's StdEncoding.
         let wrapped = b64("alice:pw1");
         let wrapped = format!("{}\\n{}", &wrapped[..4], &wrapped[4..]);
-        let config = parse(&format!(r#"{{"auths": {{"r.io": {{"auth": "{wrapped}"}}}}}}"#));
+        let config = parse(&format!(
+            r#"{{"auths": {{"r.io": {{"auth": "{wrapped}"}}}}}}"#
+        ));
         assert_eq!(only_credential(&config, "r.io"), basic("alice", "pw1"));
 
         let unpadded = b64("alice:pw").trim_end_matches('=').to_owned();
         assert_ne!(unpadded, b64("alice:pw"));
-        let err = parse_err(&format!(r#"{{"auths": {{"r.io": {{"auth": "{unpadded}"}}}}}}"#));
+        let err = parse_err(&format!(
+            r#"{{"auths": {{"r.io": {{"auth": "{unpadded}"}}}}}}"#
+        ));
         assert!(err.to_string().contains("not valid base64"), "{err}");
     }
 
@@ -700,7 +792,11 @@ mod tests {
     fn bad_base64_is_invalid_entry_naming_the_key() {
         let err = parse_err(r#"{"auths": {"localhost:5443": {"auth": "not*base64"}}}"#);
         match &err {
-            ConfigError::InvalidEntry { path: p, key, problem } => {
+            ConfigError::InvalidEntry {
+                path: p,
+                key,
+                problem,
+            } => {
                 assert_eq!(p, path());
                 assert_eq!(key, "localhost:5443");
                 assert!(problem.starts_with("auth is not valid base64"), "{problem}");
@@ -715,7 +811,10 @@ mod tests {
 
     #[test]
     fn auth_without_colon_is_invalid_entry() {
-        let err = parse_err(&format!(r#"{{"auths": {{"r.io": {{"auth": "{}"}}}}}}"#, b64("alicepw")));
+        let err = parse_err(&format!(
+            r#"{{"auths": {{"r.io": {{"auth": "{}"}}}}}}"#,
+            b64("alicepw")
+        ));
         assert!(
             matches!(&err, ConfigError::InvalidEntry { key, problem, .. }
                 if key == "r.io" && problem == "auth has no ':' between user and password"),
@@ -725,24 +824,58 @@ mod tests {
 
     #[test]
     fn auth_with_empty_user_is_invalid_entry() {
-        let err = parse_err(&format!(r#"{{"auths": {{"r.io": {{"auth": "{}"}}}}}}"#, b64(":pw")));
-        assert!(matches!(&err, ConfigError::InvalidEntry { key, .. } if key == "r.io"), "{err:?}");
+        let err = parse_err(&format!(
+            r#"{{"auths": {{"r.io": {{"auth": "{}"}}}}}}"#,
+            b64(":pw")
+        ));
+        assert!(
+            matches!(&err, ConfigError::InvalidEntry { key, .. } if key == "r.io"),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn wrong_types_are_invalid_entries() {
         let cases = [
-            (r#"{"auths": {"r.io": {"password": 5}}}"#, "r.io", "password is a number, expected a string"),
-            (r#"{"auths": {"r.io": ["x"]}}"#, "r.io", "the entry is an array, expected an object"),
-            (r#"{"auths": "x"}"#, "auths", "auths is a string, expected an object"),
-            (r#"{"credHelpers": {"r.io": 1}}"#, "r.io", "the credHelpers value is a number, expected a helper name"),
-            (r#"{"credHelpers": []}"#, "credHelpers", "credHelpers is an array, expected an object"),
-            (r#"{"credsStore": true}"#, "credsStore", "credsStore is a boolean, expected a helper name"),
+            (
+                r#"{"auths": {"r.io": {"password": 5}}}"#,
+                "r.io",
+                "password is a number, expected a string",
+            ),
+            (
+                r#"{"auths": {"r.io": ["x"]}}"#,
+                "r.io",
+                "the entry is an array, expected an object",
+            ),
+            (
+                r#"{"auths": "x"}"#,
+                "auths",
+                "auths is a string, expected an object",
+            ),
+            (
+                r#"{"credHelpers": {"r.io": 1}}"#,
+                "r.io",
+                "the credHelpers value is a number, expected a helper name",
+            ),
+            (
+                r#"{"credHelpers": []}"#,
+                "credHelpers",
+                "credHelpers is an array, expected an object",
+            ),
+            (
+                r#"{"credsStore": true}"#,
+                "credsStore",
+                "credsStore is a boolean, expected a helper name",
+            ),
         ];
         for (json, want_key, want_problem) in cases {
             match parse_err(json) {
                 ConfigError::InvalidEntry { key, problem, .. } => {
-                    assert_eq!((key.as_str(), problem.as_str()), (want_key, want_problem), "{json}");
+                    assert_eq!(
+                        (key.as_str(), problem.as_str()),
+                        (want_key, want_problem),
+                        "{json}"
+                    );
                 }
                 other => panic!("{json}: unexpected {other:?}"),
             }
@@ -756,14 +889,22 @@ mod tests {
         // The missing ',' is noticed at the '"' opening "b.io": line 4, column 5.
         let json = "{\n  \"auths\": {\n    \"a.io\": {}\n    \"b.io\": {}\n  }\n}\n";
         match parse_err(json) {
-            ConfigError::Syntax { path: p, line, column, problem } => {
+            ConfigError::Syntax {
+                path: p,
+                line,
+                column,
+                problem,
+            } => {
                 assert_eq!(p, path());
                 assert_eq!((line, column), (4, 5));
                 assert_eq!(problem, "not valid JSON");
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert_eq!(parse_err(json).to_string(), "/home/u/.docker/config.json:4:5: not valid JSON");
+        assert_eq!(
+            parse_err(json).to_string(),
+            "/home/u/.docker/config.json:4:5: not valid JSON"
+        );
     }
 
     #[test]
@@ -778,7 +919,12 @@ mod tests {
     #[test]
     fn top_level_not_an_object_is_a_syntax_error_at_the_value() {
         match parse_err("\n\n   [1, 2]") {
-            ConfigError::Syntax { line, column, problem, .. } => {
+            ConfigError::Syntax {
+                line,
+                column,
+                problem,
+                ..
+            } => {
                 assert_eq!((line, column), (3, 4));
                 assert_eq!(problem, "the top level is an array, expected an object");
             }
@@ -789,7 +935,9 @@ mod tests {
     #[test]
     fn byte_order_mark_is_named() {
         let err = parse_err("\u{feff}{}");
-        assert!(matches!(&err, ConfigError::Syntax { line: 1, column: 1, problem, .. } if problem.contains("byte order mark")));
+        assert!(
+            matches!(&err, ConfigError::Syntax { line: 1, column: 1, problem, .. } if problem.contains("byte order mark"))
+        );
     }
 
     // --- secrets never shown -------------------------------------------------------------
@@ -828,11 +976,17 @@ mod tests {
             format!(r#"{{"auths": {{"r.io": "{CANARY}"}}}}"#),
             format!(r#"{{"auths": "{CANARY}"}}"#),
             format!(r#"{{"credsStore": ["{CANARY}"]}}"#),
-            format!(r#"{{"auths": {{"r.io": {{"auth": "{}", "username": 1}}}}}}"#, b64(&format!("user:{CANARY}"))),
+            format!(
+                r#"{{"auths": {{"r.io": {{"auth": "{}", "username": 1}}}}}}"#,
+                b64(&format!("user:{CANARY}"))
+            ),
         ];
         for json in cases {
             let err = parse_err(&json);
-            assert!(matches!(err, ConfigError::InvalidEntry { .. }), "{json}: {err:?}");
+            assert!(
+                matches!(err, ConfigError::InvalidEntry { .. }),
+                "{json}: {err:?}"
+            );
             assert_no_canary(&renderings(&err));
         }
     }
@@ -865,32 +1019,70 @@ mod tests {
                 format!("{host}/v1/"),
             ] {
                 let config = with_keys(&[&key]);
-                assert_eq!(key_for(&config, "docker.io").as_deref(), Some(key.as_str()), "{key}");
+                assert_eq!(
+                    key_for(&config, "docker.io").as_deref(),
+                    Some(key.as_str()),
+                    "{key}"
+                );
             }
         }
     }
 
     #[test]
     fn hub_prefers_the_docker_login_key() {
-        let config = with_keys(&["docker.io", "registry-1.docker.io", "https://index.docker.io/v1/", "index.docker.io"]);
+        let config = with_keys(&[
+            "docker.io",
+            "registry-1.docker.io",
+            "https://index.docker.io/v1/",
+            "index.docker.io",
+        ]);
         assert_eq!(key_for(&config, "docker.io").as_deref(), Some(HUB_KEY));
-        // Without it, index.docker.io beats Hub's other names, then https:// beats none.
-        let config = with_keys(&["docker.io", "https://registry-1.docker.io", "index.docker.io", "https://index.docker.io"]);
-        assert_eq!(key_for(&config, "docker.io").as_deref(), Some("https://index.docker.io"));
+        // Without it, a key equal to the registry is exact too.
+        let config = with_keys(&[
+            "docker.io",
+            "https://registry-1.docker.io",
+            "https://index.docker.io",
+        ]);
+        assert_eq!(key_for(&config, "docker.io").as_deref(), Some("docker.io"));
+        // Then index.docker.io beats Hub's other names, and https:// beats no scheme.
+        let config = with_keys(&[
+            "https://docker.io",
+            "https://registry-1.docker.io",
+            "index.docker.io",
+            "https://index.docker.io",
+        ]);
+        assert_eq!(
+            key_for(&config, "docker.io").as_deref(),
+            Some("https://index.docker.io")
+        );
+        let config = with_keys(&["https://docker.io/", "registry-1.docker.io"]);
+        assert_eq!(
+            key_for(&config, "docker.io").as_deref(),
+            Some("https://docker.io/")
+        );
     }
 
     #[test]
     fn hub_aliases_as_registry_also_find_hub_keys() {
         let config = with_keys(&[HUB_KEY]);
         for registry in ["index.docker.io", "registry-1.docker.io", "Docker.IO"] {
-            assert_eq!(key_for(&config, registry).as_deref(), Some(HUB_KEY), "{registry}");
+            assert_eq!(
+                key_for(&config, registry).as_deref(),
+                Some(HUB_KEY),
+                "{registry}"
+            );
         }
     }
 
     #[test]
     fn hub_keys_do_not_match_other_registries() {
         let config = with_keys(&[HUB_KEY, "docker.io"]);
-        for registry in ["ghcr.io", "quay.io", "docker.io.evil.example", "localhost:5000"] {
+        for registry in [
+            "ghcr.io",
+            "quay.io",
+            "docker.io.evil.example",
+            "localhost:5000",
+        ] {
             assert_eq!(key_for(&config, registry), None, "{registry}");
         }
     }
@@ -904,7 +1096,11 @@ mod tests {
             "https://registry.example.com",
         ] {
             let config = with_keys(&[key]);
-            assert_eq!(key_for(&config, "registry.example.com").as_deref(), Some(key), "{key}");
+            assert_eq!(
+                key_for(&config, "registry.example.com").as_deref(),
+                Some(key),
+                "{key}"
+            );
         }
     }
 
@@ -915,22 +1111,34 @@ mod tests {
         let config = with_keys(&["localhost:5000"]);
         assert_eq!(key_for(&config, "localhost"), None);
         assert_eq!(key_for(&config, "localhost:5001"), None);
-        assert_eq!(key_for(&config, "localhost:5000").as_deref(), Some("localhost:5000"));
+        assert_eq!(
+            key_for(&config, "localhost:5000").as_deref(),
+            Some("localhost:5000")
+        );
         let config = with_keys(&["http://localhost:5000/v2/"]);
-        assert_eq!(key_for(&config, "localhost:5000").as_deref(), Some("http://localhost:5000/v2/"));
+        assert_eq!(
+            key_for(&config, "localhost:5000").as_deref(),
+            Some("http://localhost:5000/v2/")
+        );
     }
 
     #[test]
     fn ipv6_registry_matches() {
         let config = with_keys(&["http://[::1]:5000/v2/"]);
-        assert_eq!(key_for(&config, "[::1]:5000").as_deref(), Some("http://[::1]:5000/v2/"));
+        assert_eq!(
+            key_for(&config, "[::1]:5000").as_deref(),
+            Some("http://[::1]:5000/v2/")
+        );
         assert_eq!(key_for(&config, "[::1]:5001"), None);
     }
 
     #[test]
     fn host_matches_in_any_case() {
         let config = with_keys(&["HTTPS://Registry.Example.COM/v2/"]);
-        assert_eq!(key_for(&config, "registry.example.com").as_deref(), Some("HTTPS://Registry.Example.COM/v2/"));
+        assert_eq!(
+            key_for(&config, "registry.example.com").as_deref(),
+            Some("HTTPS://Registry.Example.COM/v2/")
+        );
     }
 
     #[test]
@@ -938,7 +1146,10 @@ mod tests {
         let config = with_keys(&["http://r.io", "https://r.io/v2/", "r.io", "R.IO"]);
         assert_eq!(key_for(&config, "r.io").as_deref(), Some("r.io"));
         let config = with_keys(&["http://r.io", "https://r.io/v2/", "R.IO"]);
-        assert_eq!(key_for(&config, "r.io").as_deref(), Some("https://r.io/v2/"));
+        assert_eq!(
+            key_for(&config, "r.io").as_deref(),
+            Some("https://r.io/v2/")
+        );
         let config = with_keys(&["r.io/b", "r.io/a", "http://r.io"]);
         assert_eq!(key_for(&config, "r.io").as_deref(), Some("http://r.io"));
         let config = with_keys(&["r.io/b", "r.io/a"]);
@@ -953,14 +1164,18 @@ mod tests {
         ));
         let found = config.lookup("docker.io").unwrap().unwrap();
         assert_eq!(found.credential, basic("alice", "pw"));
-        assert_eq!(found.origin, "docker-config /home/u/.docker/config.json, key docker.io");
+        assert_eq!(
+            found.origin,
+            "docker-config /home/u/.docker/config.json, key docker.io"
+        );
     }
 
     // --- helpers -------------------------------------------------------------------------
 
     #[test]
     fn creds_store_without_usable_entry_is_helper_not_supported() {
-        let config = parse(r#"{"auths": {"https://index.docker.io/v1/": {}}, "credsStore": "desktop"}"#);
+        let config =
+            parse(r#"{"auths": {"https://index.docker.io/v1/": {}}, "credsStore": "desktop"}"#);
         assert_eq!(
             config.lookup("docker.io"),
             Err(CredentialError::HelperNotSupported {
@@ -992,7 +1207,10 @@ mod tests {
         let config = parse(
             r#"{"credHelpers": {"https://123.dkr.ecr.us-east-1.amazonaws.com/v2/": "ecr-login", "index.docker.io": "hub", "localhost:5000": ""}, "credsStore": "desktop"}"#,
         );
-        assert_eq!(config.helper_for("123.dkr.ecr.us-east-1.amazonaws.com"), Some("ecr-login"));
+        assert_eq!(
+            config.helper_for("123.dkr.ecr.us-east-1.amazonaws.com"),
+            Some("ecr-login")
+        );
         assert_eq!(config.helper_for("docker.io"), Some("hub"));
         assert_eq!(config.helper_for("ghcr.io"), Some("desktop"));
         // An empty helper name sends the registry back to the file, as in Docker.
@@ -1006,7 +1224,9 @@ mod tests {
 
     #[test]
     fn no_entry_and_no_helper_is_none() {
-        let config = parse(r#"{"auths": {"ghcr.io": {"username": "u", "password": "p"}}, "credsStore": ""}"#);
+        let config = parse(
+            r#"{"auths": {"ghcr.io": {"username": "u", "password": "p"}}, "credsStore": ""}"#,
+        );
         assert_eq!(config.helper_for("quay.io"), None);
         assert_eq!(config.lookup("quay.io"), Ok(None));
     }
@@ -1031,7 +1251,10 @@ mod tests {
         let home = Path::new("/home/u");
         let want = Some(PathBuf::from("/home/u/.docker/config.json"));
         assert_eq!(DockerConfig::default_path(None, Some(home)), want);
-        assert_eq!(DockerConfig::default_path(Some(OsStr::new("")), Some(home)), want);
+        assert_eq!(
+            DockerConfig::default_path(Some(OsStr::new("")), Some(home)),
+            want
+        );
         assert_eq!(DockerConfig::default_path(None, None), None);
         assert_eq!(DockerConfig::default_path(None, Some(Path::new(""))), None);
     }
@@ -1040,19 +1263,33 @@ mod tests {
     fn load_reads_a_real_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("config.json");
-        fs::write(&file, format!(r#"{{"auths": {{"localhost:5443": {{"auth": "{}"}}}}}}"#, b64("alice:pw"))).unwrap();
+        fs::write(
+            &file,
+            format!(
+                r#"{{"auths": {{"localhost:5443": {{"auth": "{}"}}}}}}"#,
+                b64("alice:pw")
+            ),
+        )
+        .unwrap();
         let config = DockerConfig::load(&file).unwrap();
         assert_eq!(config.path(), file);
         let found = config.lookup("localhost:5443").unwrap().unwrap();
         assert_eq!(found.credential, basic("alice", "pw"));
-        assert_eq!(found.origin, format!("docker-config {}, key localhost:5443", file.display()));
+        assert_eq!(
+            found.origin,
+            format!("docker-config {}, key localhost:5443", file.display())
+        );
     }
 
     #[test]
     fn load_replaces_invalid_utf8_like_go() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("config.json");
-        fs::write(&file, b"{\"auths\": {\"r.io\": {\"username\": \"u\", \"password\": \"p\xff\"}}}").unwrap();
+        fs::write(
+            &file,
+            b"{\"auths\": {\"r.io\": {\"username\": \"u\", \"password\": \"p\xff\"}}}",
+        )
+        .unwrap();
         let config = DockerConfig::load(&file).unwrap();
         assert_eq!(only_credential(&config, "r.io"), basic("u", "p\u{fffd}"));
     }
@@ -1067,7 +1304,10 @@ mod tests {
             matches!(&err, ConfigError::Read { path: p, source } if p == &file && source.kind() == io::ErrorKind::NotFound),
             "{err:?}"
         );
-        assert_eq!(err.to_string(), format!("cannot read docker config {}", file.display()));
+        assert_eq!(
+            err.to_string(),
+            format!("cannot read docker config {}", file.display())
+        );
         assert!(DockerConfig::load_if_present(&file).unwrap().is_none());
     }
 
@@ -1077,20 +1317,27 @@ mod tests {
         // A directory where the file should be is not "missing".
         fs::create_dir(dir.path().join("config.json")).unwrap();
         let file = DockerConfig::default_path(Some(dir.path().as_os_str()), None).unwrap();
-        assert!(matches!(DockerConfig::load_if_present(&file), Err(ConfigError::Read { .. })));
+        assert!(matches!(
+            DockerConfig::load_if_present(&file),
+            Err(ConfigError::Read { .. })
+        ));
 
         let home = tempfile::tempdir().unwrap();
         fs::create_dir(home.path().join(".docker")).unwrap();
         let file = DockerConfig::default_path(None, Some(home.path())).unwrap();
         fs::write(&file, "{\"auths\": ").unwrap();
-        assert!(matches!(DockerConfig::load_if_present(&file), Err(ConfigError::Syntax { .. })));
+        assert!(matches!(
+            DockerConfig::load_if_present(&file),
+            Err(ConfigError::Syntax { .. })
+        ));
         fs::write(&file, "{}").unwrap();
         assert!(DockerConfig::load_if_present(&file).unwrap().is_some());
     }
 
     #[test]
     fn docker_config_is_a_usable_trait_object() {
-        let source: std::sync::Arc<dyn CredentialSource> = std::sync::Arc::new(with_keys(&["r.io"]));
+        let source: std::sync::Arc<dyn CredentialSource> =
+            std::sync::Arc::new(with_keys(&["r.io"]));
         assert!(source.lookup("r.io").unwrap().is_some());
         assert!(format!("{source:?}").contains("r.io"));
     }

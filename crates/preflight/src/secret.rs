@@ -64,7 +64,10 @@ mod tests {
 
     #[test]
     fn debug_does_not_reveal_length_or_emptiness() {
-        assert_eq!(format!("{:?}", Secret::new("")), format!("{:?}", Secret::new(CANARY)));
+        assert_eq!(
+            format!("{:?}", Secret::new("")),
+            format!("{:?}", Secret::new(CANARY))
+        );
     }
 
     #[test]
@@ -75,7 +78,10 @@ mod tests {
             user: String,
             password: Secret,
         }
-        let login = Login { user: "alice".into(), password: CANARY.into() };
+        let login = Login {
+            user: "alice".into(),
+            password: CANARY.into(),
+        };
         let text = format!("{login:?} {login:#?}");
         assert!(!text.contains(CANARY), "{text}");
         assert!(text.contains("alice"));

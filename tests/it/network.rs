@@ -1,0 +1,339 @@
+//! The registry-wide stages against real servers: DNS through dnsmasq, refused and black-holed
+//! connects, certificates made by the tests, plain HTTP against TLS both ways, and in-process fakes
+//! for what a real registry does not do (not a registry, 429, 500, silence).
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::time::{Duration, Instant};
+
+use crate::common::{check, expect_code, expect_pullable, path_str};
+use crate::support::dns::DnsServer;
+use crate::support::fake::{FakeResponse, FakeServer};
+use crate::support::net::{self, BlackHole, Silent};
+use crate::support::pki::Pki;
+use crate::support::registry::Registry;
+use crate::support::seed::{self, ImageKind};
+
+const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn dns_args(dns: &DnsServer) -> String {
+    dns.addr.to_string()
+}
+
+#[test]
+fn dns_nxdomain() {
+    let dns = DnsServer::start(&[]);
+    let image = expect_code(
+        &["--dns-server", &dns_args(&dns), "nx.preflight.test/app:v1"],
+        "dns-nxdomain",
+    );
+    assert_eq!(image["diagnosis"]["stage"], "dns");
+    assert!(image["diagnosis"]["message"].as_str().unwrap().contains("nx.preflight.test"));
+}
+
+#[test]
+fn dns_no_address() {
+    let dns = DnsServer::start(&[]);
+    expect_code(
+        &["--dns-server", &dns_args(&dns), "noaddr.preflight.test/app:v1"],
+        "dns-no-address",
+    );
+}
+
+#[test]
+fn dns_timeout_within_the_deadline() {
+    let dns = DnsServer::start(&[]);
+    let started = Instant::now();
+    expect_code(
+        &["--dns-server", &dns_args(&dns), "--timeout", "2", "timeout.preflight.test/app:v1"],
+        "dns-timeout",
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn dns_server_refusing_is_dns_error() {
+    let dns = DnsServer::start(&[]);
+    expect_code(
+        &["--dns-server", &dns_args(&dns), "--timeout", "5", "refused.preflight.test/app:v1"],
+        "dns-error",
+    );
+}
+
+#[test]
+fn a_name_resolved_by_the_dns_server_is_the_one_connected_to() {
+    let dns = DnsServer::start(&[("registry.preflight.test", LOCAL)]);
+    let reg = Registry::plain();
+    seed::push(&reg.base_url(), None, None, "shop/app", "v1", ImageKind::OciManifest);
+    let named = format!("registry.preflight.test:{}", reg.addr.port());
+    let report = expect_pullable(&[
+        "--dns-server",
+        &dns_args(&dns),
+        "--plain-http",
+        &named,
+        &format!("{named}/shop/app:v1"),
+    ]);
+    let detail = report["images"][0]["stages"][0]["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("127.0.0.1"), "{detail}");
+}
+
+#[test]
+fn tcp_refused() {
+    let port = net::refused_port();
+    let image = expect_code(&[&format!("127.0.0.1:{port}/app:v1")], "tcp-refused");
+    assert_eq!(image["diagnosis"]["stage"], "tcp");
+}
+
+#[test]
+fn tcp_timeout_on_a_black_hole() {
+    let hole = BlackHole::new();
+    let started = Instant::now();
+    expect_code(&["--timeout", "2", &format!("{}/app:v1", hole.addr)], "tcp-timeout");
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn tcp_unreachable() {
+    // TCP to a multicast address fails at once with "network unreachable" on Linux.
+    expect_code(&["--timeout", "5", "224.0.0.1:5000/app:v1"], "tcp-unreachable");
+}
+
+fn tls_registry(pki: &Pki, which: fn(&Pki) -> &crate::support::pki::CertFiles) -> Registry {
+    Registry::tls_basic(pki, which(pki), &[("admin", "admin-pass")])
+}
+
+#[test]
+fn tls_unknown_issuer_without_the_ca() {
+    let pki = Pki::new();
+    let reg = tls_registry(&pki, |p| &p.server);
+    let image = expect_code(&[&format!("{}/app:v1", reg.host())], "tls-unknown-issuer");
+    assert_eq!(image["diagnosis"]["stage"], "tls");
+    let message = image["diagnosis"]["message"].as_str().unwrap();
+    assert!(message.contains("issued by"), "the certificate seen is described: {message}");
+}
+
+#[test]
+fn tls_unknown_issuer_from_another_ca() {
+    let pki = Pki::new();
+    let reg = tls_registry(&pki, |p| &p.unknown_ca_server);
+    expect_code(
+        &["--ca-file", path_str(&pki.ca.pem_path), &format!("{}/app:v1", reg.host())],
+        "tls-unknown-issuer",
+    );
+}
+
+#[test]
+fn tls_expired() {
+    let pki = Pki::new();
+    let reg = tls_registry(&pki, |p| &p.expired);
+    let image = expect_code(
+        &["--ca-file", path_str(&pki.ca.pem_path), &format!("{}/app:v1", reg.host())],
+        "tls-expired",
+    );
+    let message = image["diagnosis"]["message"].as_str().unwrap();
+    assert!(message.contains("expired"), "{message}");
+}
+
+#[test]
+fn tls_hostname_mismatch() {
+    let pki = Pki::new();
+    let reg = tls_registry(&pki, |p| &p.wrong_host);
+    let image = expect_code(
+        &["--ca-file", path_str(&pki.ca.pem_path), &format!("{}/app:v1", reg.host())],
+        "tls-hostname-mismatch",
+    );
+    let message = image["diagnosis"]["message"].as_str().unwrap();
+    assert!(message.contains("other.preflight.test"), "{message}");
+}
+
+#[test]
+fn trusted_tls_records_the_certificate() {
+    let pki = Pki::new();
+    let reg = Registry::tls_basic(&pki, &pki.server, &[("admin", "admin-pass")]);
+    // Credentials are needed past ping; the tls stage is what this test reads.
+    let image = expect_code(
+        &["--ca-file", path_str(&pki.ca.pem_path), &format!("{}/app:v1", reg.host())],
+        "auth-required",
+    );
+    let tls = &image["stages"][2];
+    assert_eq!(tls["stage"], "tls");
+    assert_eq!(tls["ok"], true);
+    let detail = tls["detail"].as_str().unwrap();
+    assert!(detail.contains("TLSv1.3"), "{detail}");
+    assert!(detail.contains("127.0.0.1"), "SANs listed: {detail}");
+    assert!(detail.contains("expires in"), "{detail}");
+}
+
+#[test]
+fn skip_verify_accepts_an_untrusted_certificate() {
+    let pki = Pki::new();
+    let reg = tls_registry(&pki, |p| &p.unknown_ca_server);
+    let host = reg.host();
+    // Past TLS, the registry asks for credentials: proof the handshake was accepted.
+    let image = expect_code(
+        &["--insecure-skip-tls-verify", &host, &format!("{host}/app:v1")],
+        "auth-required",
+    );
+    assert!(image["stages"][2]["detail"].as_str().unwrap().contains("not verified"));
+}
+
+#[test]
+fn tls_client_meeting_a_plain_http_registry() {
+    let reg = Registry::plain();
+    let image = expect_code(&[&format!("{}/app:v1", reg.host())], "tls-server-speaks-http");
+    assert_eq!(image["diagnosis"]["stage"], "tls");
+}
+
+#[test]
+fn plain_http_client_meeting_a_tls_registry() {
+    let pki = Pki::new();
+    let reg = tls_registry(&pki, |p| &p.server);
+    let host = reg.host();
+    let image = expect_code(&["--plain-http", &host, &format!("{host}/app:v1")], "plain-http-to-tls");
+    assert_eq!(image["diagnosis"]["stage"], "ping");
+}
+
+#[test]
+fn tls_handshake_with_a_server_that_is_not_tls() {
+    // An SSH server on the registry port: neither TLS nor HTTP.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let _ = conn.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let image = expect_code(&["--timeout", "5", &format!("{addr}/app:v1")], "tls-handshake");
+    assert_eq!(image["diagnosis"]["stage"], "tls");
+}
+
+#[test]
+fn a_web_server_is_not_a_registry() {
+    let web = FakeServer::plain(|_req| {
+        FakeResponse::new(404)
+            .header("content-type", "text/html")
+            .body(b"<html><body>Not Found</body></html>".to_vec())
+    });
+    let host = web.host();
+    let image = expect_code(&["--plain-http", &host, &format!("{host}/app:v1")], "not-a-registry");
+    assert_eq!(image["diagnosis"]["stage"], "ping");
+}
+
+#[test]
+fn a_login_page_on_v2_is_not_a_registry() {
+    let web = FakeServer::plain(|_req| {
+        FakeResponse::new(200)
+            .header("content-type", "text/html")
+            .body(b"<!doctype html><title>Sign in</title>".to_vec())
+    });
+    let host = web.host();
+    expect_code(&["--plain-http", &host, &format!("{host}/app:v1")], "not-a-registry");
+}
+
+fn registry_that(manifest: impl Fn() -> FakeResponse + Send + Sync + 'static) -> FakeServer {
+    FakeServer::plain(move |req| {
+        if req.path == "/v2/" {
+            FakeResponse::new(200)
+                .header("docker-distribution-api-version", "registry/2.0")
+                .json(serde_json::json!({}))
+        } else {
+            manifest()
+        }
+    })
+}
+
+#[test]
+fn too_many_requests_is_rate_limited_with_retry_after_and_budget() {
+    let fake = registry_that(|| {
+        FakeResponse::new(429)
+            .header("retry-after", "120")
+            .header("ratelimit-limit", "100;w=21600")
+            .header("ratelimit-remaining", "0;w=21600")
+            .header("docker-ratelimit-source", "192.0.2.7")
+            .json(serde_json::json!({"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}))
+    });
+    let host = fake.host();
+    let image = expect_code(&["--plain-http", &host, &format!("{host}/app:v1")], "rate-limited");
+    assert_eq!(image["diagnosis"]["stage"], "manifest");
+    assert!(image["diagnosis"]["hint"].as_str().unwrap().contains("120"));
+    assert_eq!(
+        image["rate_limit"],
+        serde_json::json!({"limit": 100, "remaining": 0, "window_seconds": 21600, "source": "192.0.2.7"})
+    );
+    let heads = fake.requests().iter().filter(|r| r.method == "HEAD").count();
+    assert_eq!(heads, 1, "a 429 is not retried in a loop, nor followed by a GET");
+    assert!(fake.requests().iter().all(|r| r.method != "GET" || r.path == "/v2/"));
+}
+
+#[test]
+fn rate_limit_headers_are_read_on_success() {
+    let fake = registry_that(|| {
+        FakeResponse::new(200)
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .header("docker-content-digest", &format!("sha256:{}", "a".repeat(64)))
+            .header("content-length", "512")
+            .header("ratelimit-limit", "100;w=21600")
+            .header("ratelimit-remaining", "76;w=21600")
+    });
+    let host = fake.host();
+    let report = expect_pullable(&["--plain-http", &host, &format!("{host}/app:v1")]);
+    assert_eq!(report["images"][0]["rate_limit"]["remaining"], 76);
+    assert_eq!(report["images"][0]["size"], 512);
+}
+
+#[test]
+fn server_errors_are_registry_error() {
+    let fake = registry_that(|| FakeResponse::new(500).body(b"internal error".to_vec()));
+    let host = fake.host();
+    let image = expect_code(&["--plain-http", &host, &format!("{host}/app:v1")], "registry-error");
+    assert_eq!(image["diagnosis"]["stage"], "manifest");
+
+    let down = FakeServer::plain(|_| FakeResponse::new(503));
+    let host = down.host();
+    let image = expect_code(&["--plain-http", &host, &format!("{host}/app:v1")], "registry-error");
+    assert_eq!(image["diagnosis"]["stage"], "ping");
+}
+
+#[test]
+fn a_registry_that_never_answers_times_out_within_the_deadline() {
+    let silent = Silent::new();
+    let host = silent.addr.to_string();
+    let started = Instant::now();
+    let image = expect_code(
+        &["--plain-http", &host, "--timeout", "2", &format!("{host}/app:v1")],
+        "timeout",
+    );
+    assert_eq!(image["diagnosis"]["stage"], "ping");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(8), "took {took:?}");
+}
+
+#[test]
+fn a_tls_server_that_stalls_in_the_handshake_times_out() {
+    let silent = Silent::new();
+    let started = Instant::now();
+    let image = expect_code(&["--timeout", "2", &format!("{}/app:v1", silent.addr)], "timeout");
+    assert_eq!(image["diagnosis"]["stage"], "tls");
+    assert!(started.elapsed() < Duration::from_secs(8));
+}
+
+#[test]
+fn registries_fail_independently() {
+    let reg = Registry::plain();
+    seed::push(&reg.base_url(), None, None, "shop/app", "v1", ImageKind::OciManifest);
+    let host = reg.host();
+    let port = net::refused_port();
+    let r = check(&[
+        "--plain-http",
+        &host,
+        &format!("{host}/shop/app:v1"),
+        &format!("127.0.0.1:{port}/shop/app:v1"),
+    ]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.code_of(0), None);
+    assert_eq!(r.code_of(1).as_deref(), Some("tcp-refused"));
+    let j = r.json();
+    assert_eq!(j["pullable"], false);
+    assert_eq!(j["summary"]["pullable"], 1);
+}
