@@ -20,7 +20,10 @@ async fn main() -> ExitCode {
     }
 
     let mut builder = Checker::builder().timeout(Duration::from_secs(10));
-    for host in std::env::var("PREFLIGHT_PLAIN_HTTP").unwrap_or_default().split(',') {
+    for host in std::env::var("PREFLIGHT_PLAIN_HTTP")
+        .unwrap_or_default()
+        .split(',')
+    {
         if !host.is_empty() {
             builder = builder.plain_http(host);
         }
@@ -45,9 +48,20 @@ async fn main() -> ExitCode {
     let report = checker.check(images).await;
     for image in &report.images {
         match &image.diagnosis {
-            None => println!("ok    {} {}", image.reference, image.digest.as_deref().unwrap_or("")),
-            Some(d) => println!("FAIL  {} {}: {}\n      hint: {}", image.reference, d.code, d.message, d.hint),
+            None => println!(
+                "ok    {} {}",
+                image.reference,
+                image.digest.as_deref().unwrap_or("")
+            ),
+            Some(d) => println!(
+                "FAIL  {} {}: {}\n      hint: {}",
+                image.reference, d.code, d.message, d.hint
+            ),
         }
     }
-    if report.pullable { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if report.pullable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -21,7 +21,7 @@ log: {level: info}
 storage: {filesystem: {rootdirectory: $work/data}}
 http: {addr: 127.0.0.1:0, secret: demo}
 YAML
-docker-registry serve "$work/config.yml" 2>"$work/log" &
+docker-registry serve "$work/config.yml" >"$work/log" 2>&1 &
 registry_pid=$!
 for _ in $(seq 100); do
     port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/log" | head -n1)

@@ -1,6 +1,9 @@
 //! `preflight`: the command-line gate. Parses flags, turns them into the library's validated
 //! configuration, runs the check and renders the report. Nothing else lives here.
 
+// clap turns the doc comments below into --help text, where Markdown backticks would show.
+#![allow(clippy::doc_markdown)]
+
 mod render;
 
 use std::io::Write as _;
@@ -108,8 +111,18 @@ fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
 fn parse_platform(s: &str) -> Result<String, String> {
     let parts: Vec<&str> = s.split('/').collect();
     let ok = (2..=3).contains(&parts.len())
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-'));
-    if ok { Ok(s.to_owned()) } else { Err(format!("{s:?} is not OS/ARCH[/VARIANT] (e.g. linux/amd64, linux/arm64/v8)")) }
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+        });
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not OS/ARCH[/VARIANT] (e.g. linux/amd64, linux/arm64/v8)"
+        ))
+    }
 }
 
 fn parse_concurrency(s: &str) -> Result<usize, String> {
@@ -120,7 +133,9 @@ fn parse_concurrency(s: &str) -> Result<usize, String> {
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if !(secs.is_finite() && secs > 0.0 && secs <= 3600.0) {
         return Err(format!("{s} is not between 0 and 3600 seconds"));
     }
@@ -139,7 +154,10 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for RunError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(&RunError::from(e)),
     };
@@ -158,7 +176,10 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .try_init();
 }
 
@@ -178,7 +199,9 @@ fn fail(e: &RunError) -> ExitCode {
 
 async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
     if args.images.is_empty() {
-        return Err(UsageError("no images given: preflight check IMAGE... (see --help)".into()).into());
+        return Err(
+            UsageError("no images given: preflight check IMAGE... (see --help)".into()).into(),
+        );
     }
     let (checker, mut notes) = build_checker(&args.net)?;
     if !args.net.platform.is_empty() {
@@ -187,7 +210,11 @@ async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
             args.net.platform.join(", ")
         ));
     }
-    let requests = args.images.iter().map(|i| ImageRequest::new(i.as_str())).collect();
+    let requests = args
+        .images
+        .iter()
+        .map(|i| ImageRequest::new(i.as_str()))
+        .collect();
     let report = checker.check(requests).await;
     let mut out = std::io::stdout().lock();
     let written = match args.net.output {
@@ -204,7 +231,11 @@ async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
         tracing::warn!("{n}");
     }
     let failed = !report.pullable || (args.strict && report.summary.warnings > 0);
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Turns the network flags into a validated [`Checker`]; also returns notes for the user.

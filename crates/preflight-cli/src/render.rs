@@ -1,5 +1,6 @@
 //! Renders a [`Report`]: text for people, JSON for programs. Rendering only — no decisions.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use preflight::{ImageReport, Report};
@@ -13,7 +14,11 @@ pub(crate) fn human(out: &mut impl Write, report: &Report, notes: &[String]) -> 
     for image in &failed {
         writeln!(out)?;
         if let Some(d) = &image.diagnosis {
-            writeln!(out, "✗ {} — {} (stage {})", image.reference, d.code, d.stage)?;
+            writeln!(
+                out,
+                "✗ {} — {} (stage {})",
+                image.reference, d.code, d.stage
+            )?;
             writeln!(out, "  {}", d.message)?;
             for s in &image.sources {
                 writeln!(out, "  in {}", source(s))?;
@@ -21,12 +26,22 @@ pub(crate) fn human(out: &mut impl Write, report: &Report, notes: &[String]) -> 
             writeln!(out, "  hint: {}", d.hint)?;
         }
     }
-    let warned: Vec<&ImageReport> = report.images.iter().filter(|i| !i.warnings.is_empty()).collect();
+    let warned: Vec<&ImageReport> = report
+        .images
+        .iter()
+        .filter(|i| !i.warnings.is_empty())
+        .collect();
     if !warned.is_empty() {
         writeln!(out)?;
         for image in warned {
             for w in &image.warnings {
-                writeln!(out, "⚠ {} — {}: {}", image.reference, w.code.as_str(), w.message)?;
+                writeln!(
+                    out,
+                    "⚠ {} — {}: {}",
+                    image.reference,
+                    w.code.as_str(),
+                    w.message
+                )?;
             }
         }
     }
@@ -65,13 +80,13 @@ fn line(out: &mut impl Write, image: &ImageReport) -> io::Result<()> {
 fn source(s: &preflight::Source) -> String {
     let mut text = s.file.clone();
     if let Some(l) = s.line {
-        text.push_str(&format!(":{l}"));
+        let _ = write!(text, ":{l}");
     }
     if let Some(o) = &s.object {
-        text.push_str(&format!(" {o}"));
+        let _ = write!(text, " {o}");
     }
     if let Some(c) = &s.container {
-        text.push_str(&format!(" container {c}"));
+        let _ = write!(text, " container {c}");
     }
     text
 }

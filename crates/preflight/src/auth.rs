@@ -3,6 +3,7 @@
 //! a token with no access and a broken token service are different diagnoses.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -165,16 +166,16 @@ impl TokenCache {
             realm,
             service: req.challenge.service.clone().unwrap_or_default(),
             scope: format!("repository:{}:pull", req.repository),
-            credential: req.credential.map(|(_, o)| o.to_owned()).unwrap_or_default(),
+            credential: req
+                .credential
+                .map(|(_, o)| o.to_owned())
+                .unwrap_or_default(),
         };
         loop {
             let cell = {
-                let mut cells = self
-                    .cells
-                    .lock()
-                    .map_err(|_| AuthFailure::Server {
-                        detail: "internal error: token cache poisoned".into(),
-                    })?;
+                let mut cells = self.cells.lock().map_err(|_| AuthFailure::Server {
+                    detail: "internal error: token cache poisoned".into(),
+                })?;
                 Arc::clone(cells.entry(key.clone()).or_default())
             };
             let result = cell
@@ -301,16 +302,28 @@ async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedTok
             })
         }
         StatusCode::UNAUTHORIZED if sent_credentials => Err(AuthFailure::Rejected {
-            detail: format!("the token service at {realm_host} rejected the credentials (401){}", said()),
+            detail: format!(
+                "the token service at {realm_host} rejected the credentials (401){}",
+                said()
+            ),
         }),
         StatusCode::UNAUTHORIZED => Err(AuthFailure::Required {
-            detail: format!("the token service at {realm_host} requires credentials (401){}", said()),
+            detail: format!(
+                "the token service at {realm_host} requires credentials (401){}",
+                said()
+            ),
         }),
         StatusCode::FORBIDDEN => Err(AuthFailure::Denied {
-            detail: format!("the token service at {realm_host} refused access (403){}", said()),
+            detail: format!(
+                "the token service at {realm_host} refused access (403){}",
+                said()
+            ),
         }),
         StatusCode::TOO_MANY_REQUESTS => Err(AuthFailure::RateLimited {
-            detail: format!("the token service at {realm_host} is rate limiting (429){}", said()),
+            detail: format!(
+                "the token service at {realm_host} is rate limiting (429){}",
+                said()
+            ),
         }),
         s => Err(AuthFailure::Server {
             detail: format!("the token service at {realm_host} answered {s}{}", said()),
@@ -324,7 +337,7 @@ fn form_encode(v: &str) -> String {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out
@@ -343,7 +356,10 @@ mod tests {
 
     #[test]
     fn form_encoding() {
-        assert_eq!(form_encode("repository:a/b:pull"), "repository%3Aa%2Fb%3Apull");
+        assert_eq!(
+            form_encode("repository:a/b:pull"),
+            "repository%3Aa%2Fb%3Apull"
+        );
         assert_eq!(form_encode("a b+c"), "a%20b%2Bc");
     }
 

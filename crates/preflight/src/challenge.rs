@@ -130,7 +130,9 @@ fn parse_all(header: &str) -> Vec<(String, Params)> {
             break;
         }
         // Skip junk that is neither a separator nor a token start, so the loop always advances.
-        if p.peek().is_some_and(|c| !is_tchar(c) && c != b',' && !c.is_ascii_whitespace()) {
+        if p.peek()
+            .is_some_and(|c| !is_tchar(c) && c != b',' && !c.is_ascii_whitespace())
+        {
             p.i += 1;
         }
     }
@@ -228,7 +230,9 @@ mod tests {
 
     #[test]
     fn scope_with_several_actions_and_escapes() {
-        let b = bearer(r#"Bearer realm="https://r/t",scope="repository:a:pull,push",error_description="say \"hi\"""#);
+        let b = bearer(
+            r#"Bearer realm="https://r/t",scope="repository:a:pull,push",error_description="say \"hi\"""#,
+        );
         assert_eq!(b.scope.as_deref(), Some("repository:a:pull,push"));
         assert_eq!(b.error_description.as_deref(), Some(r#"say "hi""#));
     }
@@ -272,8 +276,18 @@ mod tests {
     #[test]
     fn garbage_never_panics() {
         for h in [
-            "", " ", ",", "=", "\"", "==,==", "Bearer =", "Bearer ,,,", "\u{1F600}", "Bearer realm=\"\\",
-            "Bearer realm=\"a\" \u{0}\u{ff}", "@@@ Basic",
+            "",
+            " ",
+            ",",
+            "=",
+            "\"",
+            "==,==",
+            "Bearer =",
+            "Bearer ,,,",
+            "\u{1F600}",
+            "Bearer realm=\"\\",
+            "Bearer realm=\"a\" \u{0}\u{ff}",
+            "@@@ Basic",
         ] {
             let _ = Challenge::parse(h);
         }

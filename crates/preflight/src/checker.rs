@@ -52,7 +52,9 @@ pub enum BuildError {
         problem: &'static str,
     },
     /// The same registry was configured both for plain HTTP and for skipped verification.
-    #[error("{host} is configured both for plain HTTP and for HTTPS without verification: choose one")]
+    #[error(
+        "{host} is configured both for plain HTTP and for HTTPS without verification: choose one"
+    )]
     ConflictingModes {
         /// The registry.
         host: String,
@@ -180,10 +182,14 @@ impl CheckerBuilder {
     /// Validates the configuration and builds the checker.
     pub fn build(self) -> Result<Checker, BuildError> {
         if self.timeout.is_zero() {
-            return Err(BuildError::Zero { setting: "the timeout" });
+            return Err(BuildError::Zero {
+                setting: "the timeout",
+            });
         }
         if self.concurrency == 0 {
-            return Err(BuildError::Zero { setting: "the concurrency" });
+            return Err(BuildError::Zero {
+                setting: "the concurrency",
+            });
         }
         let mut modes = HashMap::new();
         for (hosts, mode, setting) in [
@@ -299,30 +305,32 @@ impl Checker {
         for req in images {
             let key = Reference::parse(&req.reference)
                 .map_or_else(|_| req.reference.clone(), |r| r.canonical());
-            match merged.get_mut(&key) {
-                Some(existing) => {
-                    for s in req.sources {
-                        if !existing.sources.contains(&s) {
-                            existing.sources.push(s);
-                        }
+            if let Some(existing) = merged.get_mut(&key) {
+                for s in req.sources {
+                    if !existing.sources.contains(&s) {
+                        existing.sources.push(s);
                     }
                 }
-                None => {
-                    order.push(key.clone());
-                    merged.insert(key, req);
-                }
+            } else {
+                order.push(key.clone());
+                merged.insert(key, req);
             }
         }
         let semaphore = Arc::new(Semaphore::new(self.inner.concurrency));
         let mut tasks = JoinSet::new();
         for (i, key) in order.iter().enumerate() {
-            let Some(req) = merged.remove(key) else { continue };
+            let Some(req) = merged.remove(key) else {
+                continue;
+            };
             let inner = Arc::clone(&self.inner);
-            let semaphore = Arc::clone(&semaphore);
+            // Taking the permit before spawning starts the checks in the order given, so the
+            // first image of a registry is the one that runs its shared stages. The semaphore is
+            // never closed, so acquiring cannot fail.
+            let permit = Arc::clone(&semaphore).acquire_owned().await.ok();
             tasks.spawn(async move {
-                // The semaphore is never closed, so acquiring only fails if that changes.
-                let _permit = semaphore.acquire_owned().await.ok();
-                (i, inner.check_image(req).await)
+                let report = inner.check_image(req).await;
+                drop(permit);
+                (i, report)
             });
         }
         let mut results: Vec<Option<ImageReport>> = vec![None; order.len()];
@@ -339,7 +347,9 @@ impl Checker {
 
     /// Checks one image.
     pub async fn check_one(&self, reference: &str) -> ImageReport {
-        Arc::clone(&self.inner).check_image(ImageRequest::new(reference)).await
+        Arc::clone(&self.inner)
+            .check_image(ImageRequest::new(reference))
+            .await
     }
 }
 
@@ -394,9 +404,7 @@ impl Inner {
         // A backstop: every wait below has the deadline already; this only guarantees it.
         let grace = deadline + Duration::from_secs(2);
         let run = self.stages(&reference, deadline, &mut report);
-        if let Ok(outcome) = tokio::time::timeout_at(grace, run).await {
-            outcome
-        } else {
+        if tokio::time::timeout_at(grace, run).await.is_err() {
             report.diagnosis = Some(Diagnosis::new(
                 Code::Timeout,
                 report.stages.last().map_or(Stage::Dns, |s| s.stage),
@@ -426,7 +434,11 @@ impl Inner {
     }
 
     fn mode_for(&self, registry: &str, host: &str, port: Option<u16>) -> TlsMode {
-        let bracketed = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
+        let bracketed = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
         let mut candidates = vec![registry.to_ascii_lowercase()];
         if let Some(p) = port {
             candidates.push(format!("{bracketed}:{p}"));
@@ -440,7 +452,11 @@ impl Inner {
 
     /// The mode for a token realm's URL.
     fn mode_for_url(&self, url: &reqwest::Url) -> TlsMode {
-        let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_ascii_lowercase();
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_ascii_lowercase();
         let port = url.port();
         let authority = match port {
             Some(p) if host.contains(':') => format!("[{host}]:{p}"),
@@ -452,7 +468,10 @@ impl Inner {
 
     async fn probe(&self, ep: &Endpoint, deadline: Instant) -> (Probe, bool) {
         let cell = {
-            let mut probes = self.probes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut probes = self
+                .probes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             Arc::clone(probes.entry(ep.clone()).or_default())
         };
         let mut ran_here = false;
@@ -511,10 +530,20 @@ impl Inner {
         let mut log = StageLog::default();
         let cred = self.lookup_credential(reference, &mut report.warnings);
         let auth = self
-            .authenticate(reference, &ep, pinged.challenge.as_ref(), cred, deadline, &mut log, report)
+            .authenticate(
+                reference,
+                &ep,
+                pinged.challenge.as_ref(),
+                cred,
+                deadline,
+                &mut log,
+                report,
+            )
             .await;
         report.stages.append(&mut log.stages);
-        let Some((access, with_credentials)) = auth else { return };
+        let Some((access, with_credentials)) = auth else {
+            return;
+        };
 
         let started = Instant::now();
         let ctx = AccessContext {
@@ -571,7 +600,11 @@ impl Inner {
         };
         match challenge {
             None => {
-                log.pass(Stage::Auth, started, "the registry asks for no authentication");
+                log.pass(
+                    Stage::Auth,
+                    started,
+                    "the registry asks for no authentication",
+                );
                 Some((Access::Anonymous, false))
             }
             Some(Challenge::Basic { .. }) => match cred {
@@ -581,16 +614,29 @@ impl Inner {
                     Diagnosis::new(
                         Code::AuthRequired,
                         Stage::Auth,
-                        format!("{registry} requires a user name and password (Basic) and no credentials were found for it"),
+                        format!(
+                            "{registry} requires a user name and password (Basic) and no credentials were found for it"
+                        ),
                     ),
                 ),
-                Cred::Found(LocatedCredential { credential: Credential::Basic { username, password }, origin, .. }) => {
+                Cred::Found(LocatedCredential {
+                    credential: Credential::Basic { username, password },
+                    origin,
+                    ..
+                }) => {
                     report.credential = Some(origin.clone());
                     let header = auth::basic_header(&username, password.expose());
-                    let access = Access::Header { value: header, granted: GrantedAccess::Unknown };
+                    let access = Access::Header {
+                        value: header,
+                        granted: GrantedAccess::Unknown,
+                    };
                     match self.verify_basic(ep, &origin, &access, deadline).await {
                         Ok(()) => {
-                            log.pass(Stage::Auth, started, format!("Basic authentication as {username} accepted ({origin})"));
+                            log.pass(
+                                Stage::Auth,
+                                started,
+                                format!("Basic authentication as {username} accepted ({origin})"),
+                            );
                             Some((access, true))
                         }
                         Err(d) => fail(log, report, d),
@@ -604,16 +650,28 @@ impl Inner {
                         Diagnosis::new(
                             Code::AuthRejected,
                             Stage::Auth,
-                            format!("{registry} wants a user name and password (Basic), but the credential found ({}) is an identity token, which only a token service accepts", c.origin),
+                            format!(
+                                "{registry} wants a user name and password (Basic), but the credential found ({}) is an identity token, which only a token service accepts",
+                                c.origin
+                            ),
                         ),
                     )
                 }
             },
-            Some(Challenge::Bearer(b)) => self.bearer(reference, b, cred, deadline, log, report, started).await,
+            Some(Challenge::Bearer(b)) => {
+                self.bearer(reference, b, cred, deadline, log, report, started)
+                    .await
+            }
             Some(Challenge::Other { scheme }) => fail(
                 log,
                 report,
-                Diagnosis::new(Code::AuthRequired, Stage::Auth, format!("{registry} wants {scheme} authentication, which preflight does not speak")),
+                Diagnosis::new(
+                    Code::AuthRequired,
+                    Stage::Auth,
+                    format!(
+                        "{registry} wants {scheme} authentication, which preflight does not speak"
+                    ),
+                ),
             ),
         }
     }
@@ -631,7 +689,9 @@ impl Inner {
     ) -> Option<(Access, bool)> {
         let realm = challenge.realm.as_deref().unwrap_or_default();
         let realm_url = reqwest::Url::parse(realm).ok();
-        let realm_mode = realm_url.as_ref().map_or(TlsMode::Verify, |u| self.mode_for_url(u));
+        let realm_mode = realm_url
+            .as_ref()
+            .map_or(TlsMode::Verify, |u| self.mode_for_url(u));
         let located = match cred {
             Cred::Found(c) => Some(c),
             Cred::None => None,
@@ -658,12 +718,15 @@ impl Inner {
             client: self.net.http.for_mode(realm_mode),
             challenge,
             repository: reference.repository(),
-            credential: credential.as_ref().map(|c| (&c.credential, c.origin.as_str())),
+            credential: credential
+                .as_ref()
+                .map(|c| (&c.credential, c.origin.as_str())),
             deadline,
         };
-        let who = credential
-            .as_ref()
-            .map_or_else(|| "anonymously".to_owned(), |c| format!("with {}", c.origin));
+        let who = credential.as_ref().map_or_else(
+            || "anonymously".to_owned(),
+            |c| format!("with {}", c.origin),
+        );
         match self.tokens.pull_token(&request).await {
             Ok(access) => {
                 let with_credentials = credential.is_some();
@@ -724,7 +787,10 @@ impl Inner {
         deadline: Instant,
     ) -> Result<(), Diagnosis> {
         let cell = {
-            let mut m = self.basic.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut m = self
+                .basic
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             Arc::clone(m.entry((ep.clone(), origin.to_owned())).or_default())
         };
         cell.get_or_init(|| async {
@@ -744,17 +810,25 @@ impl Inner {
                 StatusCode::UNAUTHORIZED => Err(Diagnosis::new(
                     Code::AuthRejected,
                     Stage::Auth,
-                    format!("{} rejected the user name and password from {origin} (401)", ep.authority()),
+                    format!(
+                        "{} rejected the user name and password from {origin} (401)",
+                        ep.authority()
+                    ),
                 )),
                 StatusCode::FORBIDDEN => Err(Diagnosis::new(
                     Code::AccessDenied,
                     Stage::Auth,
-                    format!("{} accepted the credentials from {origin} but refuses access (403)", ep.authority()),
+                    format!(
+                        "{} accepted the credentials from {origin} but refuses access (403)",
+                        ep.authority()
+                    ),
                 )),
                 StatusCode::TOO_MANY_REQUESTS => Err(probe::rate_limited(
                     Stage::Auth,
                     &url,
-                    resp.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+                    resp.headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()),
                     None,
                     "",
                 )),
@@ -773,7 +847,10 @@ impl Inner {
 fn split_host_port(s: &str) -> (String, Option<u16>) {
     if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest.split_once(']').unwrap_or((rest, ""));
-        return (host.to_owned(), after.strip_prefix(':').and_then(|p| p.parse().ok()));
+        return (
+            host.to_owned(),
+            after.strip_prefix(':').and_then(|p| p.parse().ok()),
+        );
     }
     match s.rsplit_once(':') {
         Some((h, p)) => (h.to_owned(), p.parse().ok()),
@@ -813,10 +890,23 @@ mod tests {
 
     #[test]
     fn host_settings_are_validated() {
-        assert_eq!(validate_host("LocalHost:5000", "x").unwrap(), "localhost:5000");
+        assert_eq!(
+            validate_host("LocalHost:5000", "x").unwrap(),
+            "localhost:5000"
+        );
         assert_eq!(validate_host("[::1]:5000", "x").unwrap(), "[::1]:5000");
         assert_eq!(validate_host("reg.example", "x").unwrap(), "reg.example");
-        for bad in ["", "http://reg", "reg/path", "reg:0", "reg:70000", "reg:x", "::1", "[::1", "a b"] {
+        for bad in [
+            "",
+            "http://reg",
+            "reg/path",
+            "reg:0",
+            "reg:70000",
+            "reg:x",
+            "::1",
+            "[::1",
+            "a b",
+        ] {
             assert!(validate_host(bad, "x").is_err(), "{bad:?} accepted");
         }
     }
@@ -846,10 +936,18 @@ mod tests {
 
     #[test]
     fn lints() {
-        let codes = |s: &str| lint(&Reference::parse(s).unwrap()).into_iter().map(|w| w.code).collect::<Vec<_>>();
+        let codes = |s: &str| {
+            lint(&Reference::parse(s).unwrap())
+                .into_iter()
+                .map(|w| w.code)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(codes("nginx"), vec![WarningCode::ImplicitLatest]);
         assert_eq!(codes("nginx:latest"), vec![WarningCode::LatestTag]);
         assert!(codes("nginx:1.25").is_empty());
-        assert!(codes("nginx@sha256:0123456789012345678901234567890123456789012345678901234567890123").is_empty());
+        assert!(
+            codes("nginx@sha256:0123456789012345678901234567890123456789012345678901234567890123")
+                .is_empty()
+        );
     }
 }

@@ -277,7 +277,11 @@ mod tests {
             assert!(!code.hint().ends_with('.'), "{s} hint ends with a period");
         }
         for w in WarningCode::ALL {
-            assert!(seen.insert(w.as_str()), "warning {} reuses a code", w.as_str());
+            assert!(
+                seen.insert(w.as_str()),
+                "warning {} reuses a code",
+                w.as_str()
+            );
         }
     }
 

@@ -95,7 +95,9 @@ pub(crate) struct Dns {
 
 impl std::fmt::Debug for Dns {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dns").field("resolver", &self.label).finish_non_exhaustive()
+        f.debug_struct("Dns")
+            .field("resolver", &self.label)
+            .finish_non_exhaustive()
     }
 }
 
@@ -199,10 +201,14 @@ impl Dns {
         let host = host.to_owned();
         let resolver = self.label.clone();
         match e {
-            NetError::Dns(DnsError::NoRecordsFound(nr)) if nr.response_code == ResponseCode::NXDomain => {
+            NetError::Dns(DnsError::NoRecordsFound(nr))
+                if nr.response_code == ResponseCode::NXDomain =>
+            {
                 DnsFailure::NxDomain { host, resolver }
             }
-            NetError::Dns(DnsError::NoRecordsFound(nr)) if nr.response_code == ResponseCode::NoError => {
+            NetError::Dns(DnsError::NoRecordsFound(nr))
+                if nr.response_code == ResponseCode::NoError =>
+            {
                 DnsFailure::NoAddress { host, resolver }
             }
             NetError::Timeout => DnsFailure::Timeout {
@@ -210,11 +216,13 @@ impl Dns {
                 resolver,
                 waited_ms: started.elapsed().as_millis(),
             },
-            NetError::Dns(DnsError::ResponseCode(code))
-            | NetError::Dns(DnsError::NoRecordsFound(hickory_resolver::net::NoRecords {
-                response_code: code,
-                ..
-            })) => DnsFailure::Server {
+            NetError::Dns(
+                DnsError::ResponseCode(code)
+                | DnsError::NoRecordsFound(hickory_resolver::net::NoRecords {
+                    response_code: code,
+                    ..
+                }),
+            ) => DnsFailure::Server {
                 host,
                 resolver,
                 detail: format!("the server answered {code}"),

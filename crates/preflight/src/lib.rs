@@ -44,20 +44,20 @@
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
-pub mod reference;
-pub mod dns;
-pub mod transport;
-pub mod challenge;
-pub mod wire;
-pub mod secret;
-pub mod docker_config;
 mod auth;
-mod probe;
-mod manifest;
-pub mod ratelimit;
-pub mod diagnosis;
-pub mod report;
+pub mod challenge;
 pub mod checker;
+pub mod diagnosis;
+pub mod dns;
+pub mod docker_config;
+mod manifest;
+mod probe;
+pub mod ratelimit;
+pub mod reference;
+pub mod report;
+pub mod secret;
+pub mod transport;
+pub mod wire;
 
 pub use checker::{BuildError, Checker, CheckerBuilder, ImageRequest};
 pub use diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};

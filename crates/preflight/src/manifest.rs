@@ -108,13 +108,21 @@ pub(crate) async fn head(
                 "{} refused access to {} (403){}",
                 reference.registry(),
                 reference.repository(),
-                if ctx.with_credentials { " with the credentials used" } else { " anonymously" }
+                if ctx.with_credentials {
+                    " with the credentials used"
+                } else {
+                    " anonymously"
+                }
             ),
         )),
         StatusCode::NOT_FOUND if ctx.hides_missing => Err(Diagnosis::new(
             Code::ManifestUnknown,
             Stage::Manifest,
-            format!("{what} does not exist in {}/{}", reference.registry(), reference.repository()),
+            format!(
+                "{what} does not exist in {}/{}",
+                reference.registry(),
+                reference.repository()
+            ),
         )),
         StatusCode::NOT_FOUND => Err(not_found(net, ep, reference, access, deadline).await),
         StatusCode::TOO_MANY_REQUESTS => Err(probe::rate_limited(
@@ -152,11 +160,17 @@ fn unauthorized(reference: &Reference, headers: &HeaderMap, ctx: AccessContext<'
     let error = challenge.as_ref().and_then(Challenge::error).unwrap_or("");
     let repo = format!("{}/{}", reference.registry(), reference.repository());
     let granted = match ctx.granted {
-        GrantedAccess::Actions(a) if a.is_empty() => " (the token grants no access to it)".to_owned(),
+        GrantedAccess::Actions(a) if a.is_empty() => {
+            " (the token grants no access to it)".to_owned()
+        }
         GrantedAccess::Actions(a) => format!(" (the token grants {})", a.join(",")),
         GrantedAccess::Unknown => String::new(),
     };
-    let how = if ctx.with_credentials { "with the credentials used" } else { "anonymously" };
+    let how = if ctx.with_credentials {
+        "with the credentials used"
+    } else {
+        "anonymously"
+    };
     if error == "invalid_token" {
         return Diagnosis::new(
             Code::AuthServerError,
@@ -216,8 +230,14 @@ async fn not_found(
     let codes = match first {
         Some(codes) if codes.contains(&ErrorCode::NameUnknown) => codes,
         _ => {
-            let tags_url = format!("{}/v2/{}/tags/list?n=1", ep.base_url(), reference.repository());
-            error_code(net, ep, &tags_url, access, deadline).await.unwrap_or_default()
+            let tags_url = format!(
+                "{}/v2/{}/tags/list?n=1",
+                ep.base_url(),
+                reference.repository()
+            );
+            error_code(net, ep, &tags_url, access, deadline)
+                .await
+                .unwrap_or_default()
         }
     };
     if codes.contains(&ErrorCode::NameUnknown) {
@@ -250,7 +270,10 @@ async fn error_code(
 ) -> Option<Vec<ErrorCode>> {
     let client = net.http.for_mode(ep.mode);
     let req = access.apply(client.get(url).header(ACCEPT, wire::MANIFEST_ACCEPT));
-    let resp = tokio::time::timeout_at(deadline, req.send()).await.ok()?.ok()?;
+    let resp = tokio::time::timeout_at(deadline, req.send())
+        .await
+        .ok()?
+        .ok()?;
     let status = resp.status();
     if status.is_success() {
         return Some(Vec::new());
@@ -258,7 +281,12 @@ async fn error_code(
     if status != StatusCode::NOT_FOUND {
         return None;
     }
-    let body = transport::read_body(resp, ERROR_BODY_LIMIT, &ep.host, deadline).await.ok()?;
-    let codes: Vec<ErrorCode> = wire::decode_errors(&body).into_iter().map(|e| e.code).collect();
+    let body = transport::read_body(resp, ERROR_BODY_LIMIT, &ep.host, deadline)
+        .await
+        .ok()?;
+    let codes: Vec<ErrorCode> = wire::decode_errors(&body)
+        .into_iter()
+        .map(|e| e.code)
+        .collect();
     if codes.is_empty() { None } else { Some(codes) }
 }

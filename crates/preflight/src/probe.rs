@@ -14,7 +14,9 @@ use crate::diagnosis::{Code, Diagnosis, Stage};
 use crate::dns::{Dns, DnsFailure};
 use crate::ratelimit::{self, RateLimit};
 use crate::report::StageResult;
-use crate::transport::{self, HttpClients, HttpFailure, TcpFailure, TlsConfigs, TlsFailure, TlsMode};
+use crate::transport::{
+    self, HttpClients, HttpFailure, TcpFailure, TlsConfigs, TlsFailure, TlsMode,
+};
 use crate::wire;
 
 /// The most of a `/v2/` body read to tell a registry from a web page.
@@ -122,7 +124,11 @@ async fn run(
         Ok(ips) => ips,
         Err(f) => return Err(log.fail(started, dns_diagnosis(&f))),
     };
-    let listed = ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let listed = ips
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     let detail = if ep.host.parse::<std::net::IpAddr>().is_ok() {
         format!("{} is an IP address, nothing to resolve", ep.host)
     } else {
@@ -166,8 +172,13 @@ async fn run(
             Err(f) => {
                 let seen = match f {
                     TlsFailure::UnknownIssuer { .. } | TlsFailure::Expired { .. } => {
-                        transport::peek_certificate(connected, &ep.host, Arc::clone(&net.tls.skip), deadline)
-                            .await
+                        transport::peek_certificate(
+                            connected,
+                            &ep.host,
+                            Arc::clone(&net.tls.skip),
+                            deadline,
+                        )
+                        .await
                     }
                     _ => None,
                 };
@@ -195,7 +206,8 @@ async fn run(
             let failure = transport::classify_reqwest(&e, &ep.host);
             if ep.mode == TlsMode::PlainHttp
                 && matches!(failure, HttpFailure::Protocol { .. })
-                && transport::speaks_tls(connected, &ep.host, Arc::clone(&net.tls.skip), deadline).await
+                && transport::speaks_tls(connected, &ep.host, Arc::clone(&net.tls.skip), deadline)
+                    .await
             {
                 return Err(log.fail(started, plain_http_to_tls(&ep.authority())));
             }
@@ -215,7 +227,10 @@ async fn run(
         .and_then(|v| v.to_str().ok())
         .and_then(Challenge::parse);
     let body = transport::read_body(resp, PING_BODY_LIMIT, &ep.host, deadline).await;
-    let text = body.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+    let text = body
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
 
     let version_note = api_version
         .as_deref()
@@ -376,15 +391,30 @@ pub(crate) fn dns_diagnosis(f: &DnsFailure) -> Diagnosis {
 
 /// A diagnosis for a failed connect to every address.
 pub(crate) fn tcp_diagnosis(authority: &str, failures: &[TcpFailure]) -> Diagnosis {
-    let code = if failures.iter().any(|f| matches!(f, TcpFailure::Timeout { .. })) {
+    let code = if failures
+        .iter()
+        .any(|f| matches!(f, TcpFailure::Timeout { .. }))
+    {
         Code::TcpTimeout
-    } else if !failures.is_empty() && failures.iter().all(|f| matches!(f, TcpFailure::Refused { .. })) {
+    } else if !failures.is_empty()
+        && failures
+            .iter()
+            .all(|f| matches!(f, TcpFailure::Refused { .. }))
+    {
         Code::TcpRefused
     } else {
         Code::TcpUnreachable
     };
-    let each = failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-    Diagnosis::new(code, Stage::Tcp, format!("cannot connect to {authority}: {each}"))
+    let each = failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    Diagnosis::new(
+        code,
+        Stage::Tcp,
+        format!("cannot connect to {authority}: {each}"),
+    )
 }
 
 /// A diagnosis for a failed handshake; `seen` is the certificate read without verification.

@@ -1,6 +1,7 @@
 //! Docker Hub's rate-limit headers (`ratelimit-limit: 100;w=21600`, `ratelimit-remaining`,
 //! `docker-ratelimit-source`) and `Retry-After`. Pure parsing, no I/O; never panics.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -46,10 +47,10 @@ impl RateLimit {
         let n = |v: Option<u64>| v.map_or_else(|| "?".to_owned(), |v| v.to_string());
         let mut s = format!("{} of {} pulls left", n(self.remaining), n(self.limit));
         if let Some(w) = self.window_seconds {
-            s.push_str(&format!(" per {w} s"));
+            let _ = write!(s, " per {w} s");
         }
         if let Some(src) = &self.source {
-            s.push_str(&format!(", source {src}"));
+            let _ = write!(s, ", source {src}");
         }
         s
     }
@@ -115,7 +116,10 @@ mod tests {
             Some(RateLimit::default())
         );
         let h = [("ratelimit-remaining", "0")];
-        assert_eq!(RateLimit::from_headers(lookup(&h)).unwrap().remaining, Some(0));
+        assert_eq!(
+            RateLimit::from_headers(lookup(&h)).unwrap().remaining,
+            Some(0)
+        );
     }
 
     #[test]

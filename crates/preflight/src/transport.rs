@@ -17,7 +17,9 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -457,7 +459,8 @@ fn classify_rustls(e: &rustls::Error, host: &str) -> Option<TlsFailure> {
 
 /// Finds a rustls error behind an `io::Error` (where tokio-rustls and hyper put it).
 fn rustls_error_in(e: &io::Error) -> Option<&rustls::Error> {
-    e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
 /// Handshakes over `stream` with `config`, verifying the certificate for `host`.
@@ -495,7 +498,9 @@ pub(crate) async fn handshake(
             };
             return match failure {
                 Some(f) => Err(f),
-                None if speaks_http(addr, host, deadline).await => Err(TlsFailure::ServerSpeaksHttp),
+                None if speaks_http(addr, host, deadline).await => {
+                    Err(TlsFailure::ServerSpeaksHttp)
+                }
                 None => Err(TlsFailure::Handshake {
                     detail: "the server sent something that is not TLS".to_owned(),
                 }),
@@ -509,11 +514,15 @@ pub(crate) async fn handshake(
         .and_then(|c| c.first())
         .and_then(|c| CertificateSummary::from_der(c.as_ref()));
     Ok(TlsSession {
-        version: conn
-            .protocol_version()
-            .map_or_else(|| "unknown".to_owned(), |v| {
-                v.as_str().map_or_else(|| format!("{v:?}"), |s| s.replace('_', "v").replace("TLSv1v", "TLSv1."))
-            }),
+        version: conn.protocol_version().map_or_else(
+            || "unknown".to_owned(),
+            |v| {
+                v.as_str().map_or_else(
+                    || format!("{v:?}"),
+                    |s| s.replace('_', "v").replace("TLSv1v", "TLSv1."),
+                )
+            },
+        ),
         alpn: conn
             .alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).into_owned()),
@@ -549,7 +558,10 @@ pub(crate) async fn speaks_http(addr: SocketAddr, host: &str, deadline: Instant)
         let n = s.read(&mut buf).await.ok()?;
         Some(buf[..n].starts_with(b"HTTP/"))
     };
-    matches!(tokio::time::timeout_at(deadline, probe).await, Ok(Some(true)))
+    matches!(
+        tokio::time::timeout_at(deadline, probe).await,
+        Ok(Some(true))
+    )
 }
 
 /// Says whether a TLS server answers at `addr` (any certificate accepted).
@@ -574,7 +586,10 @@ pub(crate) struct HttpClients {
 }
 
 impl HttpClients {
-    pub(crate) fn new(tls: &TlsConfigs, dns: &Arc<Dns>) -> Result<HttpClients, TransportSetupError> {
+    pub(crate) fn new(
+        tls: &TlsConfigs,
+        dns: &Arc<Dns>,
+    ) -> Result<HttpClients, TransportSetupError> {
         let build = |cfg: &ClientConfig| {
             reqwest::Client::builder()
                 .tls_backend_preconfigured(cfg.clone())
@@ -638,9 +653,11 @@ pub(crate) fn classify_reqwest(e: &reqwest::Error, host: &str) -> HttpFailure {
     while let Some(c) = cause {
         if let Some(io) = c.downcast_ref::<io::Error>() {
             if let Some(re) = rustls_error_in(io) {
-                return HttpFailure::Tls(classify_rustls(re, host).unwrap_or(TlsFailure::Handshake {
-                    detail: "the server sent something that is not TLS".to_owned(),
-                }));
+                return HttpFailure::Tls(classify_rustls(re, host).unwrap_or(
+                    TlsFailure::Handshake {
+                        detail: "the server sent something that is not TLS".to_owned(),
+                    },
+                ));
             }
             if e.is_connect() {
                 let addr = SocketAddr::from(([0, 0, 0, 0], 0));

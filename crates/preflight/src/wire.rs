@@ -197,7 +197,8 @@ pub fn granted_access(token: &str, repository: &str) -> GrantedAccess {
     if payload.len() > 64 * 1024 {
         return GrantedAccess::Unknown;
     }
-    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
     else {
         return GrantedAccess::Unknown;
     };
@@ -240,7 +241,10 @@ mod tests {
         assert_eq!(decode_errors(body)[0].code, ErrorCode::TooManyRequests);
         assert!(decode_errors(b"404 page not found\n").is_empty());
         assert!(decode_errors(b"").is_empty());
-        assert!(decode_errors(br#"{"errors":[{"code":"WEIRD"}]}"#)[0].code == ErrorCode::Other("WEIRD".into()));
+        assert!(
+            decode_errors(br#"{"errors":[{"code":"WEIRD"}]}"#)[0].code
+                == ErrorCode::Other("WEIRD".into())
+        );
         assert!(decode_errors(br#"{"errors":3}"#).is_empty());
     }
 
@@ -254,8 +258,14 @@ mod tests {
             }
         );
         assert_eq!(decode_token(br#"{"access_token":"x"}"#).unwrap().token, "x");
-        assert_eq!(decode_token(br#"{"token":""}"#), Err(TokenDecodeError::NoToken));
-        assert!(matches!(decode_token(b"<html>"), Err(TokenDecodeError::NotJson { .. })));
+        assert_eq!(
+            decode_token(br#"{"token":""}"#),
+            Err(TokenDecodeError::NoToken)
+        );
+        assert!(matches!(
+            decode_token(b"<html>"),
+            Err(TokenDecodeError::NotJson { .. })
+        ));
     }
 
     #[test]
@@ -263,10 +273,16 @@ mod tests {
         let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
         let tok = |claims: &str| format!("{}.{}.sig", enc(r#"{"alg":"RS256"}"#), enc(claims));
         let t = tok(r#"{"access":[{"type":"repository","name":"team/app","actions":["pull"]}]}"#);
-        assert_eq!(granted_access(&t, "team/app"), GrantedAccess::Actions(vec!["pull".into()]));
+        assert_eq!(
+            granted_access(&t, "team/app"),
+            GrantedAccess::Actions(vec!["pull".into()])
+        );
         assert_eq!(granted_access(&t, "other"), GrantedAccess::Actions(vec![]));
         let t = tok(r#"{"access":[]}"#);
-        assert_eq!(granted_access(&t, "team/app"), GrantedAccess::Actions(vec![]));
+        assert_eq!(
+            granted_access(&t, "team/app"),
+            GrantedAccess::Actions(vec![])
+        );
         assert_eq!(granted_access(&tok("{}"), "a"), GrantedAccess::Unknown);
         assert_eq!(granted_access("opaque", "a"), GrantedAccess::Unknown);
         assert_eq!(granted_access("a.%%%.c", "a"), GrantedAccess::Unknown);
