@@ -23,7 +23,7 @@ printf 'subjectAltName=IP:127.0.0.1\n' >"$work/ext"
 openssl x509 -req -in "$work/srv.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
     -days 2 -extfile "$work/ext" -out "$work/srv.pem" 2>/dev/null
 
-start_registry() { # name [tls] → prints host:port
+start_registry() { # name [tls] → sets $addr to host:port (no subshell: the trap must see the pid)
     local name=$1 tls=${2:-}
     {
         echo "version: 0.1"
@@ -44,7 +44,7 @@ start_registry() { # name [tls] → prints host:port
         sleep 0.05
     done
     [ -n "$port" ] || { cat "$work/$name.log" >&2; exit 2; }
-    echo "127.0.0.1:$port"
+    addr="127.0.0.1:$port"
 }
 
 seed() { # base-url
@@ -97,8 +97,10 @@ print(f"{label:6} {n} images: wall {wall*1000:.0f} ms, {wall*1000/n:.2f} ms/imag
 PY
 }
 
-plain=$(start_registry plain)
-tls=$(start_registry tls yes)
+start_registry plain
+plain=$addr
+start_registry tls yes
+tls=$addr
 echo "seeding $repos × $tags images in two registries…" >&2
 seed "http://$plain"
 seed "https://$tls"

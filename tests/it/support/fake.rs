@@ -50,7 +50,9 @@ impl FakeRequest {
 
     /// The path without the query string.
     pub fn path_only(&self) -> &str {
-        self.path.split_once('?').map_or(self.path.as_str(), |(p, _)| p)
+        self.path
+            .split_once('?')
+            .map_or(self.path.as_str(), |(p, _)| p)
     }
 
     /// The raw query string, without the `?`.
@@ -152,7 +154,9 @@ impl fmt::Debug for FakeServer {
 impl FakeServer {
     /// Plain-HTTP fake. The handler runs on a blocking thread, so it may
     /// sleep to simulate a slow server without stalling other connections.
-    pub fn plain(handler: impl Fn(&FakeRequest) -> FakeResponse + Send + Sync + 'static) -> FakeServer {
+    pub fn plain(
+        handler: impl Fn(&FakeRequest) -> FakeResponse + Send + Sync + 'static,
+    ) -> FakeServer {
         FakeServer::start(None, Arc::new(handler))
     }
 
@@ -201,7 +205,9 @@ impl FakeServer {
         // Bind before returning so the port is accepting as soon as the
         // caller has the address; no readiness polling needed.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake server");
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let addr = listener.local_addr().expect("fake server address");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
@@ -214,7 +220,14 @@ impl FakeServer {
             thread::Builder::new()
                 .name(format!("fake-http-{}", addr.port()))
                 .spawn(move || {
-                    serve(listener, acceptor, handler, requests, connections, shutdown_rx);
+                    serve(
+                        listener,
+                        acceptor,
+                        handler,
+                        requests,
+                        connections,
+                        shutdown_rx,
+                    );
                 })
                 .expect("spawn fake server thread")
         };
@@ -292,8 +305,11 @@ enum Stop {
     Reject(u16),
 }
 
-async fn serve_connection<S>(mut stream: S, handler: Arc<Handler>, requests: Arc<Mutex<Vec<FakeRequest>>>)
-where
+async fn serve_connection<S>(
+    mut stream: S,
+    handler: Arc<Handler>,
+    requests: Arc<Mutex<Vec<FakeRequest>>>,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     // Bytes read but not consumed yet; may hold a pipelined next request.
@@ -359,6 +375,9 @@ where
 {
     let head_end = loop {
         if let Some(pos) = find(buf, b"\r\n\r\n") {
+            if pos > MAX_HEAD {
+                return Err(Stop::Reject(431));
+            }
             break pos;
         }
         if buf.len() > MAX_HEAD {
@@ -374,7 +393,8 @@ where
     let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or_default();
     let mut parts = request_line.split(' ');
-    let (Some(method), Some(path), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(path), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(Stop::Reject(400));
     };
@@ -409,7 +429,8 @@ where
     } else {
         !connection.contains("close")
     };
-    let chunked = get("transfer-encoding").is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
+    let chunked =
+        get("transfer-encoding").is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
     let length = match get("content-length") {
         _ if chunked => None,
         None => Some(0),
@@ -500,10 +521,10 @@ async fn fill<S>(stream: &mut S, buf: &mut Vec<u8>) -> Result<usize, Stop>
 where
     S: AsyncRead + Unpin,
 {
-    let mut chunk = [0u8; 16 * 1024];
-    let n = stream.read(&mut chunk).await.map_err(|_| Stop::Gone)?;
-    buf.extend_from_slice(&chunk[..n]);
-    Ok(n)
+    // Straight into the Vec's spare capacity: a stack buffer here would be
+    // held in every connection's future.
+    buf.reserve(16 * 1024);
+    stream.read_buf(buf).await.map_err(|_| Stop::Gone)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

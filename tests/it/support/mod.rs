@@ -111,7 +111,11 @@ impl ManagedChild {
     ///
     /// Panics with the collected log if the deadline passes or the child
     /// exits first, so a broken server config shows its own error message.
-    pub fn wait_for_line<T>(&mut self, timeout: Duration, mut pick: impl FnMut(&str) -> Option<T>) -> T {
+    pub fn wait_for_line<T>(
+        &mut self,
+        timeout: Duration,
+        mut pick: impl FnMut(&str) -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -148,7 +152,10 @@ impl ManagedChild {
 
     /// The last lines the child printed (stdout and stderr interleaved).
     pub fn log(&self) -> String {
-        let log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let log = self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut text = String::new();
         for line in log.iter() {
             text.push_str(line);
@@ -171,17 +178,15 @@ impl Drop for ManagedChild {
     }
 }
 
-fn drain(
-    pipe: impl Read + Send + 'static,
-    log: Arc<Mutex<VecDeque<String>>>,
-    tx: Sender<String>,
-) {
+fn drain(pipe: impl Read + Send + 'static, log: Arc<Mutex<VecDeque<String>>>, tx: Sender<String>) {
     thread::spawn(move || {
         for line in BufReader::new(pipe).split(b'\n') {
             let Ok(line) = line else { break };
             let line = String::from_utf8_lossy(&line).into_owned();
             {
-                let mut log = log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut log = log
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if log.len() == LOG_LINES {
                     log.pop_front();
                 }

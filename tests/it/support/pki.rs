@@ -17,13 +17,15 @@ use tempfile::TempDir;
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The names every "good" server certificate is valid for: what tests dial
-/// (127.0.0.1, localhost, ::1) plus a DNS name the dnsmasq helper can map.
+/// (`127.0.0.1`, `localhost`, `::1`) plus a DNS name the dnsmasq helper can map.
 pub const SERVER_NAMES: [&str; 4] = ["localhost", "127.0.0.1", "::1", "registry.preflight.test"];
 
 /// The only name on [`Pki::wrong_host`].
 pub const WRONG_HOST_NAME: &str = "other.preflight.test";
 
 /// A CA certificate on disk.
+// `pem_path` is the name the tests use; the lint dislikes the `pem` prefix.
+#[allow(clippy::struct_field_names)]
 #[derive(Debug, Clone)]
 pub struct Pem {
     /// PEM file, to hand to the CLI (`--ca-file`-style options) or registry.
@@ -70,7 +72,7 @@ impl Pki {
             .expect("create pki temp dir");
         let now = SystemTime::now();
 
-        let (ca_params, ca_key) = ca("preflight test CA", now);
+        let (ca_params, ca_key) = new_ca("preflight test CA", now);
         let ca_cert = ca_params.self_signed(&ca_key).expect("self-sign test CA");
         let ca_path = dir.path().join("ca.pem");
         write(&ca_path, ca_cert.pem().as_bytes());
@@ -81,15 +83,43 @@ impl Pki {
         };
         let issuer = Issuer::new(ca_params, ca_key);
 
-        let server = leaf(dir.path(), "server", &SERVER_NAMES, now - DAY, now + 30 * DAY, &issuer);
-        let expired = leaf(dir.path(), "expired", &SERVER_NAMES, now - 60 * DAY, now - DAY, &issuer);
-        let wrong_host = leaf(dir.path(), "wrong-host", &[WRONG_HOST_NAME], now - DAY, now + 30 * DAY, &issuer);
+        let server = leaf(
+            dir.path(),
+            "server",
+            &SERVER_NAMES,
+            now - DAY,
+            now + 30 * DAY,
+            &issuer,
+        );
+        let expired = leaf(
+            dir.path(),
+            "expired",
+            &SERVER_NAMES,
+            now - 60 * DAY,
+            now - DAY,
+            &issuer,
+        );
+        let wrong_host = leaf(
+            dir.path(),
+            "wrong-host",
+            &[WRONG_HOST_NAME],
+            now - DAY,
+            now + 30 * DAY,
+            &issuer,
+        );
 
         // A second CA that exists only in memory: its leaf is otherwise
         // identical to `server`, so the only failure is the unknown issuer.
-        let (rogue_params, rogue_key) = ca("preflight untrusted CA", now);
+        let (rogue_params, rogue_key) = new_ca("preflight untrusted CA", now);
         let rogue = Issuer::new(rogue_params, rogue_key);
-        let unknown_ca_server = leaf(dir.path(), "unknown-ca-server", &SERVER_NAMES, now - DAY, now + 30 * DAY, &rogue);
+        let unknown_ca_server = leaf(
+            dir.path(),
+            "unknown-ca-server",
+            &SERVER_NAMES,
+            now - DAY,
+            now + 30 * DAY,
+            &rogue,
+        );
 
         let token_signer = token_signer(dir.path(), now);
 
@@ -132,7 +162,7 @@ pub fn rustls_server_config(files: &CertFiles) -> Arc<rustls::ServerConfig> {
     Arc::new(config)
 }
 
-fn ca(common_name: &str, now: SystemTime) -> (CertificateParams, KeyPair) {
+fn new_ca(common_name: &str, now: SystemTime) -> (CertificateParams, KeyPair) {
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("generate CA key");
     let mut params = CertificateParams::default();
     params.distinguished_name = name(common_name);
@@ -166,8 +196,10 @@ fn leaf(
     params.use_authority_key_identifier_extension = true;
     params.not_before = not_before.into();
     params.not_after = not_after.into();
-    let cert = params.signed_by(&key, issuer).expect("sign server certificate");
-    store(dir, stem, cert.pem(), cert.der().to_vec(), &key)
+    let cert = params
+        .signed_by(&key, issuer)
+        .expect("sign server certificate");
+    store(dir, stem, &cert.pem(), cert.der().to_vec(), &key)
 }
 
 fn token_signer(dir: &Path, now: SystemTime) -> CertFiles {
@@ -183,10 +215,10 @@ fn token_signer(dir: &Path, now: SystemTime) -> CertFiles {
     params.not_before = (now - DAY).into();
     params.not_after = (now + 365 * DAY).into();
     let cert = params.self_signed(&key).expect("self-sign token signer");
-    store(dir, "token-signer", cert.pem(), cert.der().to_vec(), &key)
+    store(dir, "token-signer", &cert.pem(), cert.der().to_vec(), &key)
 }
 
-fn store(dir: &Path, stem: &str, cert_pem: String, cert_der: Vec<u8>, key: &KeyPair) -> CertFiles {
+fn store(dir: &Path, stem: &str, cert_pem: &str, cert_der: Vec<u8>, key: &KeyPair) -> CertFiles {
     let cert_path = dir.join(format!("{stem}.pem"));
     let key_path = dir.join(format!("{stem}-key.pem"));
     write(&cert_path, cert_pem.as_bytes());

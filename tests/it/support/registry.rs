@@ -21,10 +21,12 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Registry {
     pub addr: SocketAddr,
+    // Declared before `dir`: fields drop in order, and the process must be
+    // dead before its storage directory is deleted under it.
+    child: ManagedChild,
     /// Holds config.yml, storage/ and htpasswd; removed on Drop.
     pub dir: TempDir,
     tls: bool,
-    child: ManagedChild,
 }
 
 impl fmt::Debug for Registry {
@@ -185,9 +187,9 @@ impl Registry {
         });
         Registry {
             addr,
+            child,
             dir,
             tls: tls.is_some(),
-            child,
         }
     }
 }

@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
@@ -109,7 +111,11 @@ impl TokenServer {
     }
 
     pub fn set_mode(&self, mode: TokenMode) {
-        *self.state.mode.lock().unwrap_or_else(PoisonError::into_inner) = mode;
+        *self
+            .state
+            .mode
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = mode;
     }
 }
 
@@ -161,7 +167,8 @@ fn handle(state: &State, req: &FakeRequest) -> FakeResponse {
         }
     }
     if req.path_only() != "/token" {
-        return FakeResponse::new(404).json(json!({"errors": [{"code": "NOT_FOUND", "message": "no such endpoint"}]}));
+        return FakeResponse::new(404)
+            .json(json!({"errors": [{"code": "NOT_FOUND", "message": "no such endpoint"}]}));
     }
     match req.method.as_str() {
         "GET" => get_token(state, req),
@@ -189,7 +196,7 @@ fn get_token(state: &State, req: &FakeRequest) -> FakeResponse {
     FakeResponse::new(200).json(body)
 }
 
-/// The OAuth2 flow: form-encoded `grant_type=refresh_token` (or `password`).
+/// The `OAuth2` flow: form-encoded `grant_type=refresh_token` (or `password`).
 fn post_token(state: &State, req: &FakeRequest) -> FakeResponse {
     let params = parse_form(&String::from_utf8_lossy(&req.body));
     let identity = match param(&params, "grant_type") {
@@ -235,7 +242,8 @@ fn issue(state: &State, identity: Identity, scopes: &[String]) -> Value {
             if kind != "repository" {
                 return None;
             }
-            let pull_ok = identity.may_pull(name) && actions.split(',').any(|a| a == "pull" || a == "*");
+            let pull_ok =
+                identity.may_pull(name) && actions.split(',').any(|a| a == "pull" || a == "*");
             Some((name.to_owned(), if pull_ok { vec!["pull"] } else { vec![] }))
         })
         .collect();
@@ -334,7 +342,9 @@ pub fn mint_jwt(
 /// Decodes a JWT's claims without verifying it (for test assertions).
 pub fn jwt_claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("JWT has a payload segment");
-    let bytes = URL_SAFE_NO_PAD.decode(payload).expect("JWT payload is base64url");
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("JWT payload is base64url");
     serde_json::from_slice(&bytes).expect("JWT payload is JSON")
 }
 
@@ -349,7 +359,7 @@ fn basic_credentials(header: &str) -> Option<(String, String)> {
 }
 
 /// All requested scopes: repeated `scope` parameters, each of which may hold
-/// several space-separated scopes (the OAuth2 form).
+/// several space-separated scopes (the `OAuth2` form).
 fn scopes(params: &[(String, String)]) -> Vec<String> {
     params
         .iter()
@@ -359,7 +369,10 @@ fn scopes(params: &[(String, String)]) -> Vec<String> {
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// `application/x-www-form-urlencoded` (also used for query strings).
