@@ -16,10 +16,24 @@ fn basic() -> Basic {
     let reg = Registry::tls_basic(&pki, &pki.server, &[("admin", "admin-pass")]);
     let auth = format!(
         "Basic {}",
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "admin:admin-pass")
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "admin:admin-pass"
+        )
     );
-    seed::push(&reg.base_url(), Some(&auth), Some(&pki.ca.pem_path), "team/app", "v1", ImageKind::DockerV2);
-    Basic { pki, reg, dir: tempfile::tempdir().unwrap() }
+    seed::push(
+        &reg.base_url(),
+        Some(&auth),
+        Some(&pki.ca.pem_path),
+        "team/app",
+        "v1",
+        ImageKind::DockerV2,
+    );
+    Basic {
+        pki,
+        reg,
+        dir: tempfile::tempdir().unwrap(),
+    }
 }
 
 impl Basic {
@@ -54,7 +68,10 @@ fn wrong_password_is_auth_rejected() {
     let report = expect_code(&b.args(Some(path_str(&config)), &image), "auth-rejected");
     assert_eq!(report["diagnosis"]["stage"], "auth");
     let origin = report["credential"].as_str().unwrap();
-    assert!(origin.starts_with("docker-config ") && origin.ends_with(&format!("key {}", b.reg.host())), "{origin}");
+    assert!(
+        origin.starts_with("docker-config ") && origin.ends_with(&format!("key {}", b.reg.host())),
+        "{origin}"
+    );
 }
 
 #[test]
@@ -66,7 +83,10 @@ fn right_password_pulls_and_names_the_credential() {
     let image = b.image("team/app:v1");
     let report = expect_pullable(&b.args(Some(path_str(&config)), &image));
     let img = &report["images"][0];
-    assert_eq!(img["media_type"], "application/vnd.docker.distribution.manifest.v2+json");
+    assert_eq!(
+        img["media_type"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
     assert!(img["credential"].as_str().unwrap().contains(&key));
 
     // Missing tag and missing repository are still told apart behind authentication.
@@ -81,7 +101,10 @@ fn right_password_pulls_and_names_the_credential() {
 #[test]
 fn credentials_for_another_registry_are_not_used() {
     let b = basic();
-    let config = docker_config(b.dir.path(), &[("other.example.com", "admin", "admin-pass")]);
+    let config = docker_config(
+        b.dir.path(),
+        &[("other.example.com", "admin", "admin-pass")],
+    );
     let image = b.image("team/app:v1");
     expect_code(&b.args(Some(path_str(&config)), &image), "auth-required");
 }
@@ -97,7 +120,12 @@ fn a_credential_helper_is_reported_not_run() {
     let report = expect_code(&b.args(Some(path_str(&config)), &image), "auth-required");
     let warning = &report["warnings"][0];
     assert_eq!(warning["code"], "credential-unavailable");
-    assert!(warning["message"].as_str().unwrap().contains("secretservice"));
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap()
+            .contains("secretservice")
+    );
 }
 
 #[test]

@@ -25,14 +25,29 @@ fn tokens() -> Tokens {
         ("private/secret-app", ImageKind::DockerList),
     ] {
         let auth = seed::bearer_for_push(&pki, &server.service, &server.issuer, repo);
-        seed::push(&reg.base_url(), Some(&auth), Some(&pki.ca.pem_path), repo, "v1", kind);
+        seed::push(
+            &reg.base_url(),
+            Some(&auth),
+            Some(&pki.ca.pem_path),
+            repo,
+            "v1",
+            kind,
+        );
     }
-    Tokens { pki, server, reg, dir: tempfile::tempdir().unwrap() }
+    Tokens {
+        pki,
+        server,
+        reg,
+        dir: tempfile::tempdir().unwrap(),
+    }
 }
 
 impl Tokens {
     fn run(&self, config: Option<&std::path::Path>, images: &[&str]) -> crate::common::Run {
-        let refs: Vec<String> = images.iter().map(|i| format!("{}/{i}", self.reg.host())).collect();
+        let refs: Vec<String> = images
+            .iter()
+            .map(|i| format!("{}/{i}", self.reg.host()))
+            .collect();
         let mut a = vec!["--ca-file", path_str(&self.pki.ca.pem_path)];
         if let Some(c) = config {
             a.extend(["--docker-config", path_str(c)]);
@@ -50,17 +65,43 @@ impl Tokens {
 fn full_rights_pull_everything_with_one_token_per_repository() {
     let t = tokens();
     let config = t.config("admin", "admin-pass");
-    let r = t.run(Some(&config), &["team/app:v1", "private/secret-app:v1", "team/app:v2", "team/app"]);
+    let r = t.run(
+        Some(&config),
+        &[
+            "team/app:v1",
+            "private/secret-app:v1",
+            "team/app:v2",
+            "team/app",
+        ],
+    );
     let j = r.json();
     assert_eq!(r.code_of(0), None, "{}", r.stdout);
     assert_eq!(r.code_of(1), None, "{}", r.stdout);
     assert_eq!(r.code_of(2).as_deref(), Some("manifest-unknown"));
-    assert_eq!(r.code_of(3).as_deref(), Some("manifest-unknown"), "latest was never pushed");
-    assert_eq!(j["images"][0]["media_type"], "application/vnd.oci.image.index.v1+json");
-    assert!(j["images"][0]["credential"].as_str().unwrap().contains("docker-config"));
+    assert_eq!(
+        r.code_of(3).as_deref(),
+        Some("manifest-unknown"),
+        "latest was never pushed"
+    );
+    assert_eq!(
+        j["images"][0]["media_type"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert!(
+        j["images"][0]["credential"]
+            .as_str()
+            .unwrap()
+            .contains("docker-config")
+    );
     let token_requests = t.server.requests();
-    let for_team = token_requests.iter().filter(|r| r.path.contains("team%2Fapp") || r.path.contains("team/app")).count();
-    assert_eq!(for_team, 1, "one token for team/app shared by three images: {token_requests:?}");
+    let for_team = token_requests
+        .iter()
+        .filter(|r| r.path.contains("team%2Fapp") || r.path.contains("team/app"))
+        .count();
+    assert_eq!(
+        for_team, 1,
+        "one token for team/app shared by three images: {token_requests:?}"
+    );
 }
 
 #[test]
@@ -69,9 +110,20 @@ fn limited_rights_pull_only_their_repositories() {
     let config = t.config("limited", "limited-pass");
     let r = t.run(Some(&config), &["team/app:v1", "private/secret-app:v1"]);
     assert_eq!(r.code_of(0), None, "{}", r.stdout);
-    assert_eq!(r.code_of(1).as_deref(), Some("access-denied"), "{}", r.stdout);
+    assert_eq!(
+        r.code_of(1).as_deref(),
+        Some("access-denied"),
+        "{}",
+        r.stdout
+    );
     let d = &r.image(1)["diagnosis"];
-    assert!(d["message"].as_str().unwrap().contains("granted no pull access"), "{d}");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("granted no pull access"),
+        "{d}"
+    );
 }
 
 #[test]
@@ -80,7 +132,12 @@ fn anonymous_pulls_public_and_needs_credentials_elsewhere() {
     let r = t.run(None, &["public/base:v1", "team/app:v1"]);
     assert_eq!(r.code_of(0), None, "{}", r.stdout);
     assert!(r.image(0)["credential"].is_null());
-    assert_eq!(r.code_of(1).as_deref(), Some("auth-required"), "{}", r.stdout);
+    assert_eq!(
+        r.code_of(1).as_deref(),
+        Some("auth-required"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(r.image(1)["diagnosis"]["stage"], "auth");
 }
 
@@ -89,7 +146,12 @@ fn wrong_password_is_auth_rejected_by_the_token_service() {
     let t = tokens();
     let config = t.config("admin", "not-the-password");
     let r = t.run(Some(&config), &["team/app:v1"]);
-    assert_eq!(r.code_of(0).as_deref(), Some("auth-rejected"), "{}", r.stdout);
+    assert_eq!(
+        r.code_of(0).as_deref(),
+        Some("auth-rejected"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(r.image(0)["diagnosis"]["stage"], "auth");
 }
 
@@ -110,7 +172,12 @@ fn an_identity_token_is_exchanged_with_a_post() {
         &serde_json::json!({ "auths": { t.reg.host(): { "identitytoken": "expired-refresh-token" } } }),
     );
     let r = t.run(Some(&bad), &["private/secret-app:v1"]);
-    assert_eq!(r.code_of(0).as_deref(), Some("auth-rejected"), "{}", r.stdout);
+    assert_eq!(
+        r.code_of(0).as_deref(),
+        Some("auth-rejected"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -118,11 +185,21 @@ fn a_failing_token_service_is_auth_server_error() {
     let t = tokens();
     t.server.set_mode(TokenMode::Fail500);
     let r = t.run(None, &["public/base:v1"]);
-    assert_eq!(r.code_of(0).as_deref(), Some("auth-server-error"), "{}", r.stdout);
+    assert_eq!(
+        r.code_of(0).as_deref(),
+        Some("auth-server-error"),
+        "{}",
+        r.stdout
+    );
 
     t.server.set_mode(TokenMode::Garbage);
     let r = t.run(None, &["public/base:v1"]);
-    assert_eq!(r.code_of(0).as_deref(), Some("auth-server-error"), "{}", r.stdout);
+    assert_eq!(
+        r.code_of(0).as_deref(),
+        Some("auth-server-error"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -130,12 +207,28 @@ fn an_unreachable_token_service_is_auth_server_error() {
     let pki = Pki::new();
     let port = crate::support::net::refused_port();
     let realm = format!("https://127.0.0.1:{port}/token");
-    let reg = Registry::tls_token(&pki, &realm, "preflight-test-registry", "preflight-test-issuer");
+    let reg = Registry::tls_token(
+        &pki,
+        &realm,
+        "preflight-test-registry",
+        "preflight-test-issuer",
+    );
     let image = expect_code(
-        &["--ca-file", path_str(&pki.ca.pem_path), "--timeout", "5", &format!("{}/team/app:v1", reg.host())],
+        &[
+            "--ca-file",
+            path_str(&pki.ca.pem_path),
+            "--timeout",
+            "5",
+            &format!("{}/team/app:v1", reg.host()),
+        ],
         "auth-server-error",
     );
-    assert!(image["diagnosis"]["message"].as_str().unwrap().contains("could not be reached"));
+    assert!(
+        image["diagnosis"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be reached")
+    );
 }
 
 #[test]
@@ -151,9 +244,19 @@ fn docker_hub_hides_a_missing_repository_behind_401() {
         "docker.io/someone/does-not-exist:v1",
         "public/base:v1",
     ]);
-    assert_eq!(r.code_of(0).as_deref(), Some("not-found-or-unauthorized"), "{}", r.stdout);
+    assert_eq!(
+        r.code_of(0).as_deref(),
+        Some("not-found-or-unauthorized"),
+        "{}",
+        r.stdout
+    );
     let image = r.image(0);
     assert_eq!(image["registry"], "docker.io");
     assert_eq!(image["canonical"], "docker.io/someone/does-not-exist:v1");
-    assert_eq!(r.code_of(1), None, "Hub's public/base pulls anonymously: {}", r.stdout);
+    assert_eq!(
+        r.code_of(1),
+        None,
+        "Hub's public/base pulls anonymously: {}",
+        r.stdout
+    );
 }

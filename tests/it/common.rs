@@ -28,8 +28,12 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// The diagnosis code of image `i`, or `None` when it is pullable.
@@ -74,7 +78,11 @@ pub fn expect_code(args: &[&str], code: &str) -> Value {
         r.stdout,
         r.stderr
     );
-    assert_eq!(r.code, 1, "exit code for a failed image; stderr:\n{}", r.stderr);
+    assert_eq!(
+        r.code, 1,
+        "exit code for a failed image; stderr:\n{}",
+        r.stderr
+    );
     let image = r.image(0);
     assert_eq!(image["pullable"], false);
     let hint = image["diagnosis"]["hint"].as_str().unwrap_or_default();
@@ -85,7 +93,11 @@ pub fn expect_code(args: &[&str], code: &str) -> Value {
 /// Checks images and asserts every one is pullable; returns the report.
 pub fn expect_pullable(args: &[&str]) -> Value {
     let r = check(args);
-    assert_eq!(r.code, 0, "expected pullable\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "expected pullable\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
     r.json()
 }
 

@@ -28,14 +28,23 @@ fn dns_nxdomain() {
         "dns-nxdomain",
     );
     assert_eq!(image["diagnosis"]["stage"], "dns");
-    assert!(image["diagnosis"]["message"].as_str().unwrap().contains("nx.preflight.test"));
+    assert!(
+        image["diagnosis"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nx.preflight.test")
+    );
 }
 
 #[test]
 fn dns_no_address() {
     let dns = DnsServer::start(&[]);
     expect_code(
-        &["--dns-server", &dns_args(&dns), "noaddr.preflight.test/app:v1"],
+        &[
+            "--dns-server",
+            &dns_args(&dns),
+            "noaddr.preflight.test/app:v1",
+        ],
         "dns-no-address",
     );
 }
@@ -45,18 +54,59 @@ fn dns_timeout_within_the_deadline() {
     let dns = DnsServer::start(&[]);
     let started = Instant::now();
     expect_code(
-        &["--dns-server", &dns_args(&dns), "--timeout", "2", "timeout.preflight.test/app:v1"],
+        &[
+            "--dns-server",
+            &dns_args(&dns),
+            "--timeout",
+            "2",
+            "timeout.preflight.test/app:v1",
+        ],
         "dns-timeout",
     );
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A DNS server that answers every query with SERVFAIL — what a broken upstream does, and what
+/// dnsmasq cannot be told to do for one name.
+fn servfail_server() -> std::net::SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if n < 12 {
+                continue;
+            }
+            let mut reply = buf[..n].to_vec();
+            reply[2] = 0x80 | (buf[2] & 0x79); // QR, same opcode and RD
+            reply[3] = 0x80 | 2; // RA, RCODE=SERVFAIL
+            let _ = socket.send_to(&reply, from);
+        }
+    });
+    addr
 }
 
 #[test]
-fn dns_server_refusing_is_dns_error() {
-    let dns = DnsServer::start(&[]);
-    expect_code(
-        &["--dns-server", &dns_args(&dns), "--timeout", "5", "refused.preflight.test/app:v1"],
+fn dns_server_failure_is_dns_error() {
+    let addr = servfail_server();
+    let image = expect_code(
+        &[
+            "--dns-server",
+            &addr.to_string(),
+            "--timeout",
+            "5",
+            "registry.preflight.test/app:v1",
+        ],
         "dns-error",
+    );
+    let message = image["diagnosis"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("SERVFAIL") || message.contains("Server Failure"),
+        "{message}"
     );
 }
 
@@ -64,7 +114,14 @@ fn dns_server_refusing_is_dns_error() {
 fn a_name_resolved_by_the_dns_server_is_the_one_connected_to() {
     let dns = DnsServer::start(&[("registry.preflight.test", LOCAL)]);
     let reg = Registry::plain();
-    seed::push(&reg.base_url(), None, None, "shop/app", "v1", ImageKind::OciManifest);
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
     let named = format!("registry.preflight.test:{}", reg.addr.port());
     let report = expect_pullable(&[
         "--dns-server",
@@ -73,7 +130,10 @@ fn a_name_resolved_by_the_dns_server_is_the_one_connected_to() {
         &named,
         &format!("{named}/shop/app:v1"),
     ]);
-    let detail = report["images"][0]["stages"][0]["detail"].as_str().unwrap().to_owned();
+    let detail = report["images"][0]["stages"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(detail.contains("127.0.0.1"), "{detail}");
 }
 
@@ -88,14 +148,24 @@ fn tcp_refused() {
 fn tcp_timeout_on_a_black_hole() {
     let hole = BlackHole::new();
     let started = Instant::now();
-    expect_code(&["--timeout", "2", &format!("{}/app:v1", hole.addr)], "tcp-timeout");
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    expect_code(
+        &["--timeout", "2", &format!("{}/app:v1", hole.addr)],
+        "tcp-timeout",
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
 fn tcp_unreachable() {
     // TCP to a multicast address fails at once with "network unreachable" on Linux.
-    expect_code(&["--timeout", "5", "224.0.0.1:5000/app:v1"], "tcp-unreachable");
+    expect_code(
+        &["--timeout", "5", "224.0.0.1:5000/app:v1"],
+        "tcp-unreachable",
+    );
 }
 
 fn tls_registry(pki: &Pki, which: fn(&Pki) -> &crate::support::pki::CertFiles) -> Registry {
@@ -109,7 +179,10 @@ fn tls_unknown_issuer_without_the_ca() {
     let image = expect_code(&[&format!("{}/app:v1", reg.host())], "tls-unknown-issuer");
     assert_eq!(image["diagnosis"]["stage"], "tls");
     let message = image["diagnosis"]["message"].as_str().unwrap();
-    assert!(message.contains("issued by"), "the certificate seen is described: {message}");
+    assert!(
+        message.contains("issued by"),
+        "the certificate seen is described: {message}"
+    );
 }
 
 #[test]
@@ -117,7 +190,11 @@ fn tls_unknown_issuer_from_another_ca() {
     let pki = Pki::new();
     let reg = tls_registry(&pki, |p| &p.unknown_ca_server);
     expect_code(
-        &["--ca-file", path_str(&pki.ca.pem_path), &format!("{}/app:v1", reg.host())],
+        &[
+            "--ca-file",
+            path_str(&pki.ca.pem_path),
+            &format!("{}/app:v1", reg.host()),
+        ],
         "tls-unknown-issuer",
     );
 }
@@ -127,7 +204,11 @@ fn tls_expired() {
     let pki = Pki::new();
     let reg = tls_registry(&pki, |p| &p.expired);
     let image = expect_code(
-        &["--ca-file", path_str(&pki.ca.pem_path), &format!("{}/app:v1", reg.host())],
+        &[
+            "--ca-file",
+            path_str(&pki.ca.pem_path),
+            &format!("{}/app:v1", reg.host()),
+        ],
         "tls-expired",
     );
     let message = image["diagnosis"]["message"].as_str().unwrap();
@@ -139,7 +220,11 @@ fn tls_hostname_mismatch() {
     let pki = Pki::new();
     let reg = tls_registry(&pki, |p| &p.wrong_host);
     let image = expect_code(
-        &["--ca-file", path_str(&pki.ca.pem_path), &format!("{}/app:v1", reg.host())],
+        &[
+            "--ca-file",
+            path_str(&pki.ca.pem_path),
+            &format!("{}/app:v1", reg.host()),
+        ],
         "tls-hostname-mismatch",
     );
     let message = image["diagnosis"]["message"].as_str().unwrap();
@@ -152,7 +237,11 @@ fn trusted_tls_records_the_certificate() {
     let reg = Registry::tls_basic(&pki, &pki.server, &[("admin", "admin-pass")]);
     // Credentials are needed past ping; the tls stage is what this test reads.
     let image = expect_code(
-        &["--ca-file", path_str(&pki.ca.pem_path), &format!("{}/app:v1", reg.host())],
+        &[
+            "--ca-file",
+            path_str(&pki.ca.pem_path),
+            &format!("{}/app:v1", reg.host()),
+        ],
         "auth-required",
     );
     let tls = &image["stages"][2];
@@ -171,16 +260,28 @@ fn skip_verify_accepts_an_untrusted_certificate() {
     let host = reg.host();
     // Past TLS, the registry asks for credentials: proof the handshake was accepted.
     let image = expect_code(
-        &["--insecure-skip-tls-verify", &host, &format!("{host}/app:v1")],
+        &[
+            "--insecure-skip-tls-verify",
+            &host,
+            &format!("{host}/app:v1"),
+        ],
         "auth-required",
     );
-    assert!(image["stages"][2]["detail"].as_str().unwrap().contains("not verified"));
+    assert!(
+        image["stages"][2]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not verified")
+    );
 }
 
 #[test]
 fn tls_client_meeting_a_plain_http_registry() {
     let reg = Registry::plain();
-    let image = expect_code(&[&format!("{}/app:v1", reg.host())], "tls-server-speaks-http");
+    let image = expect_code(
+        &[&format!("{}/app:v1", reg.host())],
+        "tls-server-speaks-http",
+    );
     assert_eq!(image["diagnosis"]["stage"], "tls");
 }
 
@@ -189,7 +290,10 @@ fn plain_http_client_meeting_a_tls_registry() {
     let pki = Pki::new();
     let reg = tls_registry(&pki, |p| &p.server);
     let host = reg.host();
-    let image = expect_code(&["--plain-http", &host, &format!("{host}/app:v1")], "plain-http-to-tls");
+    let image = expect_code(
+        &["--plain-http", &host, &format!("{host}/app:v1")],
+        "plain-http-to-tls",
+    );
     assert_eq!(image["diagnosis"]["stage"], "ping");
 }
 
@@ -204,7 +308,10 @@ fn tls_handshake_with_a_server_that_is_not_tls() {
             std::thread::sleep(Duration::from_millis(200));
         }
     });
-    let image = expect_code(&["--timeout", "5", &format!("{addr}/app:v1")], "tls-handshake");
+    let image = expect_code(
+        &["--timeout", "5", &format!("{addr}/app:v1")],
+        "tls-handshake",
+    );
     assert_eq!(image["diagnosis"]["stage"], "tls");
 }
 
@@ -216,7 +323,10 @@ fn a_web_server_is_not_a_registry() {
             .body(b"<html><body>Not Found</body></html>".to_vec())
     });
     let host = web.host();
-    let image = expect_code(&["--plain-http", &host, &format!("{host}/app:v1")], "not-a-registry");
+    let image = expect_code(
+        &["--plain-http", &host, &format!("{host}/app:v1")],
+        "not-a-registry",
+    );
     assert_eq!(image["diagnosis"]["stage"], "ping");
 }
 
@@ -228,7 +338,10 @@ fn a_login_page_on_v2_is_not_a_registry() {
             .body(b"<!doctype html><title>Sign in</title>".to_vec())
     });
     let host = web.host();
-    expect_code(&["--plain-http", &host, &format!("{host}/app:v1")], "not-a-registry");
+    expect_code(
+        &["--plain-http", &host, &format!("{host}/app:v1")],
+        "not-a-registry",
+    );
 }
 
 fn registry_that(manifest: impl Fn() -> FakeResponse + Send + Sync + 'static) -> FakeServer {
@@ -254,16 +367,30 @@ fn too_many_requests_is_rate_limited_with_retry_after_and_budget() {
             .json(serde_json::json!({"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}))
     });
     let host = fake.host();
-    let image = expect_code(&["--plain-http", &host, &format!("{host}/app:v1")], "rate-limited");
+    let image = expect_code(
+        &["--plain-http", &host, &format!("{host}/app:v1")],
+        "rate-limited",
+    );
     assert_eq!(image["diagnosis"]["stage"], "manifest");
     assert!(image["diagnosis"]["hint"].as_str().unwrap().contains("120"));
     assert_eq!(
         image["rate_limit"],
         serde_json::json!({"limit": 100, "remaining": 0, "window_seconds": 21600, "source": "192.0.2.7"})
     );
-    let heads = fake.requests().iter().filter(|r| r.method == "HEAD").count();
-    assert_eq!(heads, 1, "a 429 is not retried in a loop, nor followed by a GET");
-    assert!(fake.requests().iter().all(|r| r.method != "GET" || r.path == "/v2/"));
+    let heads = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "HEAD")
+        .count();
+    assert_eq!(
+        heads, 1,
+        "a 429 is not retried in a loop, nor followed by a GET"
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| r.method != "GET" || r.path == "/v2/")
+    );
 }
 
 #[test]
@@ -271,7 +398,10 @@ fn rate_limit_headers_are_read_on_success() {
     let fake = registry_that(|| {
         FakeResponse::new(200)
             .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-            .header("docker-content-digest", &format!("sha256:{}", "a".repeat(64)))
+            .header(
+                "docker-content-digest",
+                format!("sha256:{}", "a".repeat(64)),
+            )
             .header("content-length", "512")
             .header("ratelimit-limit", "100;w=21600")
             .header("ratelimit-remaining", "76;w=21600")
@@ -286,12 +416,18 @@ fn rate_limit_headers_are_read_on_success() {
 fn server_errors_are_registry_error() {
     let fake = registry_that(|| FakeResponse::new(500).body(b"internal error".to_vec()));
     let host = fake.host();
-    let image = expect_code(&["--plain-http", &host, &format!("{host}/app:v1")], "registry-error");
+    let image = expect_code(
+        &["--plain-http", &host, &format!("{host}/app:v1")],
+        "registry-error",
+    );
     assert_eq!(image["diagnosis"]["stage"], "manifest");
 
     let down = FakeServer::plain(|_| FakeResponse::new(503));
     let host = down.host();
-    let image = expect_code(&["--plain-http", &host, &format!("{host}/app:v1")], "registry-error");
+    let image = expect_code(
+        &["--plain-http", &host, &format!("{host}/app:v1")],
+        "registry-error",
+    );
     assert_eq!(image["diagnosis"]["stage"], "ping");
 }
 
@@ -301,19 +437,31 @@ fn a_registry_that_never_answers_times_out_within_the_deadline() {
     let host = silent.addr.to_string();
     let started = Instant::now();
     let image = expect_code(
-        &["--plain-http", &host, "--timeout", "2", &format!("{host}/app:v1")],
+        &[
+            "--plain-http",
+            &host,
+            "--timeout",
+            "2",
+            &format!("{host}/app:v1"),
+        ],
         "timeout",
     );
     assert_eq!(image["diagnosis"]["stage"], "ping");
     let took = started.elapsed();
-    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(8), "took {took:?}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+        "took {took:?}"
+    );
 }
 
 #[test]
 fn a_tls_server_that_stalls_in_the_handshake_times_out() {
     let silent = Silent::new();
     let started = Instant::now();
-    let image = expect_code(&["--timeout", "2", &format!("{}/app:v1", silent.addr)], "timeout");
+    let image = expect_code(
+        &["--timeout", "2", &format!("{}/app:v1", silent.addr)],
+        "timeout",
+    );
     assert_eq!(image["diagnosis"]["stage"], "tls");
     assert!(started.elapsed() < Duration::from_secs(8));
 }
@@ -321,7 +469,14 @@ fn a_tls_server_that_stalls_in_the_handshake_times_out() {
 #[test]
 fn registries_fail_independently() {
     let reg = Registry::plain();
-    seed::push(&reg.base_url(), None, None, "shop/app", "v1", ImageKind::OciManifest);
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
     let host = reg.host();
     let port = net::refused_port();
     let r = check(&[

@@ -42,7 +42,11 @@ fn every_manifest_kind_is_pullable_with_the_pushed_digest() {
             .iter()
             .map(|s| s["stage"].as_str().unwrap())
             .collect();
-        assert_eq!(stages, ["dns", "tcp", "ping", "auth", "manifest"], "{reference}");
+        assert_eq!(
+            stages,
+            ["dns", "tcp", "ping", "auth", "manifest"],
+            "{reference}"
+        );
     }
 }
 
@@ -54,11 +58,21 @@ fn a_pinned_digest_is_checked_by_digest() {
     let report = expect_pullable(&["--plain-http", &host, &by_digest]);
     assert!(report["images"][0]["tag"].is_null());
     assert_eq!(report["images"][0]["digest"], pushed[0].1.digest.as_str());
-    assert!(report["images"][0]["warnings"].as_array().unwrap().is_empty());
+    assert!(
+        report["images"][0]["warnings"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     let missing = format!("{host}/shop/oci@sha256:{}", "0".repeat(64));
     let image = expect_code(&["--plain-http", &host, &missing], "manifest-unknown");
-    assert!(image["diagnosis"]["message"].as_str().unwrap().contains("digest sha256:000"));
+    assert!(
+        image["diagnosis"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("digest sha256:000")
+    );
 }
 
 #[test]
@@ -79,7 +93,11 @@ fn missing_repository_is_repository_not_found() {
     let (reg, _) = seeded();
     let host = reg.host();
     let image = expect_code(
-        &["--plain-http", &host, &format!("{host}/shop/payment-api:v2.1.2")],
+        &[
+            "--plain-http",
+            &host,
+            &format!("{host}/shop/payment-api:v2.1.2"),
+        ],
         "repository-not-found",
     );
     assert_eq!(image["diagnosis"]["stage"], "manifest");
@@ -96,9 +114,18 @@ fn invalid_reference_says_what_and_where_without_touching_the_network() {
         assert!(image["canonical"].is_null());
         assert_eq!(image["stages"][0]["stage"], "reference");
     }
-    let first = r.image(0)["diagnosis"]["message"].as_str().unwrap().to_owned();
-    assert!(first.contains("lowercase") && first.contains("character"), "{first}");
-    let second = r.image(1)["diagnosis"]["message"].as_str().unwrap().to_owned();
+    let first = r.image(0)["diagnosis"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        first.contains("lowercase") && first.contains("character"),
+        "{first}"
+    );
+    let second = r.image(1)["diagnosis"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(second.contains("tag"), "{second}");
 }
 
@@ -121,7 +148,14 @@ fn same_image_twice_is_checked_once_and_stages_are_shared() {
 #[test]
 fn latest_tags_warn_but_pass() {
     let reg = Registry::plain();
-    seed::push(&reg.base_url(), None, None, "shop/app", "latest", ImageKind::OciManifest);
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/app",
+        "latest",
+        ImageKind::OciManifest,
+    );
     let host = reg.host();
     let explicit = format!("{host}/shop/app:latest");
     let implicit = format!("{host}/shop/app");
@@ -131,7 +165,10 @@ fn latest_tags_warn_but_pass() {
     assert_eq!(report["images"][0]["warnings"][0]["code"], "latest-tag");
 
     let report = expect_pullable(&["--plain-http", &host, &implicit]);
-    assert_eq!(report["images"][0]["warnings"][0]["code"], "implicit-latest");
+    assert_eq!(
+        report["images"][0]["warnings"][0]["code"],
+        "implicit-latest"
+    );
     assert_eq!(report["images"][0]["tag"], "latest");
     assert_eq!(report["summary"]["warnings"], 1);
 
@@ -147,7 +184,14 @@ fn many_images_are_checked_concurrently() {
     for i in 0..40 {
         let repo = format!("bulk/app{}", i % 8);
         let tag = format!("v{i}");
-        seed::push(&reg.base_url(), None, None, &repo, &tag, ImageKind::OciManifest);
+        seed::push(
+            &reg.base_url(),
+            None,
+            None,
+            &repo,
+            &tag,
+            ImageKind::OciManifest,
+        );
         refs.push(format!("{host}/{repo}:{tag}"));
     }
     refs.push(format!("{host}/bulk/app0:missing"));

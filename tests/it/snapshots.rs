@@ -15,14 +15,29 @@ fn filters() -> Vec<(&'static str, &'static str)> {
 
 fn run_both() -> (String, String) {
     let reg = Registry::plain();
-    seed::push(&reg.base_url(), None, None, "shop/payment-app", "v2.1.2", ImageKind::OciManifest);
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/payment-app",
+        "v2.1.2",
+        ImageKind::OciManifest,
+    );
     let host = reg.host();
     let good = format!("{host}/shop/payment-app:v2.1.2");
     let bad = format!("{host}/shop/payment-app:v2.1.3");
     let json = check(&["--plain-http", &host, "--concurrency", "1", &good, &bad]);
     assert_eq!(json.code, 1);
     let mut cmd = preflight();
-    cmd.args(["check", "--plain-http", &host, "--concurrency", "1", &good, &bad]);
+    cmd.args([
+        "check",
+        "--plain-http",
+        &host,
+        "--concurrency",
+        "1",
+        &good,
+        &bad,
+    ]);
     let human = run_cmd(&mut cmd);
     assert_eq!(human.code, 1);
     (json.stdout, human.stdout)
