@@ -416,6 +416,12 @@ impl Inner {
             ));
         }
         report.pullable = report.diagnosis.is_none();
+        tracing::info!(
+            image = %report.reference,
+            pullable = report.pullable,
+            code = report.diagnosis.as_ref().map_or("", |d| d.code.as_str()),
+            "checked"
+        );
         report
     }
 

@@ -89,6 +89,7 @@ impl StageLog {
     fn push(&mut self, stage: Stage, started: Instant, ok: bool, detail: Option<String>) {
         // Tenths of a millisecond are as precise as a network timing deserves.
         let ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+        tracing::debug!(%stage, ok, elapsed_ms = ms, detail = detail.as_deref().unwrap_or(""), "stage finished");
         self.stages.push(StageResult {
             stage,
             ok,
