@@ -406,11 +406,19 @@ pub(crate) fn tcp_diagnosis(authority: &str, failures: &[TcpFailure]) -> Diagnos
     } else {
         Code::TcpUnreachable
     };
-    let each = failures
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ");
+    let each = match failures {
+        // One address: the authority already names it.
+        [only] => {
+            let text = only.to_string();
+            text.split_once(": ")
+                .map_or_else(|| text.clone(), |(_, why)| why.to_owned())
+        }
+        many => many
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
     Diagnosis::new(
         code,
         Stage::Tcp,
