@@ -8,6 +8,7 @@ mod support;
 mod auth_basic;
 mod auth_token;
 mod cli;
+mod library;
 mod network;
 mod registry_answers;
 mod secrets;

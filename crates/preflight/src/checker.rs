@@ -220,9 +220,7 @@ impl CheckerBuilder {
                 timeout: self.timeout,
                 concurrency: self.concurrency,
                 hub,
-                probes: Mutex::new(HashMap::new()),
                 tokens: TokenCache::default(),
-                basic: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -278,8 +276,15 @@ struct Inner {
     timeout: Duration,
     concurrency: usize,
     hub: Option<String>,
-    probes: Mutex<HashMap<Endpoint, ProbeCell>>,
     tokens: TokenCache,
+}
+
+/// What one `check` call shares between its images: the registry-wide stages and Basic
+/// verifications. Kept per call, so a long-lived [`Checker`] never serves yesterday's outage;
+/// tokens, which expire on their own, are kept across calls.
+#[derive(Debug, Default)]
+struct Session {
+    probes: Mutex<HashMap<Endpoint, ProbeCell>>,
     basic: Mutex<HashMap<(Endpoint, String), BasicCell>>,
 }
 
@@ -317,18 +322,20 @@ impl Checker {
             }
         }
         let semaphore = Arc::new(Semaphore::new(self.inner.concurrency));
+        let session = Arc::new(Session::default());
         let mut tasks = JoinSet::new();
         for (i, key) in order.iter().enumerate() {
             let Some(req) = merged.remove(key) else {
                 continue;
             };
             let inner = Arc::clone(&self.inner);
+            let session = Arc::clone(&session);
             // Taking the permit before spawning starts the checks in the order given, so the
             // first image of a registry is the one that runs its shared stages. The semaphore is
             // never closed, so acquiring cannot fail.
             let permit = Arc::clone(&semaphore).acquire_owned().await.ok();
             tasks.spawn(async move {
-                let report = inner.check_image(req).await;
+                let report = inner.check_image(&session, req).await;
                 drop(permit);
                 (i, report)
             });
@@ -348,7 +355,7 @@ impl Checker {
     /// Checks one image.
     pub async fn check_one(&self, reference: &str) -> ImageReport {
         Arc::clone(&self.inner)
-            .check_image(ImageRequest::new(reference))
+            .check_image(&Session::default(), ImageRequest::new(reference))
             .await
     }
 }
@@ -360,7 +367,7 @@ enum Cred {
 }
 
 impl Inner {
-    async fn check_image(self: Arc<Self>, req: ImageRequest) -> ImageReport {
+    async fn check_image(self: Arc<Self>, session: &Session, req: ImageRequest) -> ImageReport {
         let started = Instant::now();
         let deadline = started + self.timeout;
         let mut report = ImageReport {
@@ -403,7 +410,7 @@ impl Inner {
 
         // A backstop: every wait below has the deadline already; this only guarantees it.
         let grace = deadline + Duration::from_secs(2);
-        let run = self.stages(&reference, deadline, &mut report);
+        let run = self.stages(session, &reference, deadline, &mut report);
         if tokio::time::timeout_at(grace, run).await.is_err() {
             report.diagnosis = Some(Diagnosis::new(
                 Code::Timeout,
@@ -472,9 +479,9 @@ impl Inner {
         self.mode_for(&authority, &host, port)
     }
 
-    async fn probe(&self, ep: &Endpoint, deadline: Instant) -> (Probe, bool) {
+    async fn probe(&self, session: &Session, ep: &Endpoint, deadline: Instant) -> (Probe, bool) {
         let cell = {
-            let mut probes = self
+            let mut probes = session
                 .probes
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -509,9 +516,15 @@ impl Inner {
         }
     }
 
-    async fn stages(&self, reference: &Reference, deadline: Instant, report: &mut ImageReport) {
+    async fn stages(
+        &self,
+        session: &Session,
+        reference: &Reference,
+        deadline: Instant,
+        report: &mut ImageReport,
+    ) {
         let ep = self.endpoint(reference);
-        let (probe, shared) = self.probe(&ep, deadline).await;
+        let (probe, shared) = self.probe(session, &ep, deadline).await;
         report.stages = probe
             .stages
             .iter()
@@ -537,6 +550,7 @@ impl Inner {
         let cred = self.lookup_credential(reference, &mut report.warnings);
         let auth = self
             .authenticate(
+                session,
                 reference,
                 &ep,
                 pinged.challenge.as_ref(),
@@ -590,6 +604,7 @@ impl Inner {
     #[allow(clippy::too_many_arguments)]
     async fn authenticate(
         &self,
+        session: &Session,
         reference: &Reference,
         ep: &Endpoint,
         challenge: Option<&Challenge>,
@@ -636,7 +651,10 @@ impl Inner {
                         value: header,
                         granted: GrantedAccess::Unknown,
                     };
-                    match self.verify_basic(ep, &origin, &access, deadline).await {
+                    match self
+                        .verify_basic(session, ep, &origin, &access, deadline)
+                        .await
+                    {
                         Ok(()) => {
                             log.pass(
                                 Stage::Auth,
@@ -787,13 +805,14 @@ impl Inner {
     /// Checks Basic credentials once per registry and credential with `GET /v2/`.
     async fn verify_basic(
         &self,
+        session: &Session,
         ep: &Endpoint,
         origin: &str,
         access: &Access,
         deadline: Instant,
     ) -> Result<(), Diagnosis> {
         let cell = {
-            let mut m = self
+            let mut m = session
                 .basic
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);

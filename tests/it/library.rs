@@ -1,0 +1,52 @@
+//! The library used directly, as an embedding program would: a long-lived `Checker`.
+
+use preflight::{Checker, Code, ImageRequest};
+
+use crate::support::registry::Registry;
+use crate::support::seed::{self, ImageKind};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_lived_checker_does_not_keep_old_answers() {
+    let reg = Registry::plain();
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
+    let host = reg.host();
+    let checker = Checker::builder()
+        .plain_http(host.as_str())
+        .build()
+        .unwrap();
+    let image = format!("{host}/shop/app:v1");
+
+    let first = checker.check(vec![ImageRequest::new(image.as_str())]).await;
+    assert!(first.pullable, "{first:?}");
+    assert!(
+        first.images[0]
+            .digest
+            .as_deref()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+
+    // The registry goes away: the next check must see it, not reuse the first answer.
+    drop(reg);
+    let second = checker.check_one(&image).await;
+    assert_eq!(second.diagnosis.map(|d| d.code), Some(Code::TcpRefused));
+}
+
+#[tokio::test]
+async fn the_report_is_data_that_serializes_to_the_contract() {
+    let checker = Checker::builder().build().unwrap();
+    let report = checker.check(vec!["Not/A:Reference:At:All".into()]).await;
+    assert!(!report.pullable);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["summary"]["not_pullable"], 1);
+    assert_eq!(json["images"][0]["diagnosis"]["code"], "invalid-reference");
+    assert_eq!(json["images"][0]["diagnosis"]["stage"], "reference");
+}
