@@ -106,3 +106,21 @@ seed "http://$plain"
 seed "https://$tls"
 measure plain "$plain" --plain-http "$plain"
 measure tls "$tls" --ca-file "$work/ca.pem"
+
+# One image per run, as a developer checks by hand: the whole process, median of 20 runs.
+single() { # label image flags...
+    local label=$1 image=$2
+    shift 2
+    python3 - "$label" "$bin" "$image" "$@" <<'PY'
+import statistics, subprocess, sys, time
+label, binary, image, *flags = sys.argv[1:]
+runs = []
+for _ in range(20):
+    t0 = time.perf_counter()
+    subprocess.run([binary, "check", "-o", "json", *flags, image], check=True, capture_output=True)
+    runs.append((time.perf_counter() - t0) * 1000)
+print(f"{label:6} 1 image per process: median {statistics.median(runs):.1f} ms, min {min(runs):.1f} ms (20 runs)")
+PY
+}
+single plain "$plain/bench/app1:v1" --plain-http "$plain"
+single tls "$tls/bench/app1:v1" --ca-file "$work/ca.pem"
