@@ -11,5 +11,6 @@ mod cli;
 mod library;
 mod network;
 mod registry_answers;
+mod registry_quirks;
 mod secrets;
 mod snapshots;

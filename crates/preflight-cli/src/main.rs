@@ -204,6 +204,20 @@ async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
         );
     }
     let (checker, mut notes) = build_checker(&args.net)?;
+    if let Some(var) = [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+    ]
+    .into_iter()
+    .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+    {
+        notes.push(format!(
+            "{var} is set, but preflight connects to registries directly (proxy support comes later): if CI and the nodes reach registries through that proxy, failures here may not be theirs"
+        ));
+    }
     if !args.net.platform.is_empty() {
         notes.push(format!(
             "--platform {} was accepted but platforms are not checked yet",

@@ -20,6 +20,8 @@ use crate::wire::{self, GrantedAccess};
 
 /// How long a token is assumed to live when the endpoint does not say (the spec's minimum).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// The longest a token is kept, whatever the endpoint claims.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// The most of a token response we read.
 const TOKEN_BODY_LIMIT: usize = 256 * 1024;
 
@@ -56,6 +58,8 @@ pub enum AuthFailure {
     RateLimited {
         /// What the service said.
         detail: String,
+        /// Its `Retry-After`, as sent.
+        retry_after: Option<String>,
     },
 }
 
@@ -171,29 +175,51 @@ impl TokenCache {
                 .map(|(_, o)| o.to_owned())
                 .unwrap_or_default(),
         };
-        loop {
+        // At most two rounds: a cached token found expired, then a fresh one, which is used
+        // whatever its lifetime (a token that lives less than a round trip is still the answer).
+        for _ in 0..2 {
             let cell = {
                 let mut cells = self.cells.lock().map_err(|_| AuthFailure::Server {
                     detail: "internal error: token cache poisoned".into(),
                 })?;
+                let now = Instant::now();
+                // Keep the cache from growing without bound in a long-lived checker.
+                cells.retain(|_, c| {
+                    c.get()
+                        .is_none_or(|r| r.as_ref().is_ok_and(|t| t.expires > now))
+                });
                 Arc::clone(cells.entry(key.clone()).or_default())
             };
+            let mut fetched_here = false;
             let result = cell
-                .get_or_init(|| async { fetch_token(req, &key).await })
+                .get_or_init(|| {
+                    fetched_here = true;
+                    fetch_token(req, &key)
+                })
                 .await
                 .clone();
             match result {
-                Ok(t) if t.expires > Instant::now() => return Ok(t.access),
-                Ok(_) => {
-                    // Expired: drop it (unless another task already replaced it) and fetch again.
-                    if let Ok(mut cells) = self.cells.lock()
-                        && cells.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell))
-                    {
-                        cells.remove(&key);
-                    }
+                Ok(t) if fetched_here || t.expires > Instant::now() => return Ok(t.access),
+                Ok(_) => self.forget(&key, &cell),
+                Err(e) => {
+                    // Failures are shared by the images waiting on this request, never kept: a
+                    // fixed password or a recovered token service must be seen next time.
+                    self.forget(&key, &cell);
+                    return Err(e);
                 }
-                Err(e) => return Err(e),
             }
+        }
+        Err(AuthFailure::Server {
+            detail: "the token service keeps issuing tokens that are already expired".into(),
+        })
+    }
+
+    /// Drops `cell` from the cache unless another task already replaced it.
+    fn forget(&self, key: &TokenKey, cell: &TokenCell) {
+        if let Ok(mut cells) = self.cells.lock()
+            && cells.get(key).is_some_and(|c| Arc::ptr_eq(c, cell))
+        {
+            cells.remove(key);
         }
     }
 }
@@ -253,6 +279,13 @@ async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedTok
         }
     };
     let sent_credentials = req.credential.is_some();
+    if started >= req.deadline {
+        return Err(AuthFailure::Server {
+            detail: format!(
+                "the image's deadline was spent by earlier stages before the token service at {realm_host} could be asked"
+            ),
+        });
+    }
     let resp = match tokio::time::timeout_at(req.deadline, request.send()).await {
         Err(_) => {
             return Err(AuthFailure::Server {
@@ -271,7 +304,17 @@ async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedTok
         Ok(Ok(r)) => r,
     };
     let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(64).collect::<String>());
     let body = transport::read_body(resp, TOKEN_BODY_LIMIT, &realm_host, req.deadline).await;
+    let oauth_error = body
+        .as_ref()
+        .ok()
+        .and_then(|b| wire::decode_errors(b).into_iter().next())
+        .map(|e| e.code);
     let said = || {
         body.as_ref()
             .ok()
@@ -289,9 +332,11 @@ async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedTok
             })?;
             let lifetime = t
                 .expires_in
-                .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+                .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs)
+                .min(MAX_TOKEN_LIFETIME);
             // Renew a little early so a token never expires between cache and registry.
-            let expires = Instant::now() + lifetime.saturating_sub(Duration::from_secs(10));
+            let margin = (lifetime / 4).min(Duration::from_secs(10));
+            let expires = Instant::now() + lifetime.saturating_sub(margin);
             let granted = wire::granted_access(&t.token, req.repository);
             Ok(CachedToken {
                 access: Access::Header {
@@ -323,6 +368,28 @@ async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedTok
             detail: format!(
                 "the token service at {realm_host} is rate limiting (429){}",
                 said()
+            ),
+            retry_after,
+        }),
+        // OAuth2 answers a refused refresh token or client with 400 and one of these codes.
+        StatusCode::BAD_REQUEST
+            if sent_credentials
+                && matches!(
+                    &oauth_error,
+                    Some(wire::ErrorCode::Other(c))
+                        if matches!(c.as_str(), "invalid_grant" | "invalid_client" | "unauthorized_client")
+                ) =>
+        {
+            Err(AuthFailure::Rejected {
+                detail: format!(
+                    "the token service at {realm_host} refused the identity token (400){}",
+                    said()
+                ),
+            })
+        }
+        s if s.is_redirection() => Err(AuthFailure::Server {
+            detail: format!(
+                "the token service at {realm_host} answered {s}, redirecting to another origin; credentials are not sent after it"
             ),
         }),
         s => Err(AuthFailure::Server {

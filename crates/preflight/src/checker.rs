@@ -26,6 +26,8 @@ use crate::wire::GrantedAccess;
 
 /// The default deadline for one image, all stages together.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest timeout accepted for one image.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The default number of images checked at once.
 pub const DEFAULT_CONCURRENCY: usize = 32;
 /// Where Docker Hub's registry API lives (references say `docker.io`).
@@ -65,6 +67,9 @@ pub enum BuildError {
         /// Which setting.
         setting: &'static str,
     },
+    /// A timeout longer than [`MAX_TIMEOUT`].
+    #[error("the timeout must be at most {} seconds", MAX_TIMEOUT.as_secs())]
+    TimeoutTooLong,
 }
 
 /// One image to check, with where it was found.
@@ -185,6 +190,9 @@ impl CheckerBuilder {
             return Err(BuildError::Zero {
                 setting: "the timeout",
             });
+        }
+        if self.timeout > MAX_TIMEOUT {
+            return Err(BuildError::TimeoutTooLong);
         }
         if self.concurrency == 0 {
             return Err(BuildError::Zero {
@@ -344,7 +352,7 @@ impl Checker {
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok((i, report)) => results[i] = Some(report),
-                // A panicking check is a bug; the other images still get their answers.
+                // A panic in a check is a bug: surface it rather than print a partial report.
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(_) => {}
             }
@@ -561,17 +569,51 @@ impl Inner {
             )
             .await;
         report.stages.append(&mut log.stages);
-        let Some((access, with_credentials)) = auth else {
+        let Some((mut access, mut with_credentials)) = auth else {
             return;
         };
 
-        let started = Instant::now();
+        let mut started = Instant::now();
         let ctx = AccessContext {
             with_credentials,
             hides_missing: reference.is_docker_hub(),
             granted: access.granted(),
         };
-        let outcome = manifest::head(&self.net, &ep, reference, &access, ctx, deadline).await;
+        let mut outcome = manifest::head(&self.net, &ep, reference, &access, ctx, deadline).await;
+        // Some registries answer `/v2/` anonymously and ask for authentication per repository
+        // (Quay does): authenticate with the manifest's challenge and ask once more, as a
+        // container runtime would.
+        if pinged.challenge.is_none()
+            && outcome.result.is_err()
+            && let Some(challenge @ (Challenge::Bearer(_) | Challenge::Basic { .. })) =
+                &outcome.challenge
+        {
+            let cred = self.lookup_credential(reference, &mut Vec::new());
+            let auth = self
+                .authenticate(
+                    session,
+                    reference,
+                    &ep,
+                    Some(challenge),
+                    cred,
+                    deadline,
+                    &mut log,
+                    report,
+                )
+                .await;
+            report.stages.append(&mut log.stages);
+            let Some((a, w)) = auth else {
+                return;
+            };
+            (access, with_credentials) = (a, w);
+            started = Instant::now();
+            let ctx = AccessContext {
+                with_credentials,
+                hides_missing: reference.is_docker_hub(),
+                granted: access.granted(),
+            };
+            outcome = manifest::head(&self.net, &ep, reference, &access, ctx, deadline).await;
+        }
         if outcome.rate_limit.is_some() {
             report.rate_limit = outcome.rate_limit;
         }
@@ -785,18 +827,34 @@ impl Inner {
                 Some((access, with_credentials))
             }
             Err(f) => {
-                let code = match f {
-                    AuthFailure::Required { .. } => Code::AuthRequired,
-                    AuthFailure::Rejected { .. } => Code::AuthRejected,
-                    AuthFailure::Denied { .. } => Code::AccessDenied,
-                    AuthFailure::RateLimited { .. } => Code::RateLimited,
-                    _ => Code::AuthServerError,
-                };
                 let mut msg = f.to_string();
                 if credential.is_some() {
                     let _ = write!(msg, " (credentials {who})");
                 }
-                report.diagnosis = Some(log.fail(started, Diagnosis::new(code, Stage::Auth, msg)));
+                let d = match &f {
+                    AuthFailure::Required { .. } => {
+                        Diagnosis::new(Code::AuthRequired, Stage::Auth, msg)
+                    }
+                    AuthFailure::Rejected { .. } => {
+                        Diagnosis::new(Code::AuthRejected, Stage::Auth, msg)
+                    }
+                    AuthFailure::Denied { .. } => {
+                        Diagnosis::new(Code::AccessDenied, Stage::Auth, msg)
+                    }
+                    AuthFailure::RateLimited { retry_after, .. } => {
+                        let mut d = probe::rate_limited(
+                            Stage::Auth,
+                            realm,
+                            retry_after.as_deref(),
+                            None,
+                            "",
+                        );
+                        d.message = msg;
+                        d
+                    }
+                    _ => Diagnosis::new(Code::AuthServerError, Stage::Auth, msg),
+                };
+                report.diagnosis = Some(log.fail(started, d));
                 None
             }
         }
@@ -950,6 +1008,7 @@ mod tests {
     fn zero_settings_are_refused() {
         assert!(Checker::builder().concurrency(0).build().is_err());
         assert!(Checker::builder().timeout(Duration::ZERO).build().is_err());
+        assert!(Checker::builder().timeout(Duration::MAX).build().is_err());
     }
 
     #[test]

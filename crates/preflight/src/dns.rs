@@ -140,8 +140,21 @@ impl Dns {
         &self.label
     }
 
-    /// Resolves `host` (A and AAAA) before `deadline`. IP literals resolve to themselves.
+    /// The addresses for an HTTP connection: those the `dns` stage settled on, else a lookup.
     pub(crate) async fn resolve(
+        &self,
+        host: &str,
+        deadline: Instant,
+    ) -> Result<Vec<IpAddr>, DnsFailure> {
+        if let Some(ips) = self.settled_for(host) {
+            return Ok(ips);
+        }
+        self.lookup(host, deadline).await
+    }
+
+    /// Asks the resolver for `host` (A and AAAA) before `deadline`, ignoring what was settled
+    /// before. IP literals resolve to themselves.
+    pub(crate) async fn lookup(
         &self,
         host: &str,
         deadline: Instant,
@@ -150,14 +163,12 @@ impl Dns {
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return Ok(vec![ip]);
         }
-        if let Some(ips) = self.settled_for(host) {
-            return Ok(ips);
-        }
         let started = Instant::now();
-        let fqdn = if host.ends_with('.') {
+        let fqdn = if host.ends_with('.') || !host.contains('.') {
+            // A single label (`myregistry`) is what nodes resolve through their search domains.
             host.to_owned()
         } else {
-            // A registry host is always fully qualified: do not walk the search list.
+            // A dotted registry host is fully qualified: do not walk the search list first.
             format!("{host}.")
         };
         let result = tokio::time::timeout_at(deadline, self.resolver.lookup_ip(fqdn)).await;
@@ -179,7 +190,6 @@ impl Dns {
                 resolver: self.label.clone(),
             });
         }
-        self.settle(host, ips.clone());
         Ok(ips)
     }
 

@@ -47,6 +47,8 @@ pub(crate) struct AccessContext<'a> {
 pub(crate) struct Outcome {
     pub(crate) result: Result<Found, Diagnosis>,
     pub(crate) rate_limit: Option<RateLimit>,
+    /// The challenge of a 401, for a registry that asks only per repository.
+    pub(crate) challenge: Option<Challenge>,
 }
 
 fn header(h: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Option<&str> {
@@ -77,6 +79,7 @@ pub(crate) async fn head(
             return Outcome {
                 result: Err(probe::timeout_diagnosis(Stage::Manifest, &url, started)),
                 rate_limit: None,
+                challenge: None,
             };
         }
         Ok(Err(e)) => {
@@ -84,6 +87,7 @@ pub(crate) async fn head(
             return Outcome {
                 result: Err(probe::http_diagnosis(&f, Stage::Manifest, &url)),
                 rate_limit: None,
+                challenge: None,
             };
         }
         Ok(Ok(r)) => r,
@@ -92,6 +96,9 @@ pub(crate) async fn head(
     let headers = resp.headers().clone();
     drop(resp);
     let rate_limit = RateLimit::from_headers(|n| header(&headers, n));
+    let challenge = (status == StatusCode::UNAUTHORIZED)
+        .then(|| header(&headers, WWW_AUTHENTICATE).and_then(Challenge::parse))
+        .flatten();
     let what = describe_ref(reference);
     let result = match status {
         s if s.is_success() => Ok(Found {
@@ -101,18 +108,22 @@ pub(crate) async fn head(
             size: header(&headers, CONTENT_LENGTH).and_then(|v| v.parse().ok()),
         }),
         StatusCode::UNAUTHORIZED => Err(unauthorized(reference, &headers, ctx)),
-        StatusCode::FORBIDDEN => Err(Diagnosis::new(
+        StatusCode::FORBIDDEN if ctx.with_credentials => Err(Diagnosis::new(
             Code::AccessDenied,
             Stage::Manifest,
             format!(
-                "{} refused access to {} (403){}",
+                "{} refused access to {} with the credentials used (403)",
                 reference.registry(),
                 reference.repository(),
-                if ctx.with_credentials {
-                    " with the credentials used"
-                } else {
-                    " anonymously"
-                }
+            ),
+        )),
+        StatusCode::FORBIDDEN => Err(Diagnosis::new(
+            Code::AuthRequired,
+            Stage::Manifest,
+            format!(
+                "{} refused anonymous access to {} (403): no credentials were found for it",
+                reference.registry(),
+                reference.repository(),
             ),
         )),
         StatusCode::NOT_FOUND if ctx.hides_missing => Err(Diagnosis::new(
@@ -143,7 +154,11 @@ pub(crate) async fn head(
             format!("HEAD {url} answered an unexpected {s}"),
         )),
     };
-    Outcome { result, rate_limit }
+    Outcome {
+        result,
+        rate_limit,
+        challenge,
+    }
 }
 
 fn describe_ref(reference: &Reference) -> String {
@@ -228,19 +243,19 @@ async fn not_found(
     );
     let first = error_code(net, ep, &manifest_url, access, deadline).await;
     let codes = match first {
-        Some(codes) if codes.contains(&ErrorCode::NameUnknown) => codes,
+        Some(codes) if codes.contains(&ErrorCode::NameUnknown) => Some(codes),
         _ => {
             let tags_url = format!(
                 "{}/v2/{}/tags/list?n=1",
                 ep.base_url(),
                 reference.repository()
             );
-            error_code(net, ep, &tags_url, access, deadline)
-                .await
-                .unwrap_or_default()
+            error_code(net, ep, &tags_url, access, deadline).await
         }
     };
-    if codes.contains(&ErrorCode::NameUnknown) {
+    // `Some([])`: tags/list answered 2xx, so the repository exists.
+    let repository_exists = codes.as_ref().is_some_and(Vec::is_empty);
+    if codes.is_some_and(|c| c.contains(&ErrorCode::NameUnknown)) {
         let mut d = Diagnosis::new(
             Code::RepositoryNotFound,
             Stage::Manifest,
@@ -253,7 +268,7 @@ async fn not_found(
         return d;
     }
     let mut msg = format!("{what} does not exist in {repo}");
-    if reference.digest().is_none() {
+    if repository_exists {
         let _ = write!(msg, " (the repository exists)");
     }
     Diagnosis::new(Code::ManifestUnknown, Stage::Manifest, msg)

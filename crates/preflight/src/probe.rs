@@ -121,7 +121,8 @@ async fn run(
 ) -> Result<Pinged, Diagnosis> {
     // dns
     let started = Instant::now();
-    let ips = match net.dns.resolve(&ep.host, deadline).await {
+    // Always a fresh answer: a long-lived checker must see a registry move or disappear.
+    let ips = match net.dns.lookup(&ep.host, deadline).await {
         Ok(ips) => ips,
         Err(f) => return Err(log.fail(started, dns_diagnosis(&f))),
     };
@@ -247,7 +248,8 @@ async fn run(
             Ok(Pinged { challenge: None })
         }
         StatusCode::UNAUTHORIZED => match challenge {
-            Some(c @ (Challenge::Basic { .. } | Challenge::Bearer(_))) => {
+            // Any scheme passes here; the auth stage explains one nobody speaks.
+            Some(c) => {
                 log.pass(
                     Stage::Ping,
                     started,
@@ -255,17 +257,6 @@ async fn run(
                 );
                 Ok(Pinged { challenge: Some(c) })
             }
-            Some(Challenge::Other { scheme }) => Err(log.fail(
-                started,
-                Diagnosis::new(
-                    Code::AuthRequired,
-                    Stage::Ping,
-                    format!(
-                        "{} asks for {scheme} authentication, which container runtimes do not speak",
-                        ep.authority()
-                    ),
-                ),
-            )),
             None if api_version.is_some() => Err(log.fail(
                 started,
                 Diagnosis::new(
@@ -276,11 +267,25 @@ async fn run(
             )),
             None => Err(log.fail(started, not_a_registry(&url, status, &text))),
         },
+        // Go says "Client sent an HTTP request to an HTTPS server", nginx "The plain HTTP request
+        // was sent to HTTPS port": rather than trust wording, ask the port for TLS.
         StatusCode::BAD_REQUEST
-            if ep.mode == TlsMode::PlainHttp && text.contains("HTTPS server") =>
+            if ep.mode == TlsMode::PlainHttp
+                && (text.contains("HTTPS server")
+                    || transport::speaks_tls(connected, &ep.host, Arc::clone(&net.tls.skip), deadline)
+                        .await) =>
         {
             Err(log.fail(started, plain_http_to_tls(&ep.authority())))
         }
+        StatusCode::FORBIDDEN if api_version.is_some() => Err(log.fail(
+            started,
+            Diagnosis::new(
+                Code::AccessDenied,
+                Stage::Ping,
+                format!("{url} refuses this client (403){}", said(&text)),
+            )
+            .with_hint("the registry refuses this client before any login: check IP allow-lists, firewall or WAF rules in front of it, for CI and for the nodes"),
+        )),
         StatusCode::TOO_MANY_REQUESTS => {
             let retry = headers.get("retry-after").and_then(|v| v.to_str().ok());
             Err(log.fail(started, rate_limited(Stage::Ping, &url, retry, rate_limit.as_ref(), &text)))
@@ -293,7 +298,18 @@ async fn run(
                 format!("{url} answered {s}{}", said(&text)),
             ),
         )),
-        s => Err(log.fail(started, not_a_registry(&url, s, &text))),
+        s => Err(log.fail(
+            started,
+            if api_version.is_some() {
+                Diagnosis::new(
+                    Code::NotARegistry,
+                    Stage::Ping,
+                    format!("{url} answered {s}: it names a registry API version but does not serve /v2/"),
+                )
+            } else {
+                not_a_registry(&url, s, &text)
+            },
+        )),
     }
 }
 

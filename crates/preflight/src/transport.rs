@@ -597,9 +597,7 @@ impl HttpClients {
                 // Proxies are not supported yet; connecting directly keeps the tcp and tls stages
                 // honest about what they measured.
                 .no_proxy()
-                // Registries redirect blob downloads, not manifests; reqwest drops credentials on a
-                // redirect to another host.
-                .redirect(reqwest::redirect::Policy::limited(5))
+                .redirect(same_origin_redirects())
                 .connect_timeout(Duration::from_secs(10))
                 .pool_idle_timeout(Duration::from_secs(60))
                 .user_agent(concat!("preflight/", env!("CARGO_PKG_VERSION")))
@@ -618,6 +616,30 @@ impl HttpClients {
             _ => &self.verify,
         }
     }
+}
+
+/// Follows redirects only to the same scheme, host and port, at most five.
+///
+/// Registries redirect blob downloads to storage, never manifests, pings or tokens. reqwest strips
+/// credential headers on a redirect to another host but re-sends a POST body on 307/308, and that
+/// body may hold a refresh token: a cross-origin redirect is therefore returned as it is.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let Some(first) = attempt.previous().first() else {
+            return attempt.stop();
+        };
+        let next = attempt.url();
+        let same = next.scheme() == first.scheme()
+            && next.host_str() == first.host_str()
+            && next.port_or_known_default() == first.port_or_known_default();
+        if attempt.previous().len() > 5 {
+            attempt.error("more than five redirects")
+        } else if same {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 /// Why an HTTP exchange failed, classified once from reqwest's error.

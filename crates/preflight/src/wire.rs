@@ -73,6 +73,11 @@ pub fn decode_errors(body: &[u8]) -> Vec<RegistryError> {
         errors: Vec<Item>,
         #[serde(default)]
         message: Option<String>,
+        // OAuth2 (RFC 6749 §5.2), as token endpoints answer a refresh-token POST.
+        #[serde(default)]
+        error: Option<serde_json::Value>,
+        #[serde(default)]
+        error_description: Option<serde_json::Value>,
     }
     #[derive(Deserialize)]
     struct Item {
@@ -100,6 +105,18 @@ pub fn decode_errors(body: &[u8]) -> Vec<RegistryError> {
         out.push(RegistryError {
             code: ErrorCode::from_wire(code),
             message: shorten(&m),
+        });
+    }
+    if out.is_empty()
+        && let Some(serde_json::Value::String(code)) = env.error
+    {
+        let description = match env.error_description {
+            Some(serde_json::Value::String(d)) => format!("{code}: {d}"),
+            _ => code.clone(),
+        };
+        out.push(RegistryError {
+            code: ErrorCode::from_wire(&code),
+            message: shorten(&description),
         });
     }
     out
