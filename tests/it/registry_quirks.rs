@@ -1,5 +1,5 @@
 //! Registries that behave as real ones do in the wild but the CNCF registry cannot be made to:
-//! per-repository authentication, OAuth2 errors, redirects, short-lived tokens, 403s. In-process
+//! per-repository authentication, `OAuth2` errors, redirects, short-lived tokens, 403s. In-process
 //! fakes; each case asserts the exact code, and what reached which server.
 
 use std::sync::{Arc, Mutex};
@@ -40,7 +40,7 @@ fn per_repository_registry(realm: String) -> FakeServer {
             Some("Bearer per-repo-token") => manifest_ok(),
             _ => FakeResponse::new(401).header(
                 "www-authenticate",
-                &format!(
+                format!(
                     r#"Bearer realm="{realm}",service="quay-like",scope="repository:team/app:pull""#
                 ),
             ),
@@ -99,7 +99,7 @@ fn token_registry(pki: &Pki, realm: String) -> FakeServer {
             .header("docker-distribution-api-version", "registry/2.0")
             .header(
                 "www-authenticate",
-                &format!(r#"Bearer realm="{realm}",service="reg""#),
+                format!(r#"Bearer realm="{realm}",service="reg""#),
             )
     })
 }
