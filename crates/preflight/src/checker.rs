@@ -569,17 +569,14 @@ impl Inner {
             )
             .await;
         report.stages.append(&mut log.stages);
-        let Some((mut access, mut with_credentials)) = auth else {
+        let Some((access, with_credentials)) = auth else {
             return;
         };
 
         let mut started = Instant::now();
-        let ctx = AccessContext {
-            with_credentials,
-            hides_missing: reference.is_docker_hub(),
-            granted: access.granted(),
-        };
-        let mut outcome = manifest::head(&self.net, &ep, reference, &access, ctx, deadline).await;
+        let mut outcome = self
+            .head(&ep, reference, &access, with_credentials, deadline)
+            .await;
         // Some registries answer `/v2/` anonymously and ask for authentication per repository
         // (Quay does): authenticate with the manifest's challenge and ask once more, as a
         // container runtime would.
@@ -602,17 +599,13 @@ impl Inner {
                 )
                 .await;
             report.stages.append(&mut log.stages);
-            let Some((a, w)) = auth else {
+            let Some((access, with_credentials)) = auth else {
                 return;
             };
-            (access, with_credentials) = (a, w);
             started = Instant::now();
-            let ctx = AccessContext {
-                with_credentials,
-                hides_missing: reference.is_docker_hub(),
-                granted: access.granted(),
-            };
-            outcome = manifest::head(&self.net, &ep, reference, &access, ctx, deadline).await;
+            outcome = self
+                .head(&ep, reference, &access, with_credentials, deadline)
+                .await;
         }
         if outcome.rate_limit.is_some() {
             report.rate_limit = outcome.rate_limit;
@@ -639,6 +632,23 @@ impl Inner {
             Err(d) => report.diagnosis = Some(log.fail(started, d)),
         }
         report.stages.append(&mut log.stages);
+    }
+
+    /// The manifest HEAD with the access obtained.
+    async fn head(
+        &self,
+        ep: &Endpoint,
+        reference: &Reference,
+        access: &Access,
+        with_credentials: bool,
+        deadline: Instant,
+    ) -> manifest::Outcome {
+        let ctx = AccessContext {
+            with_credentials,
+            hides_missing: reference.is_docker_hub(),
+            granted: access.granted(),
+        };
+        manifest::head(&self.net, ep, reference, access, ctx, deadline).await
     }
 
     /// The `auth` stage. `None` when it failed (the diagnosis is in `report`); else the access to
