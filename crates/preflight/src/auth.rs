@@ -14,7 +14,7 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::challenge::BearerChallenge;
-use crate::docker_config::Credential;
+use crate::credentials::Credential;
 use crate::transport;
 use crate::wire::{self, GrantedAccess};
 

@@ -14,9 +14,9 @@ use tokio::time::Instant;
 
 use crate::auth::{self, Access, AuthFailure, TokenCache, TokenRequest};
 use crate::challenge::{BearerChallenge, Challenge};
+use crate::credentials::{Credential, CredentialSource, LocatedCredential};
 use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
 use crate::dns::{Dns, DnsConfig, DnsSetupError};
-use crate::docker_config::{Credential, CredentialSource, LocatedCredential};
 use crate::manifest::{self, AccessContext};
 use crate::probe::{self, Endpoint, Net, Probe, StageLog};
 use crate::reference::Reference;

@@ -19,7 +19,6 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -28,6 +27,8 @@ use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
+
+use crate::credentials::{Credential, CredentialError, CredentialSource, LocatedCredential};
 
 use crate::secret::Secret;
 
@@ -49,47 +50,6 @@ const GO_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_allow_trailing_bits(true)
         .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
 );
-
-/// A credential for one registry.
-///
-/// `Debug` is safe to print: the secret parts are [`Secret`]s.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Credential {
-    /// A user name and password, sent as HTTP Basic (to the registry or its token service).
-    Basic {
-        /// The user name.
-        username: String,
-        /// The password (or an access token used as one).
-        password: Secret,
-    },
-    /// An `identitytoken`: an `OAuth2` refresh token, exchanged at the token service.
-    IdentityToken {
-        /// The user name stored beside the token; may be empty.
-        username: String,
-        /// The refresh token.
-        token: Secret,
-    },
-}
-
-/// A credential and where it came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LocatedCredential {
-    /// The credential.
-    pub credential: Credential,
-    /// Where it came from, for the report, e.g.
-    /// `docker-config /root/.docker/config.json, key localhost:5443`. Never contains the secret.
-    pub origin: String,
-}
-
-/// Where the checker gets credentials for a registry. Users plug their own.
-pub trait CredentialSource: Send + Sync + fmt::Debug {
-    /// The credential for `registry`, if there is one.
-    ///
-    /// `registry` is the normalized registry of an image reference: `docker.io`,
-    /// `localhost:5000`, `ghcr.io`, `[::1]:5000`.
-    fn lookup(&self, registry: &str) -> Result<Option<LocatedCredential>, CredentialError>;
-}
 
 /// A parsed Docker `config.json`: the parts that say where credentials are.
 ///
@@ -344,25 +304,6 @@ pub enum ConfigError {
         key: String,
         /// What is wrong, e.g. "auth is not valid base64"; never quotes a value.
         problem: String,
-    },
-}
-
-/// Why no credential could be looked up.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CredentialError {
-    /// config.json names a credential helper for this registry; helpers are not run yet (a later
-    /// feature). The checker turns this into a warning and continues anonymously.
-    #[error(
-        "docker config {path} sends {registry} to the credential helper docker-credential-{helper}, which preflight does not run yet"
-    )]
-    HelperNotSupported {
-        /// The helper's name, without the `docker-credential-` prefix.
-        helper: String,
-        /// The registry looked up.
-        registry: String,
-        /// The config file that names the helper.
-        path: PathBuf,
     },
 }
 

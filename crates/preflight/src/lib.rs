@@ -32,7 +32,8 @@
 //! - [`transport`] — TCP connects, TLS handshakes, the shared HTTP clients, failure classification.
 //! - [`challenge`] — `WWW-Authenticate` parsing (Basic, Bearer).
 //! - [`wire`] — the registry's wire formats: media types, error bodies, token responses.
-//! - [`secret`], [`docker_config`] — credentials from Docker's `config.json`, never printed.
+//! - [`secret`], [`credentials`], [`docker_config`] — credentials and where they come from
+//!   (Docker's `config.json`), never printed.
 //! - `auth` — Basic and the token flow, with a token cache per scope and credential.
 //! - `probe` — the registry-wide stages `dns` → `tcp` → `tls` → `ping`.
 //! - `manifest` — the `HEAD` of the manifest, and why it failed.
@@ -47,6 +48,7 @@
 mod auth;
 pub mod challenge;
 pub mod checker;
+pub mod credentials;
 pub mod diagnosis;
 pub mod dns;
 pub mod docker_config;
@@ -60,9 +62,10 @@ pub mod transport;
 pub mod wire;
 
 pub use checker::{BuildError, Checker, CheckerBuilder, ImageRequest};
+pub use credentials::{Candidates, Credential, CredentialSource, LocatedCredential};
 pub use diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
 pub use dns::DnsConfig;
-pub use docker_config::{Credential, CredentialSource, DockerConfig, LocatedCredential};
+pub use docker_config::DockerConfig;
 pub use reference::Reference;
 pub use report::{ImageReport, Report, Source};
 pub use transport::TlsMode;
