@@ -223,6 +223,13 @@ impl DockerConfig {
         }
     }
 
+    /// The usable `auths` entries, by key as written, in key order. Helpers are not consulted.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Credential)> {
+        self.auths
+            .iter()
+            .filter_map(|(k, c)| c.as_ref().map(|c| (k.as_str(), c)))
+    }
+
     /// The file this config was read from.
     pub fn path(&self) -> &Path {
         &self.path
