@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::auth::{self, Access, AuthFailure, TokenCache, TokenRequest};
 use crate::challenge::{BearerChallenge, Challenge};
-use crate::credentials::{Credential, CredentialSource, LocatedCredential};
+use crate::credentials::{Candidates, Credential, CredentialSource, LocatedCredential};
 use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
 use crate::dns::{Dns, DnsConfig, DnsSetupError};
 use crate::manifest::{self, AccessContext};
@@ -72,22 +72,64 @@ pub enum BuildError {
     TimeoutTooLong,
 }
 
-/// One image to check, with where it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One image to check, with where it was found and what it is pulled with.
+#[derive(Clone)]
 pub struct ImageRequest {
     /// The reference as written.
     pub reference: String,
     /// Where it was found; empty for references given directly.
     pub sources: Vec<Source>,
+    /// The credentials this image is pulled with (a pod's pull secrets), instead of the
+    /// checker's own source. The same reference with different credentials is checked apart.
+    pub credentials: Option<Arc<dyn CredentialSource>>,
+    /// Warnings known before any network (how the image is used).
+    pub warnings: Vec<Warning>,
+    /// A failure known before any network (an invalid pull secret): the image is reported with
+    /// it and not checked further.
+    pub failure: Option<Diagnosis>,
+}
+
+impl std::fmt::Debug for ImageRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageRequest")
+            .field("reference", &self.reference)
+            .field("sources", &self.sources)
+            .field("credentials", &self.credentials)
+            .field("warnings", &self.warnings)
+            .field("failure", &self.failure)
+            .finish()
+    }
 }
 
 impl ImageRequest {
-    /// A reference given directly (no source file).
+    /// A reference given directly (no source file), with the checker's credentials.
     pub fn new(reference: impl Into<String>) -> ImageRequest {
         ImageRequest {
             reference: reference.into(),
             sources: Vec::new(),
+            credentials: None,
+            warnings: Vec::new(),
+            failure: None,
         }
+    }
+
+    /// What distinguishes two requests for the same reference: the credentials they would try.
+    fn credential_key(&self, reference: Option<&Reference>) -> String {
+        let from_source = match (&self.credentials, reference) {
+            (Some(source), Some(r)) => match source.candidates(r) {
+                Ok(c) => c
+                    .credentials
+                    .iter()
+                    .map(|l| l.origin.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                Err(e) => e.to_string(),
+            },
+            (Some(_), None) => "per-image".to_owned(),
+            (None, _) => String::new(),
+        };
+        let failure = self.failure.as_ref().map_or("", |d| d.code.as_str());
+        format!("{from_source}\u{0}{failure}")
     }
 }
 
@@ -316,12 +358,20 @@ impl Checker {
         let mut order: Vec<String> = Vec::new();
         let mut merged: HashMap<String, ImageRequest> = HashMap::new();
         for req in images {
-            let key = Reference::parse(&req.reference)
-                .map_or_else(|_| req.reference.clone(), |r| r.canonical());
+            let parsed = Reference::parse(&req.reference).ok();
+            let name = parsed
+                .as_ref()
+                .map_or_else(|| req.reference.clone(), Reference::canonical);
+            let key = format!("{name}\u{0}{}", req.credential_key(parsed.as_ref()));
             if let Some(existing) = merged.get_mut(&key) {
                 for s in req.sources {
                     if !existing.sources.contains(&s) {
                         existing.sources.push(s);
+                    }
+                }
+                for w in req.warnings {
+                    if !existing.warnings.contains(&w) {
+                        existing.warnings.push(w);
                     }
                 }
             } else {
@@ -369,6 +419,7 @@ impl Checker {
 }
 
 /// The credential situation for one image.
+#[derive(Clone)]
 enum Cred {
     None,
     Found(LocatedCredential),
@@ -415,10 +466,20 @@ impl Inner {
         report.repository = Some(reference.repository().to_owned());
         report.tag = reference.tag().map(str::to_owned);
         report.warnings = lint(&reference);
+        for w in req.warnings {
+            if !report.warnings.contains(&w) {
+                report.warnings.push(w);
+            }
+        }
+        if let Some(d) = req.failure {
+            report.diagnosis = Some(d);
+            return report;
+        }
+        let source = req.credentials.or_else(|| self.credentials.clone());
 
         // A backstop: every wait below has the deadline already; this only guarantees it.
         let grace = deadline + Duration::from_secs(2);
-        let run = self.stages(session, &reference, deadline, &mut report);
+        let run = self.stages(session, source, &reference, deadline, &mut report);
         if tokio::time::timeout_at(grace, run).await.is_err() {
             report.diagnosis = Some(Diagnosis::new(
                 Code::Timeout,
@@ -506,27 +567,37 @@ impl Inner {
         (probe, !ran_here)
     }
 
-    fn lookup_credential(&self, reference: &Reference, warnings: &mut Vec<Warning>) -> Cred {
-        let Some(source) = &self.credentials else {
-            return Cred::None;
+    /// The credentials to try, from the image's own source or the checker's. A source that
+    /// runs programs (credential helpers) runs on a blocking thread, within the deadline.
+    async fn candidates(
+        &self,
+        source: Option<Arc<dyn CredentialSource>>,
+        reference: &Reference,
+        deadline: Instant,
+        warnings: &mut Vec<Warning>,
+    ) -> Candidates {
+        let Some(source) = source else {
+            return Candidates::default();
         };
-        match source.lookup(reference.registry()) {
-            Ok(Some(c)) => Cred::Found(c),
-            Ok(None) => Cred::None,
-            // A credential helper this version does not run, for now the only failure.
-            Err(e) => {
-                warnings.push(Warning {
-                    code: WarningCode::CredentialUnavailable,
-                    message: format!("{e}; checking anonymously"),
-                });
-                Cred::None
-            }
-        }
+        let r = reference.clone();
+        let lookup = tokio::task::spawn_blocking(move || source.candidates(&r));
+        let failure = match tokio::time::timeout_at(deadline, lookup).await {
+            Ok(Ok(Ok(c))) => return c,
+            Ok(Ok(Err(e))) => e.to_string(),
+            Ok(Err(e)) => format!("looking up credentials failed: {e}"),
+            Err(_) => "looking up credentials did not finish before the deadline".to_owned(),
+        };
+        warnings.push(Warning {
+            code: WarningCode::CredentialUnavailable,
+            message: format!("{failure}; checking anonymously"),
+        });
+        Candidates::default()
     }
 
     async fn stages(
         &self,
         session: &Session,
+        source: Option<Arc<dyn CredentialSource>>,
         reference: &Reference,
         deadline: Instant,
         report: &mut ImageReport,
@@ -554,8 +625,71 @@ impl Inner {
             }
         };
 
+        let candidates = self
+            .candidates(source, reference, deadline, &mut report.warnings)
+            .await;
+        // The kubelet tries every matching credential in order and never falls back to
+        // anonymous once one matched; with none, it pulls anonymously.
+        let tries: Vec<Cred> = if candidates.credentials.is_empty() {
+            vec![Cred::None]
+        } else {
+            candidates
+                .credentials
+                .into_iter()
+                .map(Cred::Found)
+                .collect()
+        };
+        let count = tries.len();
+        let mut failed_tries: Vec<String> = Vec::new();
+        for (i, cred) in tries.into_iter().enumerate() {
+            report.diagnosis = None;
+            let origin = match &cred {
+                Cred::Found(c) => c.origin.clone(),
+                Cred::None => String::new(),
+            };
+            self.try_credential(session, reference, &ep, &pinged, cred, deadline, report)
+                .await;
+            let Some(d) = &report.diagnosis else { break };
+            let another_may_work = matches!(
+                d.code,
+                Code::AuthRejected
+                    | Code::AccessDenied
+                    | Code::AuthRequired
+                    | Code::NotFoundOrUnauthorized
+            );
+            if i + 1 == count || !another_may_work {
+                break;
+            }
+            failed_tries.push(format!("{origin}: {}", d.code));
+        }
+        if let Some(d) = &mut report.diagnosis {
+            if !failed_tries.is_empty() {
+                let _ = write!(d.message, " (also tried {})", failed_tries.join("; "));
+            }
+            if matches!(d.code, Code::AuthRequired | Code::NotFoundOrUnauthorized)
+                && !candidates.notes.is_empty()
+            {
+                d.hint = format!("{}; {}", candidates.notes.join("; "), d.hint);
+            }
+        }
+    }
+
+    /// The `auth` and `manifest` stages with one credential (or none).
+    #[allow(clippy::too_many_arguments)]
+    async fn try_credential(
+        &self,
+        session: &Session,
+        reference: &Reference,
+        ep: &Endpoint,
+        pinged: &crate::probe::Pinged,
+        cred: Cred,
+        deadline: Instant,
+        report: &mut ImageReport,
+    ) {
+        let ep = ep.clone();
         let mut log = StageLog::default();
-        let cred = self.lookup_credential(reference, &mut report.warnings);
+        // Kept for a registry that asks again per repository (below).
+        let retry_cred = cred.clone();
         let auth = self
             .authenticate(
                 session,
@@ -585,14 +719,13 @@ impl Inner {
             && let Some(challenge @ (Challenge::Bearer(_) | Challenge::Basic { .. })) =
                 &outcome.challenge
         {
-            let cred = self.lookup_credential(reference, &mut Vec::new());
             let auth = self
                 .authenticate(
                     session,
                     reference,
                     &ep,
                     Some(challenge),
-                    cred,
+                    retry_cred,
                     deadline,
                     &mut log,
                     report,
