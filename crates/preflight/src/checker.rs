@@ -465,7 +465,7 @@ impl Inner {
         report.registry = Some(reference.registry().to_owned());
         report.repository = Some(reference.repository().to_owned());
         report.tag = reference.tag().map(str::to_owned);
-        report.warnings = lint(&reference);
+        report.warnings = crate::lint::reference_warnings(&reference);
         for w in req.warnings {
             if !report.warnings.contains(&w) {
                 report.warnings.push(w);
@@ -1084,32 +1084,6 @@ fn split_host_port(s: &str) -> (String, Option<u16>) {
     }
 }
 
-/// Warnings about the reference itself.
-fn lint(r: &Reference) -> Vec<Warning> {
-    let mut w = Vec::new();
-    if r.digest().is_some() {
-        return w;
-    }
-    if !r.has_explicit_tag() {
-        w.push(Warning {
-            code: WarningCode::ImplicitLatest,
-            message: format!(
-                "{} names no tag, so it means :latest, which changes under running pods; pin a version tag or a digest",
-                r.original()
-            ),
-        });
-    } else if r.tag() == Some("latest") {
-        w.push(Warning {
-            code: WarningCode::LatestTag,
-            message: format!(
-                "{} uses :latest, which changes under running pods and defaults imagePullPolicy to Always; pin a version tag or a digest",
-                r.original()
-            ),
-        });
-    }
-    w
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1159,22 +1133,5 @@ mod tests {
         assert_eq!(split_host_port("a:5000"), ("a".into(), Some(5000)));
         assert_eq!(split_host_port("[::1]:443"), ("::1".into(), Some(443)));
         assert_eq!(split_host_port("a"), ("a".into(), None));
-    }
-
-    #[test]
-    fn lints() {
-        let codes = |s: &str| {
-            lint(&Reference::parse(s).unwrap())
-                .into_iter()
-                .map(|w| w.code)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(codes("nginx"), vec![WarningCode::ImplicitLatest]);
-        assert_eq!(codes("nginx:latest"), vec![WarningCode::LatestTag]);
-        assert!(codes("nginx:1.25").is_empty());
-        assert!(
-            codes("nginx@sha256:0123456789012345678901234567890123456789012345678901234567890123")
-                .is_empty()
-        );
     }
 }

@@ -162,6 +162,12 @@ codes! {
     /// The deadline passed in a stage after the connection was made.
     Timeout = "timeout",
         hint = "the registry connected but did not answer in time: raise --timeout, or check the registry's load";
+    /// A pull Secret the pod names is not usable: wrong type, or data that does not decode.
+    PullSecretInvalid = "pull-secret-invalid",
+        hint = "recreate the Secret: kubectl create secret docker-registry NAME --docker-server=REGISTRY --docker-username=USER --docker-password=…";
+    /// The pod names a pull Secret that is not in the inputs (and `--require-pull-secrets` was given).
+    PullSecretMissing = "pull-secret-missing",
+        hint = "create the Secret in the pod's namespace, or pass it with --pull-secrets (kubectl get secret NAME -o yaml)";
 }
 
 impl fmt::Display for Code {
@@ -220,6 +226,12 @@ pub enum WarningCode {
     RateLimitLow,
     /// A credential could not be used (for example a credential helper this version does not run).
     CredentialUnavailable,
+    /// The pod names a pull Secret the inputs do not have (it may exist in the cluster).
+    PullSecretMissing,
+    /// `imagePullPolicy: Always` with a mutable tag: each restart may run a different image.
+    AlwaysPullMutableTag,
+    /// `imagePullPolicy: IfNotPresent` or `Never` with `latest`: nodes keep whatever they pulled first.
+    StaleLatest,
 }
 
 impl WarningCode {
@@ -229,6 +241,9 @@ impl WarningCode {
         WarningCode::ImplicitLatest,
         WarningCode::RateLimitLow,
         WarningCode::CredentialUnavailable,
+        WarningCode::PullSecretMissing,
+        WarningCode::AlwaysPullMutableTag,
+        WarningCode::StaleLatest,
     ];
 
     /// The stable kebab-case code.
@@ -238,6 +253,9 @@ impl WarningCode {
             WarningCode::ImplicitLatest => "implicit-latest",
             WarningCode::RateLimitLow => "rate-limit-low",
             WarningCode::CredentialUnavailable => "credential-unavailable",
+            WarningCode::PullSecretMissing => "pull-secret-missing",
+            WarningCode::AlwaysPullMutableTag => "always-pull-mutable-tag",
+            WarningCode::StaleLatest => "stale-latest",
         }
     }
 }
@@ -277,6 +295,12 @@ mod tests {
             assert!(!code.hint().ends_with('.'), "{s} hint ends with a period");
         }
         for w in WarningCode::ALL {
+            // A missing pull secret is a warning, or a failure under --require-pull-secrets:
+            // the one cause that is deliberately both.
+            if *w == WarningCode::PullSecretMissing {
+                assert!(Code::ALL.iter().any(|c| c.as_str() == w.as_str()));
+                continue;
+            }
             assert!(
                 seen.insert(w.as_str()),
                 "warning {} reuses a code",

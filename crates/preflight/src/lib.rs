@@ -38,6 +38,7 @@
 //! - `probe` — the registry-wide stages `dns` → `tcp` → `tls` → `ping`.
 //! - `manifest` — the `HEAD` of the manifest, and why it failed.
 //! - [`ratelimit`] — Docker Hub's rate-limit headers.
+//! - [`lint`] — warnings about how an image is referenced and pulled.
 //! - [`diagnosis`] — the stable codes and their hints.
 //! - [`report`] — the result as data, serializable to the contract's JSON.
 //! - [`checker`] — the [`Checker`] that ties the stages together.
@@ -52,6 +53,7 @@ pub mod credentials;
 pub mod diagnosis;
 pub mod dns;
 pub mod docker_config;
+pub mod lint;
 mod manifest;
 mod probe;
 pub mod ratelimit;
