@@ -7,7 +7,9 @@ mod support;
 
 mod auth_basic;
 mod auth_token;
+mod ci_creds;
 mod cli;
+mod kube;
 mod library;
 mod network;
 mod registry_answers;

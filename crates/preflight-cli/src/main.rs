@@ -4,6 +4,7 @@
 // clap turns the doc comments below into --help text, where Markdown backticks would show.
 #![allow(clippy::doc_markdown)]
 
+mod inputs;
 mod render;
 
 use std::io::Write as _;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use preflight::{Checker, DnsConfig, DockerConfig, ImageRequest};
+use preflight::{Checker, CiCredentials, DnsConfig, HelperRunner, ImageRequest};
 
 /// Catch ImagePullBackOff before it happens: check that every image can really be pulled.
 #[derive(Debug, Parser)]
@@ -27,7 +28,24 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check that images can be pulled; exit 0 when all can, 1 when one cannot, 2 on bad input.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
+    /// List the images the inputs reference, normalized, with where and what credentials; no
+    /// network. Exit 1 when a reference is invalid, 2 on bad input.
+    Images(ImagesArgs),
+}
+
+#[derive(Debug, Args)]
+struct ImagesArgs {
+    /// Image references given directly, listed with the rest.
+    #[arg(value_name = "IMAGE")]
+    images: Vec<String>,
+
+    #[command(flatten)]
+    input: inputs::InputArgs,
+
+    /// Report format.
+    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    output: Output,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,6 +61,9 @@ struct CheckArgs {
     /// Image references, e.g. `nginx:1.27` or `registry.example.com:5000/team/app:v2.1.3`.
     #[arg(value_name = "IMAGE")]
     images: Vec<String>,
+
+    #[command(flatten)]
+    input: inputs::InputArgs,
 
     #[command(flatten)]
     net: NetArgs,
@@ -71,8 +92,9 @@ struct NetArgs {
     #[arg(long = "ca-file", value_name = "PATH")]
     ca_file: Vec<PathBuf>,
 
-    /// A Docker config.json to take credentials from [default: $DOCKER_CONFIG/config.json,
-    /// then ~/.docker/config.json].
+    /// A Docker config.json to take the CI job's credentials from, helpers included [default:
+    /// $DOCKER_AUTH_CONFIG, $DOCKER_CONFIG/config.json or ~/.docker/config.json, podman's
+    /// auth.json, GitLab's CI_REGISTRY_USER/CI_REGISTRY_PASSWORD or CI_JOB_TOKEN].
     #[arg(long = "docker-config", value_name = "PATH")]
     docker_config: Option<PathBuf>,
 
@@ -162,7 +184,8 @@ fn main() -> ExitCode {
         Err(e) => return fail(&RunError::from(e)),
     };
     let result = match cli.command {
-        Command::Check(args) => runtime.block_on(check(args)),
+        Command::Check(args) => runtime.block_on(check(*args)),
+        Command::Images(args) => images(&args),
     };
     match result {
         Ok(code) => code,
@@ -197,13 +220,72 @@ fn fail(e: &RunError) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
-    if args.images.is_empty() {
-        return Err(
-            UsageError("no images given: preflight check IMAGE... (see --help)".into()).into(),
-        );
+/// The requests from the command line and the inputs, and the input problems (`--keep-going`).
+fn requests(
+    images: &[String],
+    input: &inputs::InputArgs,
+) -> Result<(Vec<ImageRequest>, Vec<String>), RunError> {
+    if images.is_empty() && input.files.is_empty() {
+        return Err(UsageError(
+            "no images given: preflight check IMAGE... or -f PATH (see --help)".into(),
+        )
+        .into());
     }
+    let loaded = inputs::load(input)?;
+    let mut requests: Vec<ImageRequest> = images
+        .iter()
+        .map(|i| ImageRequest::new(i.as_str()))
+        .collect();
+    requests.extend(loaded.plan.requests);
+    Ok((requests, loaded.problems))
+}
+
+/// Exit 2 after the report when some input could not be read (`--keep-going`).
+fn report_problems(problems: &[String]) -> Option<ExitCode> {
+    if problems.is_empty() {
+        return None;
+    }
+    let mut err = std::io::stderr().lock();
+    for p in problems {
+        let _ = writeln!(err, "error: {p}");
+    }
+    Some(ExitCode::from(2))
+}
+
+fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
+    let (requests, problems) = requests(&args.images, &args.input)?;
+    let inventory = preflight::plan::inventory(&requests);
+    let mut out = std::io::stdout().lock();
+    let written = match args.output {
+        Output::Human => render::inventory_human(&mut out, &inventory),
+        Output::Json => render::json(&mut out, &inventory),
+    };
+    finish(written.and_then(|()| out.flush()))?;
+    if let Some(code) = report_problems(&problems) {
+        return Ok(code);
+    }
+    Ok(if inventory.summary.invalid > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn finish(written: std::io::Result<()>) -> Result<(), RunError> {
+    match written {
+        Ok(()) => Ok(()),
+        // The reader went away (`| head`): nothing left to say to it.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
+    let (requests, problems) = requests(&args.images, &args.input)?;
     let (checker, mut notes) = build_checker(&args.net)?;
+    if requests.is_empty() {
+        notes.push("the inputs reference no images".to_owned());
+    }
     if let Some(var) = [
         "HTTPS_PROXY",
         "https_proxy",
@@ -224,25 +306,18 @@ async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
             args.net.platform.join(", ")
         ));
     }
-    let requests = args
-        .images
-        .iter()
-        .map(|i| ImageRequest::new(i.as_str()))
-        .collect();
     let report = checker.check(requests).await;
     let mut out = std::io::stdout().lock();
     let written = match args.net.output {
         Output::Human => render::human(&mut out, &report, &notes),
         Output::Json => render::json(&mut out, &report),
     };
-    match written.and_then(|()| out.flush()) {
-        Ok(()) => {}
-        // The reader went away (`| head`): nothing left to say to it.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(e.into()),
-    }
+    finish(written.and_then(|()| out.flush()))?;
     for n in &notes {
         tracing::warn!("{n}");
+    }
+    if let Some(code) = report_problems(&problems) {
+        return Ok(code);
     }
     let failed = !report.pullable || (args.strict && report.summary.warnings > 0);
     Ok(if failed {
@@ -273,14 +348,12 @@ fn build_checker(net: &NetArgs) -> Result<(Checker, Vec<String>), RunError> {
     if let Some(h) = &net.docker_hub_registry {
         b = b.docker_hub_registry(h.as_str());
     }
-    let config = match &net.docker_config {
-        Some(path) => Some(DockerConfig::load(path)?),
-        None => DockerConfig::discover()?,
-    };
-    if let Some(c) = config {
-        tracing::debug!(path = %c.path().display(), "credentials from docker config");
-        b = b.credentials(Arc::new(c));
-    }
+    // The CI job's own credentials: --docker-config, else DOCKER_AUTH_CONFIG, Docker's and
+    // podman's files and GitLab's variables, with credential helpers run under a timeout.
+    let helpers = HelperRunner::new().timeout(net.timeout.min(HelperRunner::DEFAULT_TIMEOUT));
+    let ci = CiCredentials::discover(net.docker_config.as_deref(), Some(&helpers))?;
+    tracing::debug!(sources = ?ci.sources(), "CI credentials");
+    b = b.credentials(Arc::new(ci));
     Ok((b.build()?, notes))
 }
 

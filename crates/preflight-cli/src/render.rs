@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use preflight::plan::Inventory;
 use preflight::{ImageReport, Report};
 
 /// One line per image (✓/✗), then each failure with its stage, message and `hint:`.
@@ -23,6 +24,11 @@ pub(crate) fn human(out: &mut impl Write, report: &Report, notes: &[String]) -> 
             for s in &image.sources {
                 writeln!(out, "  in {}", source(s))?;
             }
+            writeln!(
+                out,
+                "  credentials: {}",
+                image.credential.as_deref().unwrap_or("none (anonymous)")
+            )?;
             writeln!(out, "  hint: {}", d.hint)?;
         }
     }
@@ -95,8 +101,42 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// The report as one JSON object.
-pub(crate) fn json(out: &mut impl Write, report: &Report) -> io::Result<()> {
+/// What `preflight images` found: one line per image, then its sources and credentials.
+pub(crate) fn inventory_human(out: &mut impl Write, inventory: &Inventory) -> io::Result<()> {
+    for image in &inventory.images {
+        let name = image.canonical.as_deref().unwrap_or(&image.reference);
+        match &image.diagnosis {
+            Some(d) => writeln!(out, "✗ {}  {}: {}", image.reference, d.code, d.message)?,
+            None => writeln!(out, "  {name}")?,
+        }
+        for s in &image.sources {
+            writeln!(out, "    in {}", source(s))?;
+        }
+        if !image.credentials.is_empty() {
+            writeln!(
+                out,
+                "    credentials: {}",
+                image.credentials.join(", then ")
+            )?;
+        }
+        for w in &image.warnings {
+            writeln!(out, "    ⚠ {}: {}", w.code.as_str(), w.message)?;
+        }
+    }
+    let s = &inventory.summary;
+    writeln!(
+        out,
+        "\n{} image{}, {} invalid, {} warning{}",
+        s.images,
+        plural(s.images),
+        s.invalid,
+        s.warnings,
+        plural(s.warnings)
+    )
+}
+
+/// A report as one JSON object.
+pub(crate) fn json(out: &mut impl Write, report: &impl serde::Serialize) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
     writeln!(out)
 }

@@ -72,8 +72,9 @@ pub struct Candidates {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CredentialError {
-    /// config.json names a credential helper for this registry; helpers are not run yet (a later
-    /// feature). The checker turns this into a warning and continues anonymously.
+    /// config.json names a credential helper for this registry, and this config was not given a
+    /// [`HelperRunner`](crate::docker_config::HelperRunner) (the kubelet never runs a node's
+    /// helpers). The checker turns this into a warning and continues anonymously.
     #[error(
         "docker config {path} sends {registry} to the credential helper docker-credential-{helper}, which preflight does not run yet"
     )]
@@ -84,5 +85,56 @@ pub enum CredentialError {
         registry: String,
         /// The config file that names the helper.
         path: PathBuf,
+    },
+    /// The credential helper that the config names for this registry is not installed: no
+    /// executable `docker-credential-HELPER` in any directory of the search path. Docker fails
+    /// the pull the same way.
+    #[error(
+        "credential helper docker-credential-{helper} (for {registry}) is not installed: it is not on PATH"
+    )]
+    HelperMissing {
+        /// The helper's name, without the `docker-credential-` prefix.
+        helper: String,
+        /// The registry looked up.
+        registry: String,
+    },
+    /// The credential helper ran and failed (other than by saying it has no credential).
+    #[error(
+        "credential helper docker-credential-{helper} failed for {registry} ({status}): {message}"
+    )]
+    HelperFailed {
+        /// The helper's name, without the `docker-credential-` prefix.
+        helper: String,
+        /// The registry looked up.
+        registry: String,
+        /// How it ended, e.g. `exit status: 3`, or `not run` when it could not be started.
+        status: String,
+        /// The first line the helper wrote to stderr (else stdout), cleaned of control
+        /// characters and cut to 200 characters. A helper prints its credential only on success,
+        /// so a failure's output holds none; output that looks like JSON is withheld anyway.
+        message: String,
+    },
+    /// The credential helper did not finish in time; it was killed.
+    #[error(
+        "credential helper docker-credential-{helper} did not answer for {registry} within {seconds} s and was stopped"
+    )]
+    HelperTimeout {
+        /// The helper's name, without the `docker-credential-` prefix.
+        helper: String,
+        /// The registry looked up.
+        registry: String,
+        /// The time limit, in whole seconds (rounded up).
+        seconds: u64,
+    },
+    /// The credential helper succeeded but its output is not a credential. The output is never
+    /// shown: it may hold the secret.
+    #[error(
+        "credential helper docker-credential-{helper} answered for {registry} with output that is not a credential (not shown: it may hold a secret)"
+    )]
+    HelperOutput {
+        /// The helper's name, without the `docker-credential-` prefix.
+        helper: String,
+        /// The registry looked up.
+        registry: String,
     },
 }

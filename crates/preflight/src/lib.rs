@@ -33,7 +33,10 @@
 //! - [`challenge`] — `WWW-Authenticate` parsing (Basic, Bearer).
 //! - [`wire`] — the registry's wire formats: media types, error bodies, token responses.
 //! - [`secret`], [`credentials`], [`docker_config`] — credentials and where they come from
-//!   (Docker's `config.json`), never printed.
+//!   (Docker's `config.json` and its credential helpers), never printed.
+//! - [`ci_credentials`] — the CI runner's credentials: `DOCKER_AUTH_CONFIG`, Docker's and podman's files,
+//!   GitLab's `CI_REGISTRY_*` variables.
+//! - [`kubelet`] — pull Secrets and the kubelet's keyring: which credentials a node tries for an image.
 //! - `auth` — Basic and the token flow, with a token cache per scope and credential.
 //! - `probe` — the registry-wide stages `dns` → `tcp` → `tls` → `ping`.
 //! - `manifest` — the `HEAD` of the manifest, and why it failed.
@@ -42,6 +45,12 @@
 //! - [`diagnosis`] — the stable codes and their hints.
 //! - [`report`] — the result as data, serializable to the contract's JSON.
 //! - [`checker`] — the [`Checker`] that ties the stages together.
+//!
+//! Inputs produce plain data the checker consumes:
+//!
+//! - [`manifests`] — Kubernetes YAML/JSON to the images used, with file, line, object and
+//!   container, and the pull Secrets and service accounts beside them.
+//! - [`plan`] — from manifests to image requests, each with the credentials its node would try.
 
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
@@ -49,12 +58,16 @@
 mod auth;
 pub mod challenge;
 pub mod checker;
+pub mod ci_credentials;
 pub mod credentials;
 pub mod diagnosis;
 pub mod dns;
 pub mod docker_config;
+pub mod kubelet;
 pub mod lint;
 mod manifest;
+pub mod manifests;
+pub mod plan;
 mod probe;
 pub mod ratelimit;
 pub mod reference;
@@ -64,10 +77,11 @@ pub mod transport;
 pub mod wire;
 
 pub use checker::{BuildError, Checker, CheckerBuilder, ImageRequest};
+pub use ci_credentials::CiCredentials;
 pub use credentials::{Candidates, Credential, CredentialSource, LocatedCredential};
 pub use diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
 pub use dns::DnsConfig;
-pub use docker_config::DockerConfig;
+pub use docker_config::{DockerConfig, HelperRunner};
 pub use reference::Reference;
 pub use report::{ImageReport, Report, Source};
 pub use transport::TlsMode;

@@ -1,0 +1,146 @@
+//! Reading the deploy's manifests (`-f`) and pull secrets (`--pull-secrets`) into the library's
+//! plain data. Reading files is all that happens here; extraction and planning are the library's.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use preflight::DockerConfig;
+use preflight::manifests::{self, Extraction, ManifestError};
+use preflight::plan::{self, CredentialMode, Plan, PlanOptions};
+
+use crate::{RunError, UsageError};
+
+/// Whose credentials images from manifests are checked with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CredentialsArg {
+    /// As the node would pull: the pod's imagePullSecrets, its ServiceAccount's, then
+    /// --node-docker-config.
+    Kubelet,
+    /// As this CI job would: --docker-config, DOCKER_AUTH_CONFIG, ~/.docker/config.json,
+    /// podman's auth.json, GitLab's CI_REGISTRY_* variables.
+    Ci,
+}
+
+/// Where the deploy comes from.
+#[derive(Debug, Args)]
+pub(crate) struct InputArgs {
+    /// Kubernetes manifests: a file, a directory (walked for .yaml/.yml/.json), or - for stdin
+    /// (repeatable).
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub(crate) files: Vec<PathBuf>,
+
+    /// A file of pull Secrets (e.g. `kubectl get secret NAME -o yaml`), used like Secrets
+    /// found in the manifests (repeatable).
+    #[arg(long = "pull-secrets", value_name = "PATH")]
+    pull_secrets: Vec<PathBuf>,
+
+    /// The node's own config.json, tried after the pod's pull secrets (as the kubelet does).
+    #[arg(long = "node-docker-config", value_name = "PATH")]
+    node_docker_config: Option<PathBuf>,
+
+    /// Whose credentials images from manifests are checked with [default: kubelet].
+    /// Images named on the command line always use the CI job's.
+    #[arg(long, value_enum, value_name = "kubelet|ci")]
+    pub(crate) credentials: Option<CredentialsArg>,
+
+    /// A pull secret a pod names but the inputs lack fails the image (default: a warning,
+    /// since it may exist in the cluster).
+    #[arg(long)]
+    require_pull_secrets: bool,
+
+    /// Go on past unreadable or malformed input files and invalid pull secrets: report what
+    /// could be read, then exit 2 all the same.
+    #[arg(long)]
+    pub(crate) keep_going: bool,
+}
+
+/// What the inputs gave, and what could not be read (only with `--keep-going`).
+pub(crate) struct Loaded {
+    pub(crate) plan: Plan,
+    pub(crate) problems: Vec<String>,
+}
+
+/// Reads every input, extracts and plans. Without `--keep-going` the first problem is the error.
+pub(crate) fn load(args: &InputArgs) -> Result<Loaded, RunError> {
+    let mut problems: Vec<String> = Vec::new();
+    let mut extraction = Extraction::default();
+    let mut stdin_used = false;
+    for path in &args.files {
+        let result = if path.as_os_str() == "-" {
+            if stdin_used {
+                return Err(UsageError("-f - can be given only once".into()).into());
+            }
+            stdin_used = true;
+            read_stdin().and_then(|text| manifests::extract("<stdin>", &text))
+        } else {
+            read_tree(path)
+        };
+        match result {
+            Ok(e) => extraction.merge(e),
+            Err(e) if args.keep_going => problems.push(e.to_string()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for path in &args.pull_secrets {
+        match read_tree(path) {
+            // Only what says who may pull: Secrets and ServiceAccounts, not the workloads.
+            Ok(e) => extraction.merge(Extraction {
+                images: Vec::new(),
+                secrets: e.secrets,
+                service_accounts: e.service_accounts,
+            }),
+            Err(e) if args.keep_going => problems.push(e.to_string()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let node_config = match &args.node_docker_config {
+        Some(p) => Some(Arc::new(DockerConfig::load(p)?)),
+        None => None,
+    };
+    let options = PlanOptions {
+        mode: match args.credentials {
+            Some(CredentialsArg::Ci) => CredentialMode::Ci,
+            _ => CredentialMode::Kubelet,
+        },
+        node_config,
+        require_pull_secrets: args.require_pull_secrets,
+    };
+    let plan = plan::plan(&extraction, &options);
+    for (source, e) in &plan.invalid_secrets {
+        let at = match source.line {
+            Some(l) => format!("{}:{l}", source.file),
+            None => source.file.clone(),
+        };
+        let message = format!("{at}: {e}");
+        if !args.keep_going {
+            return Err(UsageError(message).into());
+        }
+        problems.push(message);
+    }
+    Ok(Loaded { plan, problems })
+}
+
+fn read_tree(path: &Path) -> Result<Extraction, ManifestError> {
+    let mut all = Extraction::default();
+    for file in manifests::discover(path)? {
+        let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        all.merge(manifests::extract(&file.display().to_string(), &text)?);
+    }
+    Ok(all)
+}
+
+fn read_stdin() -> Result<String, ManifestError> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|source| ManifestError::Read {
+            path: PathBuf::from("<stdin>"),
+            source,
+        })?;
+    Ok(text)
+}

@@ -1,0 +1,317 @@
+//! From a deploy's manifests to the images to check, each with the credentials the node would
+//! pull it with: the pod's `imagePullSecrets`, then its service account's, then the node's own
+//! `config.json` — or, when asked, the CI runner's credentials for everything.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::checker::ImageRequest;
+use crate::credentials::CredentialSource;
+use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
+use crate::docker_config::DockerConfig;
+use crate::kubelet::{PodCredentials, PullSecret, PullSecretError};
+use crate::lint;
+use crate::manifests::{Extraction, ImageUse, SecretObject};
+use crate::reference::Reference;
+use crate::report::Source;
+
+/// Whose credentials images from manifests are pulled with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CredentialMode {
+    /// As the kubelet would: the pod's pull secrets, its service account's, then the node's.
+    #[default]
+    Kubelet,
+    /// As this CI job would: the checker's own credential source, for every image.
+    Ci,
+}
+
+/// How to plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Whose credentials.
+    pub mode: CredentialMode,
+    /// The node's `config.json`, tried after the pod's secrets (its helpers are never run).
+    pub node_config: Option<Arc<DockerConfig>>,
+    /// A pull secret named by a pod but absent from the inputs fails the image, instead of a warning.
+    pub require_pull_secrets: bool,
+}
+
+/// The images to check, and the pull Secrets in the inputs that could not be decoded.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// One request per image use (the checker merges equal ones).
+    pub requests: Vec<ImageRequest>,
+    /// Secrets of a pull-secret type whose data does not decode, with where they are.
+    pub invalid_secrets: Vec<(Source, PullSecretError)>,
+}
+
+const DOCKERCONFIGJSON: &str = "kubernetes.io/dockerconfigjson";
+const DOCKERCFG: &str = "kubernetes.io/dockercfg";
+
+/// What the inputs hold under one `namespace/name`.
+enum SecretState {
+    Usable(Arc<PullSecret>),
+    Invalid(String),
+}
+
+/// Plans the check of every image the manifests use.
+pub fn plan(extraction: &Extraction, options: &PlanOptions) -> Plan {
+    let mut out = Plan::default();
+    let mut secrets: HashMap<(String, String), SecretState> = HashMap::new();
+    for s in &extraction.secrets {
+        let key = (s.namespace.clone(), s.name.clone());
+        let state = decode(s, &mut out.invalid_secrets);
+        secrets.insert(key, state);
+    }
+    let accounts: HashMap<(&str, &str), &[String]> = extraction
+        .service_accounts
+        .iter()
+        .map(|sa| {
+            (
+                (sa.namespace.as_str(), sa.name.as_str()),
+                sa.image_pull_secrets.as_slice(),
+            )
+        })
+        .collect();
+    // Pods naming the same secrets share one credential source.
+    let mut sources: HashMap<(String, Vec<String>), Arc<PodCredentials>> = HashMap::new();
+
+    for use_ in &extraction.images {
+        let mut req = ImageRequest::new(use_.reference.clone());
+        req.sources.push(use_.source.clone());
+        if let Ok(r) = Reference::parse(&use_.reference) {
+            req.warnings =
+                lint::pull_policy_warnings(&r, use_.pull_policy.as_deref(), &place(use_));
+        }
+        if options.mode == CredentialMode::Kubelet {
+            let names = secret_names(use_, &accounts);
+            let mut usable = Vec::new();
+            for name in &names {
+                match secrets.get(&(use_.namespace.clone(), name.clone())) {
+                    Some(SecretState::Usable(s)) => usable.push(Arc::clone(s)),
+                    Some(SecretState::Invalid(why)) => {
+                        req.failure.get_or_insert_with(|| {
+                            Diagnosis::new(
+                                Code::PullSecretInvalid,
+                                Stage::Auth,
+                                format!("pull secret {}/{name}: {why}", use_.namespace),
+                            )
+                        });
+                    }
+                    None => {
+                        let message = format!(
+                            "{} names the pull secret {}/{name}, which is not in the inputs (it may exist in the cluster: pass it with --pull-secrets to check with it)",
+                            place(use_),
+                            use_.namespace
+                        );
+                        if options.require_pull_secrets {
+                            req.failure.get_or_insert_with(|| {
+                                Diagnosis::new(Code::PullSecretMissing, Stage::Auth, message)
+                            });
+                        } else {
+                            req.warnings.push(Warning {
+                                code: WarningCode::PullSecretMissing,
+                                message,
+                            });
+                        }
+                    }
+                }
+            }
+            let key = (use_.namespace.clone(), names);
+            let source = sources.entry(key).or_insert_with(|| {
+                let refs: Vec<&PullSecret> = usable.iter().map(AsRef::as_ref).collect();
+                Arc::new(PodCredentials::new(&refs, options.node_config.as_deref()))
+            });
+            let source: Arc<dyn CredentialSource> = Arc::clone(source) as Arc<dyn CredentialSource>;
+            req.credentials = Some(source);
+        }
+        out.requests.push(req);
+    }
+    out
+}
+
+fn decode(s: &SecretObject, invalid: &mut Vec<(Source, PullSecretError)>) -> SecretState {
+    let kind = s.secret_type.as_deref();
+    if !matches!(kind, Some(DOCKERCONFIGJSON | DOCKERCFG)) {
+        return SecretState::Invalid(format!(
+            "its type is {}, not {DOCKERCONFIGJSON} or {DOCKERCFG}, so the kubelet ignores it",
+            kind.unwrap_or("Opaque (no type given)")
+        ));
+    }
+    match PullSecret::decode(&s.namespace, &s.name, kind, &s.data, &s.string_data) {
+        Ok(p) => SecretState::Usable(Arc::new(p)),
+        Err(e) => {
+            let why = e.to_string();
+            invalid.push((s.source.clone(), e));
+            SecretState::Invalid(why)
+        }
+    }
+}
+
+/// The pod's `imagePullSecrets`, then its service account's, without repeats.
+fn secret_names(use_: &ImageUse, accounts: &HashMap<(&str, &str), &[String]>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let from_account = accounts
+        .get(&(use_.namespace.as_str(), use_.service_account.as_str()))
+        .copied()
+        .unwrap_or_default();
+    for n in use_.image_pull_secrets.iter().chain(from_account) {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    names
+}
+
+/// `Deployment/shop/app container app`, for messages.
+fn place(use_: &ImageUse) -> String {
+    let mut s = use_
+        .source
+        .object
+        .clone()
+        .unwrap_or_else(|| use_.source.file.clone());
+    if let Some(c) = &use_.source.container {
+        let _ = write!(s, " container {c}");
+    }
+    s
+}
+
+/// What `preflight images` lists: the images found, normalized, with no network.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Inventory {
+    /// Report format version (1).
+    pub version: u32,
+    /// Counts.
+    pub summary: InventorySummary,
+    /// One entry per distinct image (and credentials), in the order first found.
+    pub images: Vec<InventoryImage>,
+}
+
+/// Counts over an inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct InventorySummary {
+    /// Distinct images.
+    pub images: usize,
+    /// Invalid references among them.
+    pub invalid: usize,
+    /// Warnings over all images.
+    pub warnings: usize,
+}
+
+/// One image found in the inputs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InventoryImage {
+    /// The reference as written.
+    pub reference: String,
+    /// The fully qualified form; null when invalid.
+    pub canonical: Option<String>,
+    /// The registry after normalization.
+    pub registry: Option<String>,
+    /// The repository path.
+    pub repository: Option<String>,
+    /// The tag (`latest` when none was written; null for digest-only).
+    pub tag: Option<String>,
+    /// The digest written in the reference.
+    pub digest: Option<String>,
+    /// The credentials the node would try, in order (where they come from, never what they are).
+    pub credentials: Vec<String>,
+    /// Why the reference is invalid; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
+    /// Lints and missing pull secrets.
+    pub warnings: Vec<Warning>,
+    /// Where it was found.
+    pub sources: Vec<Source>,
+}
+
+/// Lists the planned images without touching the network, merging equal ones as `check` does.
+pub fn inventory(requests: &[ImageRequest]) -> Inventory {
+    let mut images: Vec<InventoryImage> = Vec::new();
+    let mut index: HashMap<(String, Vec<String>), usize> = HashMap::new();
+    for req in requests {
+        let parsed = Reference::parse(&req.reference);
+        let credentials: Vec<String> = match (&req.credentials, &parsed) {
+            (Some(src), Ok(r)) => src
+                .candidates(r)
+                .map(|c| c.credentials.into_iter().map(|l| l.origin).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let name = parsed
+            .as_ref()
+            .map_or_else(|_| req.reference.clone(), Reference::canonical);
+        let key = (name, credentials.clone());
+        if let Some(&i) = index.get(&key) {
+            let existing = &mut images[i];
+            for s in &req.sources {
+                if !existing.sources.contains(s) {
+                    existing.sources.push(s.clone());
+                }
+            }
+            for w in &req.warnings {
+                if !existing.warnings.contains(w) {
+                    existing.warnings.push(w.clone());
+                }
+            }
+            continue;
+        }
+        let mut image = InventoryImage {
+            reference: req.reference.clone(),
+            canonical: None,
+            registry: None,
+            repository: None,
+            tag: None,
+            digest: None,
+            credentials,
+            diagnosis: req.failure.clone(),
+            warnings: Vec::new(),
+            sources: req.sources.clone(),
+        };
+        match &parsed {
+            Ok(r) => {
+                image.canonical = Some(r.canonical());
+                image.registry = Some(r.registry().to_owned());
+                image.repository = Some(r.repository().to_owned());
+                image.tag = r.tag().map(str::to_owned);
+                image.digest = r.digest().map(ToString::to_string);
+                image.warnings = lint::reference_warnings(r);
+            }
+            Err(e) => {
+                image.diagnosis = Some(Diagnosis::new(
+                    Code::InvalidReference,
+                    Stage::Reference,
+                    e.to_string(),
+                ));
+            }
+        }
+        for w in &req.warnings {
+            if !image.warnings.contains(w) {
+                image.warnings.push(w.clone());
+            }
+        }
+        index.insert(key, images.len());
+        images.push(image);
+    }
+    let invalid = images
+        .iter()
+        .filter(|i| {
+            i.diagnosis
+                .as_ref()
+                .is_some_and(|d| d.code == Code::InvalidReference)
+        })
+        .count();
+    let warnings = images.iter().map(|i| i.warnings.len()).sum();
+    Inventory {
+        version: crate::report::REPORT_VERSION,
+        summary: InventorySummary {
+            images: images.len(),
+            invalid,
+            warnings,
+        },
+        images,
+    }
+}

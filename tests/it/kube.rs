@@ -1,0 +1,570 @@
+//! Manifests in: a deploy's YAML read from files and stdin, images checked with the credentials
+//! the kubelet would use — pod secrets, service account secrets, the node's config — against the
+//! real TLS + Basic registry and the token registry.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+
+use crate::common::{Run, path_str, preflight, run_cmd};
+use crate::support::pki::Pki;
+use crate::support::registry::{Registry, basic_auth};
+use crate::support::seed::{self, ImageKind};
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// A `kubernetes.io/dockerconfigjson` Secret for `key` with `user:password`.
+fn pull_secret(namespace: &str, name: &str, key: &str, user: &str, password: &str) -> String {
+    let config =
+        serde_json::json!({ "auths": { key: { "auth": b64(&format!("{user}:{password}")) } } });
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {}\n",
+        b64(&config.to_string())
+    )
+}
+
+fn deployment(
+    namespace: &str,
+    name: &str,
+    image: &str,
+    secrets: &[&str],
+    account: Option<&str>,
+) -> String {
+    let mut pod = String::new();
+    if let Some(a) = account {
+        let _ = writeln!(pod, "      serviceAccountName: {a}");
+    }
+    if !secrets.is_empty() {
+        pod.push_str("      imagePullSecrets:\n");
+        for s in secrets {
+            let _ = writeln!(pod, "        - name: {s}");
+        }
+    }
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  template:\n    spec:\n{pod}      containers:\n        - name: app\n          image: {image}\n"
+    )
+}
+
+struct Basic {
+    pki: Pki,
+    reg: Registry,
+    dir: tempfile::TempDir,
+}
+
+fn basic() -> Basic {
+    let pki = Pki::new();
+    let reg = Registry::tls_basic(&pki, &pki.server, &[("deployer", "deploy-pass")]);
+    seed::push(
+        &reg.base_url(),
+        Some(&basic_auth("deployer", "deploy-pass")),
+        Some(&pki.ca.pem_path),
+        "shop/payment-app",
+        "v2.1.2",
+        ImageKind::OciManifest,
+    );
+    Basic {
+        pki,
+        reg,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Basic {
+    fn image(&self) -> String {
+        format!("{}/shop/payment-app:v2.1.2", self.reg.host())
+    }
+
+    fn write(&self, name: &str, docs: &[String]) -> std::path::PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, docs.join("---\n")).unwrap();
+        path
+    }
+
+    fn check(&self, extra: &[&str]) -> Run {
+        let mut cmd = preflight();
+        cmd.args([
+            "check",
+            "-o",
+            "json",
+            "--ca-file",
+            path_str(&self.pki.ca.pem_path),
+        ])
+        .args(extra);
+        run_cmd(&mut cmd)
+    }
+}
+
+#[test]
+fn a_working_pull_secret_is_used_and_named() {
+    let b = basic();
+    let file = b.write(
+        "deploy.yaml",
+        &[
+            pull_secret("shop", "regcred", &b.reg.host(), "deployer", "deploy-pass"),
+            deployment("shop", "payment-app", &b.image(), &["regcred"], None),
+        ],
+    );
+    let r = b.check(&["-f", path_str(&file)]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let image = r.image(0);
+    assert_eq!(
+        image["credential"],
+        format!("secret shop/regcred, key {}", b.reg.host())
+    );
+    let source = &image["sources"][0];
+    assert_eq!(source["object"], "Deployment/shop/payment-app");
+    assert_eq!(source["container"], "app");
+    assert_eq!(source["line"], 22, "line of the image value: {source}");
+    assert!(source["file"].as_str().unwrap().ends_with("deploy.yaml"));
+}
+
+#[test]
+fn a_wrong_password_is_auth_rejected_naming_the_secret() {
+    let b = basic();
+    let file = b.write(
+        "deploy.yaml",
+        &[
+            pull_secret("shop", "stale-cred", &b.reg.host(), "deployer", "old-pass"),
+            deployment("shop", "payment-app", &b.image(), &["stale-cred"], None),
+        ],
+    );
+    let r = b.check(&["-f", path_str(&file)]);
+    assert_eq!(
+        r.code_of(0).as_deref(),
+        Some("auth-rejected"),
+        "{}",
+        r.stdout
+    );
+    let image = r.image(0);
+    assert!(
+        image["credential"]
+            .as_str()
+            .unwrap()
+            .contains("secret shop/stale-cred")
+    );
+    assert!(
+        image["diagnosis"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("secret shop/stale-cred")
+    );
+}
+
+#[test]
+fn a_secret_for_another_host_falls_back_to_anonymous_with_a_near_miss_hint() {
+    let b = basic();
+    let port = b.reg.addr.port();
+    // The registry is 127.0.0.1:PORT; the secret was made for another port of the same host.
+    let near = format!("127.0.0.1:{}", port.wrapping_add(1));
+    let file = b.write(
+        "deploy.yaml",
+        &[
+            pull_secret("shop", "regcred", &near, "deployer", "deploy-pass"),
+            deployment("shop", "payment-app", &b.image(), &["regcred"], None),
+        ],
+    );
+    let r = b.check(&["-f", path_str(&file)]);
+    assert_eq!(
+        r.code_of(0).as_deref(),
+        Some("auth-required"),
+        "{}",
+        r.stdout
+    );
+    let image = r.image(0);
+    assert!(image["credential"].is_null(), "anonymous: {image}");
+    let hint = image["diagnosis"]["hint"].as_str().unwrap();
+    assert!(hint.contains(&near), "near-miss hint names the key: {hint}");
+}
+
+#[test]
+fn the_service_accounts_secret_is_used() {
+    let b = basic();
+    let account = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: deployer\n  namespace: shop\nimagePullSecrets:\n  - name: sa-cred\n".to_owned();
+    let file = b.write(
+        "deploy.yaml",
+        &[
+            account,
+            pull_secret("shop", "sa-cred", &b.reg.host(), "deployer", "deploy-pass"),
+            deployment("shop", "payment-app", &b.image(), &[], Some("deployer")),
+        ],
+    );
+    let r = b.check(&["-f", path_str(&file)]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.image(0)["credential"]
+            .as_str()
+            .unwrap()
+            .contains("secret shop/sa-cred")
+    );
+}
+
+#[test]
+fn a_missing_secret_warns_or_fails_when_required() {
+    let b = basic();
+    let file = b.write(
+        "deploy.yaml",
+        &[
+            pull_secret("shop", "regcred", &b.reg.host(), "deployer", "deploy-pass"),
+            deployment(
+                "shop",
+                "payment-app",
+                &b.image(),
+                &["not-here", "regcred"],
+                None,
+            ),
+        ],
+    );
+    let r = b.check(&["-f", path_str(&file)]);
+    assert_eq!(r.code, 0, "the pod's other secret works: {}", r.stdout);
+    let warnings = r.image(0)["warnings"].clone();
+    assert!(
+        warnings
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["code"] == "pull-secret-missing"
+                && w["message"].as_str().unwrap().contains("shop/not-here")),
+        "{warnings}"
+    );
+    let r = b.check(&["--require-pull-secrets", "-f", path_str(&file)]);
+    assert_eq!(
+        r.code_of(0).as_deref(),
+        Some("pull-secret-missing"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_secret_of_the_wrong_type_is_pull_secret_invalid() {
+    let b = basic();
+    let opaque = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\n  namespace: shop\ntype: Opaque\ndata:\n  password: c2VjcmV0\n".to_owned();
+    let file = b.write(
+        "deploy.yaml",
+        &[
+            opaque,
+            deployment("shop", "payment-app", &b.image(), &["regcred"], None),
+        ],
+    );
+    let r = b.check(&["-f", path_str(&file)]);
+    assert_eq!(
+        r.code_of(0).as_deref(),
+        Some("pull-secret-invalid"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.image(0)["diagnosis"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Opaque")
+    );
+}
+
+#[test]
+fn the_same_image_with_different_secrets_gets_two_answers() {
+    let b = basic();
+    let file = b.write(
+        "deploy.yaml",
+        &[
+            pull_secret("shop", "good", &b.reg.host(), "deployer", "deploy-pass"),
+            pull_secret("shop", "bad", &b.reg.host(), "deployer", "nope"),
+            deployment("shop", "api", &b.image(), &["good"], None),
+            deployment("shop", "worker", &b.image(), &["bad"], None),
+            deployment("shop", "web", &b.image(), &["good"], None),
+        ],
+    );
+    let r = b.check(&["-f", path_str(&file)]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let j = r.json();
+    assert_eq!(
+        j["summary"]["images"], 2,
+        "api and web merge; worker stands apart: {}",
+        r.stdout
+    );
+    assert_eq!(r.code_of(0), None);
+    assert_eq!(j["images"][0]["sources"].as_array().unwrap().len(), 2);
+    assert_eq!(r.code_of(1).as_deref(), Some("auth-rejected"));
+    assert_eq!(
+        j["images"][1]["sources"][0]["object"],
+        "Deployment/shop/worker"
+    );
+}
+
+#[test]
+fn the_nodes_config_is_tried_after_the_pods_secrets() {
+    let b = basic();
+    let file = b.write(
+        "deploy.yaml",
+        &[deployment("shop", "payment-app", &b.image(), &[], None)],
+    );
+    let node =
+        crate::common::docker_config(b.dir.path(), &[(&b.reg.host(), "deployer", "deploy-pass")]);
+    let r = b.check(&[
+        "-f",
+        path_str(&file),
+        "--node-docker-config",
+        path_str(&node),
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.image(0)["credential"]
+            .as_str()
+            .unwrap()
+            .starts_with("node docker-config")
+    );
+}
+
+#[test]
+fn ci_credentials_can_be_chosen_for_manifests() {
+    let b = basic();
+    let file = b.write(
+        "deploy.yaml",
+        &[deployment(
+            "shop",
+            "payment-app",
+            &b.image(),
+            &["regcred"],
+            None,
+        )],
+    );
+    let config =
+        crate::common::docker_config(b.dir.path(), &[(&b.reg.host(), "deployer", "deploy-pass")]);
+    let r = b.check(&[
+        "-f",
+        path_str(&file),
+        "--credentials",
+        "ci",
+        "--docker-config",
+        path_str(&config),
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.image(0)["credential"]
+            .as_str()
+            .unwrap()
+            .starts_with("docker-config")
+    );
+    let warnings = r.image(0)["warnings"].as_array().unwrap().clone();
+    assert!(
+        warnings.iter().all(|w| w["code"] != "pull-secret-missing"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn helm_style_output_on_stdin_reports_every_image_with_sources() {
+    let b = basic();
+    let stream = format!(
+        "---\n# Source: shop/templates/secret.yaml\n{}---\n# Source: shop/templates/deploy.yaml\n{}---\n# Source: shop/templates/job.yaml\napiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: nightly\n  namespace: shop\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          imagePullSecrets: [{{name: regcred}}]\n          initContainers:\n            - name: migrate\n              image: {}\n          containers:\n            - name: report\n              image: {}/shop/missing:v1\n              imagePullPolicy: Always\n---\n",
+        pull_secret("shop", "regcred", &b.reg.host(), "deployer", "deploy-pass"),
+        deployment("shop", "payment-app", &b.image(), &["regcred"], None),
+        b.image(),
+        b.reg.host(),
+    );
+    let mut cmd = preflight();
+    cmd.args([
+        "check",
+        "--ca-file",
+        path_str(&b.pki.ca.pem_path),
+        "-f",
+        "-",
+    ])
+    .write_stdin(stream.clone());
+    let human = run_cmd(&mut cmd);
+    assert_eq!(human.code, 1, "{}\n{}", human.stdout, human.stderr);
+    assert!(
+        human.stdout.contains("repository-not-found"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("<stdin>:"),
+        "sources shown: {}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains("CronJob/shop/nightly container report"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("credentials: secret shop/regcred"),
+        "{}",
+        human.stdout
+    );
+
+    let mut cmd = preflight();
+    cmd.args([
+        "check",
+        "-o",
+        "json",
+        "--ca-file",
+        path_str(&b.pki.ca.pem_path),
+        "-f",
+        "-",
+    ])
+    .write_stdin(stream);
+    let r = run_cmd(&mut cmd);
+    let j = r.json();
+    assert_eq!(j["summary"]["images"], 2, "{}", r.stdout);
+    let sources = j["images"][0]["sources"].as_array().unwrap();
+    assert_eq!(
+        sources.len(),
+        2,
+        "deployment and init container: {sources:?}"
+    );
+    let warnings = j["images"][1]["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["code"] == "always-pull-mutable-tag"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn malformed_input_exits_2_naming_file_and_line_unless_keep_going() {
+    let b = basic();
+    let good = b.write(
+        "good.yaml",
+        &[deployment("shop", "payment-app", &b.image(), &[], None)],
+    );
+    let bad = b.dir.path().join("bad.yaml");
+    std::fs::write(&bad, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n    - name: a\n      image: [not, a, string]\n").unwrap();
+    let r = b.check(&["-f", path_str(&good), "-f", path_str(&bad)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    assert!(
+        r.stderr.contains(&format!("{}:8", bad.display())),
+        "{}",
+        r.stderr
+    );
+
+    let r = b.check(&["--keep-going", "-f", path_str(&good), "-f", path_str(&bad)]);
+    assert_eq!(r.code, 2, "input problems still fail the run: {}", r.stderr);
+    assert_eq!(
+        r.json()["summary"]["images"],
+        1,
+        "the good file is still checked"
+    );
+    assert!(r.stderr.contains("bad.yaml:8"), "{}", r.stderr);
+}
+
+#[test]
+fn images_lists_without_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploy.yaml");
+    let docs = [
+        deployment("shop", "web", "nginx", &[], None),
+        deployment(
+            "shop",
+            "api",
+            "registry.preflight.test:5000/shop/api:v1",
+            &["regcred"],
+            None,
+        ),
+        deployment("shop", "bad", "Shop/Api:v1", &[], None),
+    ];
+    std::fs::write(&file, docs.join("---\n")).unwrap();
+    let mut cmd = preflight();
+    cmd.args(["images", "-o", "json", "-f", path_str(&file)]);
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 1, "an invalid reference: {}", r.stderr);
+    let j = r.json();
+    assert_eq!(j["summary"]["images"], 3);
+    assert_eq!(
+        j["images"][0]["canonical"],
+        "docker.io/library/nginx:latest"
+    );
+    assert_eq!(j["images"][0]["warnings"][0]["code"], "implicit-latest");
+    assert!(j["images"][0].get("stages").is_none());
+    assert_eq!(j["images"][1]["registry"], "registry.preflight.test:5000");
+    assert!(
+        j["images"][1]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["code"] == "pull-secret-missing")
+    );
+    assert_eq!(j["images"][2]["diagnosis"]["code"], "invalid-reference");
+    assert_eq!(
+        j["images"][2]["sources"][0]["object"],
+        "Deployment/shop/bad"
+    );
+
+    let mut cmd = preflight();
+    cmd.args(["images", "-f", path_str(&file)]);
+    let human = run_cmd(&mut cmd);
+    assert!(
+        human.stdout.contains("docker.io/library/nginx:latest"),
+        "{}",
+        human.stdout
+    );
+    assert!(human.stdout.contains("in "), "{}", human.stdout);
+}
+
+#[test]
+fn pod_secrets_against_the_token_registry() {
+    use crate::support::token::TokenServer;
+    let pki = Pki::new();
+    let server = TokenServer::start(&pki);
+    let reg = Registry::tls_token(&pki, &server.realm, &server.service, &server.issuer);
+    let push = seed::bearer_for_push(&pki, &server.service, &server.issuer, "private/app");
+    seed::push(
+        &reg.base_url(),
+        Some(&push),
+        Some(&pki.ca.pem_path),
+        "private/app",
+        "v1",
+        ImageKind::OciIndex,
+    );
+    let image = format!("{}/private/app:v1", reg.host());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploy.yaml");
+    let docs = [
+        pull_secret("prod", "admin", &reg.host(), "admin", "admin-pass"),
+        pull_secret("prod", "limited", &reg.host(), "limited", "limited-pass"),
+        deployment("prod", "app", &image, &["admin"], None),
+        deployment("prod", "other", &image, &["limited"], None),
+        // Both secrets match: the first is refused access, the second works.
+        deployment("prod", "both", &image, &["limited", "admin"], None),
+    ];
+    std::fs::write(&file, docs.join("---\n")).unwrap();
+    let mut cmd = preflight();
+    cmd.args([
+        "check",
+        "-o",
+        "json",
+        "--ca-file",
+        path_str(&pki.ca.pem_path),
+        "-f",
+        path_str(&file),
+    ]);
+    let r = run_cmd(&mut cmd);
+    let j = r.json();
+    assert_eq!(j["summary"]["images"], 3, "{}", r.stdout);
+    assert_eq!(r.code_of(0), None, "{}", r.stdout);
+    assert_eq!(
+        r.code_of(1).as_deref(),
+        Some("access-denied"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        r.code_of(2),
+        None,
+        "every matching secret is tried in order: {}",
+        r.stdout
+    );
+    assert!(
+        j["images"][2]["credential"]
+            .as_str()
+            .unwrap()
+            .contains("secret prod/admin")
+    );
+}
