@@ -568,3 +568,140 @@ fn pod_secrets_against_the_token_registry() {
             .contains("secret prod/admin")
     );
 }
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/../../tests/fixtures/manifests/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn every_malformed_fixture_exits_2_with_file_and_line() {
+    for (name, line, says) in [
+        ("bad-syntax.yaml", 9, "did not find expected"),
+        (
+            "not-object.yaml",
+            1,
+            "a document must be a Kubernetes object",
+        ),
+        ("image-not-string.yaml", 0, "image must be a string"),
+        (
+            "image-float.yaml",
+            8,
+            "image must be a string, found a number",
+        ),
+        ("alias-bomb.yaml", 7, ""),
+    ] {
+        let path = fixture(name);
+        let mut cmd = preflight();
+        cmd.args(["images", "-f", &path]);
+        let r = run_cmd(&mut cmd);
+        assert_eq!(r.code, 2, "{name}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{name}: nothing listed: {}", r.stdout);
+        assert!(
+            r.stderr.contains(&format!("{name}:")),
+            "{name}: {}",
+            r.stderr
+        );
+        if line > 0 {
+            assert!(
+                r.stderr.contains(&format!("{name}:{line}")),
+                "{name}: {}",
+                r.stderr
+            );
+        }
+        assert!(r.stderr.contains(says), "{name}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn a_directory_is_walked_for_manifests() {
+    let mut cmd = preflight();
+    cmd.args(["images", "-o", "json", "-f", &fixture("dir")]);
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let files: Vec<String> = r.json()["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| {
+            i["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["file"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with("dir/a.yaml")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("dir/b/c.yml")),
+        "{files:?}"
+    );
+    assert!(files.iter().all(|f| !f.ends_with(".txt")), "{files:?}");
+}
+
+#[test]
+fn pull_secrets_from_a_separate_file_are_used() {
+    let b = basic();
+    let deploy = b.write(
+        "deploy.yaml",
+        &[deployment(
+            "shop",
+            "payment-app",
+            &b.image(),
+            &["regcred"],
+            None,
+        )],
+    );
+    let secrets = b.write(
+        "secrets.yaml",
+        &[pull_secret(
+            "shop",
+            "regcred",
+            &b.reg.host(),
+            "deployer",
+            "deploy-pass",
+        )],
+    );
+    let r = b.check(&[
+        "-f",
+        path_str(&deploy),
+        "--pull-secrets",
+        path_str(&secrets),
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.image(0)["credential"]
+            .as_str()
+            .unwrap()
+            .contains("secret shop/regcred")
+    );
+}
+
+#[test]
+fn an_undecodable_pull_secret_exits_2_without_echoing_it() {
+    let b = basic();
+    let bad = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\n  namespace: shop\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: '%%CANARY-not-base64%%'\n".to_owned();
+    let file = b.write(
+        "deploy.yaml",
+        &[
+            bad,
+            deployment("shop", "payment-app", &b.image(), &["regcred"], None),
+        ],
+    );
+    let r = b.check(&["-f", path_str(&file)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("deploy.yaml:1"), "{}", r.stderr);
+    assert!(r.stderr.contains("shop/regcred"), "{}", r.stderr);
+    assert!(!r.stderr.contains("CANARY"), "{}", r.stderr);
+
+    let r = b.check(&["--keep-going", "-f", path_str(&file)]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.code_of(0).as_deref(),
+        Some("pull-secret-invalid"),
+        "{}",
+        r.stdout
+    );
+}
