@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine, with no internet: start a real registry on loopback, push
 # payment-app:v2.1.2 to it, and ask preflight about the deploy that references v2.1.3 — the
-# 3 AM scenario. Extra arguments go to `preflight check` (e.g. `-o json`).
+# 3 AM scenario, as a deploy manifest. Extra arguments go to `preflight check` (e.g. `-o json`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,11 +54,36 @@ JSON
 curl -fsS -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
     --data-binary "@$work/manifest.json" "http://$reg/v2/demo/payment-app/manifests/v2.1.2" >/dev/null
 
-echo "registry at $reg holds demo/payment-app:v2.1.2; checking the deploy's images:" >&2
+cat >"$work/deploy.yaml" <<YAML
+# What \`helm template shop ./chart\` would render for the hotfix deploy.
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: payment-app, namespace: shop}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: $reg/demo/payment-app:v2.1.3
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: payment-api, namespace: shop}
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: migrate
+          image: $reg/demo/payment-app:v2.1.2
+      containers:
+        - name: api
+          image: $reg/demo/payment-api:v2.1.2
+YAML
+
+echo "registry at $reg holds demo/payment-app:v2.1.2; checking the deploy:" >&2
 echo >&2
 set +e
-target/debug/preflight check --plain-http "$reg" \
-    "$reg/demo/payment-app:v2.1.2" "$reg/demo/payment-app:v2.1.3" "$reg/demo/payment-api:v2.1.2" "$@"
+target/debug/preflight check --plain-http "$reg" -f "$work/deploy.yaml" "$@"
 status=$?
 echo >&2
 echo "preflight exited with $status (0: all pullable, 1: something will not pull, 2: bad input)" >&2

@@ -103,9 +103,10 @@ pub fn plan(extraction: &Extraction, options: &PlanOptions) -> Plan {
                         });
                     }
                     None => {
+                        // Named per pod, not per container, so the containers' warnings merge.
+                        let pod = use_.source.object.as_deref().unwrap_or(&use_.source.file);
                         let message = format!(
-                            "{} names the pull secret {}/{name}, which is not in the inputs (it may exist in the cluster: pass it with --pull-secrets to check with it)",
-                            place(use_),
+                            "{pod} names the pull secret {}/{name}, which is not in the inputs (it may exist in the cluster: pass it with --pull-secrets to check with it)",
                             use_.namespace
                         );
                         if options.require_pull_secrets {
