@@ -238,29 +238,181 @@ fn a_missing_secret_warns_or_fails_when_required() {
 }
 
 #[test]
-fn a_secret_of_the_wrong_type_is_pull_secret_invalid() {
+fn a_secret_of_the_wrong_type_is_skipped_as_the_kubelet_skips_it() {
     let b = basic();
-    let opaque = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\n  namespace: shop\ntype: Opaque\ndata:\n  password: c2VjcmV0\n".to_owned();
-    let file = b.write(
-        "deploy.yaml",
-        &[
-            opaque,
-            deployment("shop", "payment-app", &b.image(), &["regcred"], None),
-        ],
-    );
+    let opaque = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: opaque\n  namespace: shop\ntype: Opaque\ndata:\n  password: c2VjcmV0\n".to_owned();
+    let docs = [
+        opaque,
+        pull_secret("shop", "good", &b.reg.host(), "deployer", "deploy-pass"),
+        deployment("shop", "alone", &b.image(), &["opaque"], None),
+        deployment("shop", "with-good", &b.image(), &["opaque", "good"], None),
+    ];
+    let file = b.write("deploy.yaml", &docs);
     let r = b.check(&["-f", path_str(&file)]);
+    // Alone, the pod pulls anonymously; with a usable secret beside it, it pulls.
     assert_eq!(
         r.code_of(0).as_deref(),
-        Some("pull-secret-invalid"),
+        Some("auth-required"),
         "{}",
         r.stdout
     );
-    assert!(
-        r.image(0)["diagnosis"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Opaque")
+    assert_eq!(r.code_of(1), None, "{}", r.stdout);
+    for i in 0..2 {
+        let warnings = r.image(i)["warnings"].clone();
+        assert!(
+            warnings
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w["code"] == "pull-secret-invalid"
+                    && w["message"].as_str().unwrap().contains("Opaque")),
+            "{warnings}"
+        );
+    }
+}
+
+#[test]
+fn a_pods_own_secrets_replace_its_service_accounts() {
+    let b = basic();
+    let account = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: default\n  namespace: shop\nimagePullSecrets:\n  - name: sa-cred\n".to_owned();
+    let docs = [
+        account,
+        pull_secret("shop", "sa-cred", &b.reg.host(), "deployer", "deploy-pass"),
+        pull_secret("shop", "other", "other.example.com", "x", "y"),
+        deployment("shop", "app", &b.image(), &["other"], None),
+    ];
+    let file = b.write("deploy.yaml", &docs);
+    let r = b.check(&["-f", path_str(&file)]);
+    assert_eq!(
+        r.code_of(0).as_deref(),
+        Some("auth-required"),
+        "the account's secret is not added: {}",
+        r.stdout
     );
+}
+
+#[test]
+fn objects_without_a_namespace_go_to_the_namespace_given() {
+    let b = basic();
+    let deploy = b.dir.path().join("render.yaml");
+    let plain = deployment("shop", "payment-app", &b.image(), &["regcred"], None)
+        .replace("  namespace: shop\n", "");
+    std::fs::write(&deploy, plain).unwrap();
+    let secrets = b.write(
+        "secrets.yaml",
+        &[pull_secret(
+            "prod",
+            "regcred",
+            &b.reg.host(),
+            "deployer",
+            "deploy-pass",
+        )],
+    );
+    let r = b.check(&[
+        "-f",
+        path_str(&deploy),
+        "--pull-secrets",
+        path_str(&secrets),
+    ]);
+    let warnings = r.image(0)["warnings"].clone();
+    assert!(
+        warnings
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["message"].as_str().unwrap().contains("in namespace prod")),
+        "the secret in another namespace is pointed out: {warnings}"
+    );
+    let r = b.check(&[
+        "-n",
+        "prod",
+        "-f",
+        path_str(&deploy),
+        "--pull-secrets",
+        path_str(&secrets),
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.image(0)["sources"][0]["object"],
+        "Deployment/prod/payment-app"
+    );
+}
+
+#[test]
+fn a_password_in_a_secrets_key_is_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploy.yaml");
+    let docs = [
+        pull_secret(
+            "shop",
+            "regcred",
+            "https://robot:CANARY-KEY-PASS@registry.example.com",
+            "u",
+            "p",
+        ),
+        deployment(
+            "shop",
+            "app",
+            "registry.example.com/shop/app:v1",
+            &["regcred"],
+            None,
+        ),
+    ];
+    std::fs::write(&file, docs.join("---\n")).unwrap();
+    for format in ["human", "json"] {
+        let mut cmd = preflight();
+        cmd.args(["images", "-o", format, "-f", path_str(&file)]);
+        let r = run_cmd(&mut cmd);
+        assert!(
+            !r.stdout.contains("CANARY") && !r.stderr.contains("CANARY"),
+            "{}{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn keep_going_keeps_the_good_files_of_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a-good.yaml"),
+        deployment("shop", "web", "nginx:1.27", &[], None),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b-bad.yaml"),
+        "kind: Pod\nspec: [unclosed\n",
+    )
+    .unwrap();
+    let mut cmd = preflight();
+    cmd.args([
+        "images",
+        "-o",
+        "json",
+        "--keep-going",
+        "-f",
+        path_str(dir.path()),
+    ]);
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.json()["summary"]["images"], 1, "{}", r.stdout);
+    assert!(r.stderr.contains("b-bad.yaml"), "{}", r.stderr);
+}
+
+#[test]
+fn an_empty_render_fails_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("empty.yaml");
+    std::fs::write(&file, "---\n# nothing rendered\n---\n").unwrap();
+    let mut cmd = preflight();
+    cmd.args(["check", "-f", path_str(&file)]);
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("reference no image"), "{}", r.stderr);
+    let mut cmd = preflight();
+    cmd.args(["check", "--allow-empty", "-f", path_str(&file)]);
+    assert_eq!(run_cmd(&mut cmd).code, 0);
 }
 
 #[test]

@@ -54,6 +54,16 @@ pub(crate) struct InputArgs {
     /// could be read, then exit 2 all the same.
     #[arg(long)]
     pub(crate) keep_going: bool,
+
+    /// The namespace of objects that name none, as `kubectl apply -n` / `helm install
+    /// --namespace` would place them.
+    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "default")]
+    namespace: String,
+
+    /// Accept manifests that reference no image at all (by default that fails: an empty render
+    /// usually means the templating failed upstream).
+    #[arg(long)]
+    pub(crate) allow_empty: bool,
 }
 
 /// What the inputs gave, and what could not be read (only with `--keep-going`).
@@ -73,27 +83,45 @@ pub(crate) fn load(args: &InputArgs) -> Result<Loaded, RunError> {
                 return Err(UsageError("-f - can be given only once".into()).into());
             }
             stdin_used = true;
-            read_stdin().and_then(|text| manifests::extract("<stdin>", &text))
+            read_stdin()
+                .and_then(|text| manifests::extract_in("<stdin>", &text, &args.namespace))
+                .map(|e| (e, Vec::new()))
         } else {
-            read_tree(path)
+            read_tree(path, &args.namespace, args.keep_going)
         };
         match result {
-            Ok(e) => extraction.merge(e),
+            Ok((e, errors)) => {
+                extraction.merge(e);
+                problems.extend(errors.iter().map(ToString::to_string));
+            }
             Err(e) if args.keep_going => problems.push(e.to_string()),
             Err(e) => return Err(e.into()),
         }
     }
     for path in &args.pull_secrets {
-        match read_tree(path) {
+        match read_tree(path, &args.namespace, args.keep_going) {
             // Only what says who may pull: Secrets and ServiceAccounts, not the workloads.
-            Ok(e) => extraction.merge(Extraction {
-                images: Vec::new(),
-                secrets: e.secrets,
-                service_accounts: e.service_accounts,
-            }),
+            Ok((e, errors)) => {
+                extraction.merge(Extraction {
+                    images: Vec::new(),
+                    secrets: e.secrets,
+                    service_accounts: e.service_accounts,
+                });
+                problems.extend(errors.iter().map(ToString::to_string));
+            }
             Err(e) if args.keep_going => problems.push(e.to_string()),
             Err(e) => return Err(e.into()),
         }
+    }
+    if !args.files.is_empty()
+        && extraction.images.is_empty()
+        && !args.allow_empty
+        && problems.is_empty()
+    {
+        return Err(UsageError(
+            "the manifests reference no image: an empty render usually means the templating failed upstream (pass --allow-empty if this is expected)".into(),
+        )
+        .into());
     }
     let node_config = match &args.node_docker_config {
         Some(p) => Some(Arc::new(DockerConfig::load(p)?)),
@@ -122,16 +150,29 @@ pub(crate) fn load(args: &InputArgs) -> Result<Loaded, RunError> {
     Ok(Loaded { plan, problems })
 }
 
-fn read_tree(path: &Path) -> Result<Extraction, ManifestError> {
+/// Every manifest under `path`. With `keep_going`, a bad file is set aside and the others are
+/// still read; without it, the first bad file is the error.
+fn read_tree(
+    path: &Path,
+    namespace: &str,
+    keep_going: bool,
+) -> Result<(Extraction, Vec<ManifestError>), ManifestError> {
     let mut all = Extraction::default();
+    let mut errors = Vec::new();
     for file in manifests::discover(path)? {
-        let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Read {
-            path: file.clone(),
-            source,
-        })?;
-        all.merge(manifests::extract(&file.display().to_string(), &text)?);
+        let read = std::fs::read_to_string(&file)
+            .map_err(|source| ManifestError::Read {
+                path: file.clone(),
+                source,
+            })
+            .and_then(|text| manifests::extract_in(&file.display().to_string(), &text, namespace));
+        match read {
+            Ok(e) => all.merge(e),
+            Err(e) if keep_going => errors.push(e),
+            Err(e) => return Err(e),
+        }
     }
-    Ok(all)
+    Ok((all, errors))
 }
 
 fn read_stdin() -> Result<String, ManifestError> {

@@ -254,8 +254,9 @@ fn report_problems(problems: &[String]) -> Option<ExitCode> {
 
 fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
     let (requests, problems) = requests(&args.images, &args.input)?;
-    let inventory = preflight::plan::inventory(&requests);
-    let mut out = std::io::stdout().lock();
+    let inventory = preflight::plan::inventory(requests);
+    // Buffered: a large inventory is hundreds of thousands of lines.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.output {
         Output::Human => render::inventory_human(&mut out, &inventory),
         Output::Json => render::json(&mut out, &inventory),
@@ -307,7 +308,7 @@ async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
         ));
     }
     let report = checker.check(requests).await;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.net.output {
         Output::Human => render::human(&mut out, &report, &notes),
         Output::Json => render::json(&mut out, &report),
@@ -350,7 +351,9 @@ fn build_checker(net: &NetArgs) -> Result<(Checker, Vec<String>), RunError> {
     }
     // The CI job's own credentials: --docker-config, else DOCKER_AUTH_CONFIG, Docker's and
     // podman's files and GitLab's variables, with credential helpers run under a timeout.
-    let helpers = HelperRunner::new().timeout(net.timeout.min(HelperRunner::DEFAULT_TIMEOUT));
+    // Half the image's deadline at most, so a hanging helper is reported as one before the
+    // image's deadline cuts it short.
+    let helpers = HelperRunner::new().timeout((net.timeout / 2).min(HelperRunner::DEFAULT_TIMEOUT));
     let ci = CiCredentials::discover(net.docker_config.as_deref(), Some(&helpers))?;
     tracing::debug!(sources = ?ci.sources(), "CI credentials");
     b = b.credentials(Arc::new(ci));

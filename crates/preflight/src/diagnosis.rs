@@ -228,6 +228,8 @@ pub enum WarningCode {
     CredentialUnavailable,
     /// The pod names a pull Secret the inputs do not have (it may exist in the cluster).
     PullSecretMissing,
+    /// The pod names a Secret that is not a pull secret; the kubelet skips it.
+    PullSecretInvalid,
     /// `imagePullPolicy: Always` with a mutable tag: each restart may run a different image.
     AlwaysPullMutableTag,
     /// `imagePullPolicy: IfNotPresent` or `Never` with `latest`: nodes keep whatever they pulled first.
@@ -242,6 +244,7 @@ impl WarningCode {
         WarningCode::RateLimitLow,
         WarningCode::CredentialUnavailable,
         WarningCode::PullSecretMissing,
+        WarningCode::PullSecretInvalid,
         WarningCode::AlwaysPullMutableTag,
         WarningCode::StaleLatest,
     ];
@@ -254,6 +257,7 @@ impl WarningCode {
             WarningCode::RateLimitLow => "rate-limit-low",
             WarningCode::CredentialUnavailable => "credential-unavailable",
             WarningCode::PullSecretMissing => "pull-secret-missing",
+            WarningCode::PullSecretInvalid => "pull-secret-invalid",
             WarningCode::AlwaysPullMutableTag => "always-pull-mutable-tag",
             WarningCode::StaleLatest => "stale-latest",
         }
@@ -267,7 +271,7 @@ impl Serialize for WarningCode {
 }
 
 /// Something worth knowing that does not make the image unpullable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Warning {
     /// The stable code.
     pub code: WarningCode,
@@ -295,9 +299,13 @@ mod tests {
             assert!(!code.hint().ends_with('.'), "{s} hint ends with a period");
         }
         for w in WarningCode::ALL {
-            // A missing pull secret is a warning, or a failure under --require-pull-secrets:
-            // the one cause that is deliberately both.
-            if *w == WarningCode::PullSecretMissing {
+            // A missing pull secret is a warning, or a failure under --require-pull-secrets; an
+            // unusable one a warning when the kubelet skips it, a failure when it breaks the
+            // pull: the causes that are deliberately both.
+            if matches!(
+                w,
+                WarningCode::PullSecretMissing | WarningCode::PullSecretInvalid
+            ) {
                 assert!(Code::ALL.iter().any(|c| c.as_str() == w.as_str()));
                 continue;
             }

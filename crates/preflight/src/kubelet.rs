@@ -843,14 +843,31 @@ struct KeyringEntry {
     misplaced: bool,
 }
 
+/// A key as it may be shown: without user information (`user:password@`).
+fn shown_key(key: &str) -> String {
+    let (scheme, rest) = match key.find("://") {
+        Some(i) => key.split_at(i + 3),
+        None => ("", key),
+    };
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let rest = match rest[..host_end].rfind('@') {
+        Some(at) => &rest[at + 1..],
+        None => rest,
+    };
+    format!("{scheme}{rest}")
+}
+
 impl KeyringEntry {
     fn new(source: &str, key: &str, credential: Option<Credential>, identity_token: bool) -> Self {
         let index = index_key(key);
         let pattern = index.as_deref().and_then(UrlParts::parse_schemeless);
+        // A key may carry `user:password@` (Go's URL parse drops it for matching): what is shown
+        // never does.
+        let shown = shown_key(key);
         KeyringEntry {
             source: source.to_owned(),
-            key: key.to_owned(),
-            origin: format!("{source}, key {key}"),
+            origin: format!("{source}, key {shown}"),
+            key: shown,
             index,
             pattern,
             credential,
@@ -2532,5 +2549,20 @@ mod tests {
                 &BTreeMap::new(),
             );
         }
+    }
+
+    #[test]
+    fn keys_with_user_information_are_never_shown() {
+        assert_eq!(
+            shown_key("https://robot:S3CRET@r.example.com/v1/"),
+            "https://r.example.com/v1/"
+        );
+        assert_eq!(shown_key("robot:S3CRET@r.example.com"), "r.example.com");
+        assert_eq!(
+            shown_key("r.example.com/path?q#x"),
+            "r.example.com/path?q#x"
+        );
+        assert_eq!(shown_key("r.example.com/a@b"), "r.example.com/a@b");
+        assert_eq!(shown_key("ünïcode@h"), "h");
     }
 }

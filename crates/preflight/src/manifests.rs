@@ -230,7 +230,40 @@ pub enum ManifestError {
 /// Extracts from one file's text. `file` is the name to put in sources (as the user gave it, or
 /// `-` / `<stdin>`).
 pub fn extract(file: &str, text: &str) -> Result<Extraction, ManifestError> {
+    extract_in(file, text, "default")
+}
+
+/// Stands for "no namespace written" while a file is read; never in a result.
+const NO_NAMESPACE: &str = "";
+
+/// Like [`extract`], with objects that name no namespace placed in `namespace` — as
+/// `kubectl apply -n` and `helm install --namespace` place them.
+pub fn extract_in(file: &str, text: &str, namespace: &str) -> Result<Extraction, ManifestError> {
+    let namespace = if namespace.is_empty() {
+        "default"
+    } else {
+        namespace
+    };
     let mut all = read(text).map_err(|p| p.in_file(file))?;
+    // Objects are read before the namespace they default to is known here: fill it in, in the
+    // namespace field and in the `Kind//name` slot of the object's name.
+    let place = |ns: &mut String, source: &mut Source| {
+        if ns.is_empty() {
+            namespace.clone_into(ns);
+            if let Some(object) = &mut source.object {
+                *object = object.replacen("//", &format!("/{namespace}/"), 1);
+            }
+        }
+    };
+    for i in &mut all.images {
+        place(&mut i.namespace, &mut i.source);
+    }
+    for s in &mut all.secrets {
+        place(&mut s.namespace, &mut s.source);
+    }
+    for a in &mut all.service_accounts {
+        place(&mut a.namespace, &mut a.source);
+    }
     // Documents are turned into data while the parse still runs (one tree in memory at a
     // time), where the file name is not at hand: it is filled in here.
     let sources = all
@@ -846,17 +879,17 @@ impl<'a> Meta<'a> {
     fn read(object: &'a Node<'_>) -> Result<Meta<'a>, Problem> {
         let Some(metadata) = object.get("metadata") else {
             return Ok(Meta {
-                namespace: "default",
+                namespace: NO_NAMESPACE,
                 name: "(unnamed)",
             });
         };
         if !metadata.is_map() {
             return Err(Problem::wrong_type("metadata", "mapping", metadata));
         }
-        // An empty namespace is the default one for the API server too.
+        // An empty namespace is unset for the API server too; `extract_in` fills it in.
         let namespace = string_field(metadata, "namespace", "metadata.namespace")?
             .filter(|s| !s.is_empty())
-            .unwrap_or("default");
+            .unwrap_or(NO_NAMESPACE);
         let name = match string_field(metadata, "name", "metadata.name")?.filter(|s| !s.is_empty())
         {
             Some(name) => name,

@@ -55,6 +55,9 @@ const DOCKERCFG: &str = "kubernetes.io/dockercfg";
 /// What the inputs hold under one `namespace/name`.
 enum SecretState {
     Usable(Arc<PullSecret>),
+    /// Not a pull secret (another type, or no pull-secret key): the kubelet skips it.
+    Ignored(String),
+    /// A pull secret whose data does not decode.
     Invalid(String),
 }
 
@@ -93,6 +96,10 @@ pub fn plan(extraction: &Extraction, options: &PlanOptions) -> Plan {
             for name in &names {
                 match secrets.get(&(use_.namespace.clone(), name.clone())) {
                     Some(SecretState::Usable(s)) => usable.push(Arc::clone(s)),
+                    Some(SecretState::Ignored(why)) => req.warnings.push(Warning {
+                        code: WarningCode::PullSecretInvalid,
+                        message: format!("pull secret {}/{name} is skipped: {why}", use_.namespace),
+                    }),
                     Some(SecretState::Invalid(why)) => {
                         req.failure.get_or_insert_with(|| {
                             Diagnosis::new(
@@ -103,12 +110,23 @@ pub fn plan(extraction: &Extraction, options: &PlanOptions) -> Plan {
                         });
                     }
                     None => {
-                        // Named per pod, not per container, so the containers' warnings merge.
-                        let pod = use_.source.object.as_deref().unwrap_or(&use_.source.file);
-                        let message = format!(
-                            "{pod} names the pull secret {}/{name}, which is not in the inputs (it may exist in the cluster: pass it with --pull-secrets to check with it)",
+                        // One message per secret, whatever pod names it: the sources say which.
+                        let mut message = format!(
+                            "the pull secret {}/{name} is not in the inputs (it may exist in the cluster: pass it with --pull-secrets to check with it)",
                             use_.namespace
                         );
+                        let elsewhere: Vec<&str> = secrets
+                            .keys()
+                            .filter(|(ns, n)| n == name && *ns != use_.namespace)
+                            .map(|(ns, _)| ns.as_str())
+                            .collect();
+                        if !elsewhere.is_empty() {
+                            let _ = write!(
+                                message,
+                                "; a Secret of that name is in namespace {}: pods only use Secrets of their own namespace (objects without a namespace are in --namespace, default \"default\")",
+                                elsewhere.join(", ")
+                            );
+                        }
                         if options.require_pull_secrets {
                             req.failure.get_or_insert_with(|| {
                                 Diagnosis::new(Code::PullSecretMissing, Stage::Auth, message)
@@ -138,13 +156,15 @@ pub fn plan(extraction: &Extraction, options: &PlanOptions) -> Plan {
 fn decode(s: &SecretObject, invalid: &mut Vec<(Source, PullSecretError)>) -> SecretState {
     let kind = s.secret_type.as_deref();
     if !matches!(kind, Some(DOCKERCONFIGJSON | DOCKERCFG)) {
-        return SecretState::Invalid(format!(
+        return SecretState::Ignored(format!(
             "its type is {}, not {DOCKERCONFIGJSON} or {DOCKERCFG}, so the kubelet ignores it",
             kind.unwrap_or("Opaque (no type given)")
         ));
     }
     match PullSecret::decode(&s.namespace, &s.name, kind, &s.data, &s.string_data) {
         Ok(p) => SecretState::Usable(Arc::new(p)),
+        // The kubelet skips a pull secret without its key, as one of another type.
+        Err(e @ PullSecretError::MissingKey { .. }) => SecretState::Ignored(e.to_string()),
         Err(e) => {
             let why = e.to_string();
             invalid.push((s.source.clone(), e));
@@ -153,14 +173,20 @@ fn decode(s: &SecretObject, invalid: &mut Vec<(Source, PullSecretError)>) -> Sec
     }
 }
 
-/// The pod's `imagePullSecrets`, then its service account's, without repeats.
+/// The pod's `imagePullSecrets`; only when it has none, its service account's (the admission
+/// plugin copies them into pods that name none), without repeats.
 fn secret_names(use_: &ImageUse, accounts: &HashMap<(&str, &str), &[String]>) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    let from_account = accounts
-        .get(&(use_.namespace.as_str(), use_.service_account.as_str()))
-        .copied()
-        .unwrap_or_default();
-    for n in use_.image_pull_secrets.iter().chain(from_account) {
+    let own = use_.image_pull_secrets.as_slice();
+    let from = if own.is_empty() {
+        accounts
+            .get(&(use_.namespace.as_str(), use_.service_account.as_str()))
+            .copied()
+            .unwrap_or_default()
+    } else {
+        own
+    };
+    for n in from {
         if !names.contains(n) {
             names.push(n.clone());
         }
@@ -230,11 +256,24 @@ pub struct InventoryImage {
 }
 
 /// Lists the planned images without touching the network, merging equal ones as `check` does.
-pub fn inventory(requests: &[ImageRequest]) -> Inventory {
-    let mut images: Vec<InventoryImage> = Vec::new();
-    let mut index: HashMap<(String, Vec<String>), usize> = HashMap::new();
+pub fn inventory(requests: Vec<ImageRequest>) -> Inventory {
+    let mut order: Vec<(String, Result<Reference, crate::reference::ReferenceError>)> = Vec::new();
+    let mut merged: HashMap<String, ImageRequest> = HashMap::new();
     for req in requests {
         let parsed = Reference::parse(&req.reference);
+        let key = req.merge_key(parsed.as_ref().ok());
+        if let Some(existing) = merged.get_mut(&key) {
+            existing.absorb(req);
+        } else {
+            merged.insert(key.clone(), req);
+            order.push((key, parsed));
+        }
+    }
+    let mut images: Vec<InventoryImage> = Vec::with_capacity(order.len());
+    for (key, parsed) in order {
+        let Some(req) = merged.remove(&key) else {
+            continue;
+        };
         let credentials: Vec<String> = match (&req.credentials, &parsed) {
             (Some(src), Ok(r)) => src
                 .candidates(r)
@@ -242,35 +281,17 @@ pub fn inventory(requests: &[ImageRequest]) -> Inventory {
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
-        let name = parsed
-            .as_ref()
-            .map_or_else(|_| req.reference.clone(), Reference::canonical);
-        let key = (name, credentials.clone());
-        if let Some(&i) = index.get(&key) {
-            let existing = &mut images[i];
-            for s in &req.sources {
-                if !existing.sources.contains(s) {
-                    existing.sources.push(s.clone());
-                }
-            }
-            for w in &req.warnings {
-                if !existing.warnings.contains(w) {
-                    existing.warnings.push(w.clone());
-                }
-            }
-            continue;
-        }
         let mut image = InventoryImage {
-            reference: req.reference.clone(),
+            reference: req.reference,
             canonical: None,
             registry: None,
             repository: None,
             tag: None,
             digest: None,
             credentials,
-            diagnosis: req.failure.clone(),
+            diagnosis: req.failure,
             warnings: Vec::new(),
-            sources: req.sources.clone(),
+            sources: req.sources,
         };
         match &parsed {
             Ok(r) => {
@@ -289,12 +310,11 @@ pub fn inventory(requests: &[ImageRequest]) -> Inventory {
                 ));
             }
         }
-        for w in &req.warnings {
-            if !image.warnings.contains(w) {
-                image.warnings.push(w.clone());
+        for w in req.warnings {
+            if !image.warnings.contains(&w) {
+                image.warnings.push(w);
             }
         }
-        index.insert(key, images.len());
         images.push(image);
     }
     let invalid = images
