@@ -573,6 +573,9 @@ impl HelperRunner {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // Its own process group, so that a timeout stops the helper's children too.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         for (key, value) in &self.env {
             command.env(key, value);
         }
@@ -706,6 +709,16 @@ fn is_executable(path: &Path) -> bool {
 
 /// Kills a helper and reaps it, so that no zombie is left behind.
 fn stop(child: &mut Child) {
+    // The whole group: a helper script's own children (a `sleep`, a keychain client) would
+    // otherwise outlive it. `kill(1)` does it without unsafe code; if it is missing, the helper
+    // itself is still killed below.
+    #[cfg(unix)]
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     // Both fail only when the helper has already exited and been reaped: nothing left to do.
     let _ = child.kill();
     let _ = child.wait();
