@@ -5,6 +5,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
 use crate::reference::Reference;
 use crate::secret::Secret;
 
@@ -137,4 +141,43 @@ pub enum CredentialError {
         /// The registry looked up.
         registry: String,
     },
+}
+
+/// Go's `base64.StdEncoding`, which Docker and the kubelet decode `auth` with: padding is
+/// required, but non-zero trailing bits are accepted (Go is lenient there unless told to be
+/// strict). Any other setting would refuse what they accept, or accept what they refuse.
+pub(crate) const GO_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+);
+
+/// Go's `base64.RawStdEncoding`, which the kubelet uses for an `auth` that does not end in `=`:
+/// padding refused, non-zero trailing bits accepted.
+pub(crate) const GO_RAW_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+);
+
+/// Decodes an `auth` value to text, skipping line breaks anywhere as Go's decoder does. The
+/// error says what kind of problem it is, never which character: the input is a secret, and the
+/// decoder's own message quotes the offending byte.
+pub(crate) fn decode_auth_text(engine: &GeneralPurpose, auth: &str) -> Result<String, String> {
+    let compact: String = auth.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    let bytes = engine.decode(compact).map_err(|err| {
+        let why = match err {
+            base64::DecodeError::InvalidByte(..) => "a character outside the base64 alphabet",
+            base64::DecodeError::InvalidLength(_) => "its length is impossible for base64",
+            base64::DecodeError::InvalidLastSymbol(..) => {
+                "its last character is impossible for base64"
+            }
+            base64::DecodeError::InvalidPadding => "missing or misplaced '=' padding",
+        };
+        format!("auth is not valid base64 ({why})")
+    })?;
+    // A `Secret` holds text; a lossy conversion would silently send another password.
+    String::from_utf8(bytes).map_err(|_| "auth does not decode to UTF-8 text".to_owned())
 }

@@ -34,12 +34,11 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
 
-use crate::credentials::{Credential, CredentialError, CredentialSource, LocatedCredential};
+use crate::credentials::{
+    Credential, CredentialError, CredentialSource, GO_STD_BASE64, LocatedCredential,
+};
 
 use crate::secret::Secret;
 
@@ -51,16 +50,6 @@ const HUB_KEY: &str = "https://index.docker.io/v1/";
 const HUB_INDEX_HOST: &str = "index.docker.io";
 /// Every host name a config key may use for Docker Hub.
 const HUB_HOSTS: [&str; 3] = [HUB_INDEX_HOST, HUB_REGISTRY, "registry-1.docker.io"];
-
-/// Go's `base64.StdEncoding`, which Docker decodes `auth` with: padding is required, but
-/// non-zero trailing bits are accepted (Go is lenient there unless told to be strict). Any
-/// other setting would refuse files Docker accepts, or accept files Docker refuses.
-const GO_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
-);
 
 /// A parsed Docker `config.json`: the parts that say where credentials are.
 ///
@@ -940,22 +929,7 @@ fn parse_entry(entry: &Value) -> Result<Option<Credential>, String> {
 /// Decodes `auth` (base64 of `user:password`) with Docker's rules: split at the first ':', the
 /// user must not be empty, NULs around the password are dropped. Errors never quote the input.
 fn decode_auth(auth: &str) -> Result<(String, String), String> {
-    // Go's base64 decoder skips line breaks anywhere in its input.
-    let compact: String = auth.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
-    let bytes = GO_STD_BASE64.decode(compact).map_err(|err| {
-        // The decoder's own message names the offending byte, which is part of the secret.
-        let why = match err {
-            base64::DecodeError::InvalidByte(..) => "a character outside the base64 alphabet",
-            base64::DecodeError::InvalidLength(_) => "its length is impossible for base64",
-            base64::DecodeError::InvalidLastSymbol(..) => {
-                "its last character is impossible for base64"
-            }
-            base64::DecodeError::InvalidPadding => "missing or misplaced '=' padding",
-        };
-        format!("auth is not valid base64 ({why})")
-    })?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| "auth does not decode to UTF-8 text".to_owned())?;
+    let text = crate::credentials::decode_auth_text(&GO_STD_BASE64, auth)?;
     let Some((user, password)) = text.split_once(':') else {
         return Err("auth has no ':' between user and password".into());
     };
@@ -1072,6 +1046,8 @@ fn invalid(path: &Path, key: &str, problem: String) -> ConfigError {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
 
     const CANARY: &str = "canary-5b1e0d-s3cr3t";

@@ -39,12 +39,11 @@ use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 
 use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
 
 use crate::credentials::{
-    Candidates, Credential, CredentialError, CredentialSource, LocatedCredential,
+    Candidates, Credential, CredentialError, CredentialSource, GO_RAW_STD_BASE64, GO_STD_BASE64,
+    LocatedCredential,
 };
 use crate::docker_config::DockerConfig;
 use crate::reference::Reference;
@@ -63,24 +62,6 @@ const HUB_INDEX_KEY: &str = "index.docker.io";
 /// Host names are at most 253 characters; anything much longer is not worth a typo hint, and
 /// bounding the edit distance keeps hostile input cheap.
 const MAX_HINT_HOST: usize = 255;
-
-/// Go's `base64.StdEncoding`: padding required, non-zero trailing bits accepted. The API server
-/// decodes a secret's `data` with it, and the kubelet an `auth` that ends in `=`.
-const GO_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
-);
-
-/// Go's `base64.RawStdEncoding`, which the kubelet uses for an `auth` that does not end in `=`:
-/// padding refused, non-zero trailing bits accepted.
-const GO_RAW_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
-);
 
 // --- pull secrets ------------------------------------------------------------------------
 
@@ -427,23 +408,7 @@ fn decode_auth(auth: &str) -> Result<(String, String), String> {
     } else {
         &GO_RAW_STD_BASE64
     };
-    let compact: String = auth.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
-    let bytes = engine.decode(compact).map_err(|err| {
-        // The decoder's own message names the offending byte, which is part of the secret.
-        let why = match err {
-            base64::DecodeError::InvalidByte(..) => "a character outside the base64 alphabet",
-            base64::DecodeError::InvalidLength(_) => "its length is impossible for base64",
-            base64::DecodeError::InvalidLastSymbol(..) => {
-                "its last character is impossible for base64"
-            }
-            base64::DecodeError::InvalidPadding => "missing or misplaced '=' padding",
-        };
-        format!("auth is not valid base64 ({why})")
-    })?;
-    // Go would carry arbitrary bytes through; a `Secret` holds text, and a lossy conversion
-    // would silently send another password.
-    let text =
-        String::from_utf8(bytes).map_err(|_| "auth does not decode to UTF-8 text".to_owned())?;
+    let text = crate::credentials::decode_auth_text(engine, auth)?;
     let Some((user, password)) = text.split_once(':') else {
         return Err(
             "auth has no ':' between user name and password (it must be base64 of user:password)"
