@@ -209,3 +209,94 @@ fn many_images_are_checked_concurrently() {
     }
     assert_eq!(r.code_of(40).as_deref(), Some("manifest-unknown"));
 }
+
+#[test]
+fn a_missing_tag_suggests_the_nearest_release() {
+    let reg = Registry::plain();
+    for tag in ["v2.1.0", "v2.1.1", "v2.1.2", "v2.2.0", "latest"] {
+        seed::push(
+            &reg.base_url(),
+            None,
+            None,
+            "shop/payment-app",
+            tag,
+            ImageKind::OciManifest,
+        );
+    }
+    let host = reg.host();
+    let wanted = format!("{host}/shop/payment-app:v2.1.3");
+    let image = expect_code(&["--plain-http", &host, &wanted], "manifest-unknown");
+    let suggestions = image["diagnosis"]["suggestions"].as_array().unwrap();
+    assert_eq!(suggestions[0], "v2.1.2", "{suggestions:?}");
+    assert!(
+        !suggestions
+            .iter()
+            .any(|s| s == "v2.2.0" && suggestions[0] != "v2.1.2")
+    );
+
+    let human = crate::common::run(&["check", "--plain-http", &host, &wanted]);
+    assert!(
+        human.stdout.contains("hint: did you mean v2.1.2"),
+        "{}",
+        human.stdout
+    );
+}
+
+#[test]
+fn tag_suggestions_follow_pagination() {
+    let reg = Registry::plain();
+    // More tags than one page (100): `v2.1.2` sorts after every `t…` tag, so only a second page
+    // can show it.
+    for i in 0..120 {
+        seed::push(
+            &reg.base_url(),
+            None,
+            None,
+            "shop/many",
+            &format!("t{i:03}"),
+            ImageKind::OciManifest,
+        );
+    }
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/many",
+        "v2.1.2",
+        ImageKind::OciManifest,
+    );
+    let host = reg.host();
+    let image = expect_code(
+        &["--plain-http", &host, &format!("{host}/shop/many:v2.1.3")],
+        "manifest-unknown",
+    );
+    // The registry lists tags in lexical order, 100 a page: v2.1.2 is the 121st.
+    assert_eq!(image["diagnosis"]["suggestions"][0], "v2.1.2", "{image}");
+}
+
+#[test]
+fn a_registry_refusing_to_list_tags_is_said_to() {
+    use crate::support::fake::{FakeResponse, FakeServer};
+    let fake = FakeServer::plain(|req| {
+        match (req.method.as_str(), req.path.as_str()) {
+        (_, "/v2/") => FakeResponse::new(200)
+            .header("docker-distribution-api-version", "registry/2.0")
+            .json(serde_json::json!({})),
+        (_, p) if p.contains("/tags/list") => FakeResponse::new(403),
+        _ => FakeResponse::new(404).json(serde_json::json!({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]})),
+    }
+    });
+    let host = fake.host();
+    let image = expect_code(
+        &["--plain-http", &host, &format!("{host}/shop/app:v1")],
+        "manifest-unknown",
+    );
+    assert!(image["diagnosis"].get("suggestions").is_none(), "{image}");
+    assert!(
+        image["diagnosis"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refused to list its tags (403)"),
+        "{image}"
+    );
+}

@@ -193,6 +193,9 @@ pub struct Diagnosis {
     pub message: String,
     /// What to do about it.
     pub hint: String,
+    /// What is there instead, closest first (the tags nearest a missing one); omitted when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suggestions: Vec<String>,
 }
 
 impl Diagnosis {
@@ -203,6 +206,7 @@ impl Diagnosis {
             stage,
             message: message.into(),
             hint: code.hint().to_owned(),
+            suggestions: Vec::new(),
         }
     }
 

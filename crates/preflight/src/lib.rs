@@ -40,6 +40,7 @@
 //! - `auth` — Basic and the token flow, with a token cache per scope and credential.
 //! - `probe` — the registry-wide stages `dns` → `tcp` → `tls` → `ping`.
 //! - `manifest` — the `HEAD` of the manifest, and why it failed.
+//! - `tags` — the tags of a repository, and the closest to a missing one.
 //! - [`ratelimit`] — Docker Hub's rate-limit headers.
 //! - [`lint`] — warnings about how an image is referenced and pulled.
 //! - [`diagnosis`] — the stable codes and their hints.
@@ -73,6 +74,7 @@ pub mod ratelimit;
 pub mod reference;
 pub mod report;
 pub mod secret;
+mod tags;
 pub mod transport;
 pub mod wire;
 

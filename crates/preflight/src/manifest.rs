@@ -17,6 +17,7 @@ use crate::diagnosis::{Code, Diagnosis, Stage};
 use crate::probe::{self, Endpoint, Net};
 use crate::ratelimit::RateLimit;
 use crate::reference::Reference;
+use crate::tags;
 use crate::transport;
 use crate::wire::{self, ErrorCode, GrantedAccess};
 
@@ -126,15 +127,18 @@ pub(crate) async fn head(
                 reference.repository(),
             ),
         )),
-        StatusCode::NOT_FOUND if ctx.hides_missing => Err(Diagnosis::new(
-            Code::ManifestUnknown,
-            Stage::Manifest,
-            format!(
-                "{what} does not exist in {}/{}",
-                reference.registry(),
-                reference.repository()
-            ),
-        )),
+        StatusCode::NOT_FOUND if ctx.hides_missing => {
+            let d = Diagnosis::new(
+                Code::ManifestUnknown,
+                Stage::Manifest,
+                format!(
+                    "{what} does not exist in {}/{}",
+                    reference.registry(),
+                    reference.repository()
+                ),
+            );
+            Err(with_suggestions(net, ep, reference, access, deadline, d).await)
+        }
         StatusCode::NOT_FOUND => Err(not_found(net, ep, reference, access, deadline).await),
         StatusCode::TOO_MANY_REQUESTS => Err(probe::rate_limited(
             Stage::Manifest,
@@ -271,7 +275,53 @@ async fn not_found(
     if repository_exists {
         let _ = write!(msg, " (the repository exists)");
     }
-    Diagnosis::new(Code::ManifestUnknown, Stage::Manifest, msg)
+    let d = Diagnosis::new(Code::ManifestUnknown, Stage::Manifest, msg);
+    with_suggestions(net, ep, reference, access, deadline, d).await
+}
+
+/// For a missing tag: lists the repository's tags and names the closest ones. A registry that
+/// refuses the listing is said to, rather than guessed about.
+async fn with_suggestions(
+    net: &Net,
+    ep: &Endpoint,
+    reference: &Reference,
+    access: &Access,
+    deadline: Instant,
+    mut d: Diagnosis,
+) -> Diagnosis {
+    let Some(wanted) = reference.tag().filter(|_| reference.digest().is_none()) else {
+        return d;
+    };
+    match tags::list(net, ep, reference.repository(), access, deadline).await {
+        Ok(found) => {
+            d.suggestions = tags::suggest(wanted, &found);
+            if found.is_empty() {
+                d.message.push_str("; the repository has no tags at all");
+            } else if !d.suggestions.is_empty() {
+                d.hint = format!(
+                    "did you mean {}? Otherwise push the tag, or fix it in the manifest",
+                    d.suggestions.join(", ")
+                );
+            } else {
+                let _ = write!(
+                    d.message,
+                    "; none of its {} tags is close (e.g. {})",
+                    found.len(),
+                    found.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
+        Err(tags::Unlisted::Refused(status)) => {
+            let _ = write!(
+                d.message,
+                "; the registry refused to list its tags ({status})"
+            );
+        }
+        Err(tags::Unlisted::Failed(why)) => {
+            let _ = write!(d.message, "; its tags could not be listed: {why}");
+        }
+    }
+    d
 }
 
 /// GETs `url` and decodes the error codes of a 404 body. `None` when the answer was not a 404 or
