@@ -300,3 +300,83 @@ fn a_registry_refusing_to_list_tags_is_said_to() {
         "{image}"
     );
 }
+
+#[test]
+fn expected_digests_catch_a_retag() {
+    let reg = Registry::plain();
+    let pushed = seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
+    let other = seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/app",
+        "v0",
+        ImageKind::DockerV2,
+    );
+    let host = reg.host();
+    let image = format!("{host}/shop/app:v1");
+
+    let right = format!("{image}={}", pushed.digest);
+    expect_pullable(&["--plain-http", &host, "--expect-digest", &right, &image]);
+
+    let wrong = format!("{image}={}", other.digest);
+    let report = expect_code(
+        &["--plain-http", &host, "--expect-digest", &wrong, &image],
+        "digest-mismatch",
+    );
+    let message = report["diagnosis"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&pushed.digest) && message.contains(&other.digest),
+        "both digests shown: {message}"
+    );
+
+    // A buildx metadata file, as `docker buildx build --push --metadata-file` writes it.
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join("metadata.json");
+    let json = serde_json::json!({
+        "buildx.build.ref": "builder/builder0/xyz",
+        "containerimage.descriptor": {"mediaType": "application/vnd.oci.image.manifest.v1+json"},
+        "containerimage.digest": other.digest,
+        "image.name": format!("{image},{host}/shop/app:latest"),
+    });
+    std::fs::write(&meta, json.to_string()).unwrap();
+    expect_code(
+        &[
+            "--plain-http",
+            &host,
+            "--digests-file",
+            meta.to_str().unwrap(),
+            &image,
+        ],
+        "digest-mismatch",
+    );
+
+    // Lines of IMAGE@DIGEST, as `crane push` prints them.
+    let lines = dir.path().join("pushed.txt");
+    std::fs::write(&lines, format!("{image}@{}\n", pushed.digest)).unwrap();
+    expect_pullable(&[
+        "--plain-http",
+        &host,
+        "--digests-file",
+        lines.to_str().unwrap(),
+        &image,
+    ]);
+
+    std::fs::write(&lines, "# header\nnot a digest\n").unwrap();
+    let bad = crate::common::check(&[
+        "--plain-http",
+        &host,
+        "--digests-file",
+        lines.to_str().unwrap(),
+        &image,
+    ]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("pushed.txt:2"), "{}", bad.stderr);
+}

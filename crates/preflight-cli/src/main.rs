@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use preflight::digests::ExpectedDigests;
 use preflight::{Checker, CiCredentials, DnsConfig, HelperRunner, ImageRequest};
 
 /// Catch ImagePullBackOff before it happens: check that every image can really be pulled.
@@ -67,6 +68,16 @@ struct CheckArgs {
 
     #[command(flatten)]
     net: NetArgs,
+
+    /// The digest an image's tag must point at, e.g. what `docker push` just produced
+    /// (IMAGE=sha256:…; repeatable).
+    #[arg(long = "expect-digest", value_name = "IMAGE=DIGEST")]
+    expect_digest: Vec<String>,
+
+    /// Expected digests from a file: docker buildx `--metadata-file` JSON, or lines of
+    /// IMAGE@sha256:… as `crane push` prints them (repeatable).
+    #[arg(long = "digests-file", value_name = "PATH")]
+    digests_file: Vec<PathBuf>,
 
     /// Treat warnings (such as `latest-tag`) as failures.
     #[arg(long)]
@@ -282,7 +293,15 @@ fn finish(written: std::io::Result<()>) -> Result<(), RunError> {
 }
 
 async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
-    let (requests, problems) = requests(&args.images, &args.input)?;
+    let (mut requests, problems) = requests(&args.images, &args.input)?;
+    let expected = expected_digests(&args)?;
+    if !expected.is_empty() {
+        for req in &mut requests {
+            if let Ok(r) = preflight::Reference::parse(&req.reference) {
+                req.expected_digest = expected.get(&r).cloned();
+            }
+        }
+    }
     let (checker, mut notes) = build_checker(&args.net)?;
     if requests.is_empty() {
         notes.push("the inputs reference no images".to_owned());
@@ -326,6 +345,19 @@ async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn expected_digests(args: &CheckArgs) -> Result<ExpectedDigests, RunError> {
+    let mut expected = ExpectedDigests::new();
+    for a in &args.expect_digest {
+        expected.add_argument(a)?;
+    }
+    for path in &args.digests_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UsageError(format!("cannot read digests file {}: {e}", path.display())))?;
+        expected.add_file(&path.display().to_string(), &text)?;
+    }
+    Ok(expected)
 }
 
 /// Turns the network flags into a validated [`Checker`]; also returns notes for the user.

@@ -19,7 +19,7 @@ use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
 use crate::dns::{Dns, DnsConfig, DnsSetupError};
 use crate::manifest::{self, AccessContext};
 use crate::probe::{self, Endpoint, Net, Probe, StageLog};
-use crate::reference::Reference;
+use crate::reference::{Digest, Reference};
 use crate::report::{ImageReport, Report, Source};
 use crate::transport::{self, HttpClients, TlsConfigs, TlsMode, TransportSetupError};
 use crate::wire::GrantedAccess;
@@ -87,6 +87,8 @@ pub struct ImageRequest {
     /// A failure known before any network (an invalid pull secret): the image is reported with
     /// it and not checked further.
     pub failure: Option<Diagnosis>,
+    /// The manifest digest the tag must point at (what the push produced).
+    pub expected_digest: Option<Digest>,
 }
 
 impl std::fmt::Debug for ImageRequest {
@@ -97,6 +99,7 @@ impl std::fmt::Debug for ImageRequest {
             .field("credentials", &self.credentials)
             .field("warnings", &self.warnings)
             .field("failure", &self.failure)
+            .field("expected_digest", &self.expected_digest)
             .finish()
     }
 }
@@ -110,6 +113,7 @@ impl ImageRequest {
             credentials: None,
             warnings: Vec::new(),
             failure: None,
+            expected_digest: None,
         }
     }
 
@@ -131,7 +135,12 @@ impl ImageRequest {
             (None, _) => String::new(),
         };
         let failure = self.failure.as_ref().map_or("", |d| d.code.as_str());
-        format!("{name}\u{0}{from_source}\u{0}{failure}")
+        let expected = self
+            .expected_digest
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        format!("{name}\u{0}{from_source}\u{0}{failure}\u{0}{expected}")
     }
 }
 
@@ -484,6 +493,7 @@ impl Inner {
             return report;
         }
         let source = req.credentials.or_else(|| self.credentials.clone());
+        let expected = req.expected_digest;
 
         // A backstop: every wait below has the deadline already; this only guarantees it.
         let grace = deadline + Duration::from_secs(2);
@@ -498,6 +508,11 @@ impl Inner {
                     self.timeout.as_secs_f64()
                 ),
             ));
+        }
+        if report.diagnosis.is_none()
+            && let Some(expected) = expected
+        {
+            compare_digest(&reference, &expected, &mut report);
         }
         report.pullable = report.diagnosis.is_none();
         tracing::info!(
@@ -1075,6 +1090,37 @@ impl Inner {
         })
         .await
         .clone()
+    }
+}
+
+/// The tag must point at what the push produced: anything else means the push went elsewhere,
+/// or someone re-tagged since.
+fn compare_digest(reference: &Reference, expected: &Digest, report: &mut ImageReport) {
+    let what = reference
+        .tag()
+        .map_or_else(|| reference.canonical(), |t| format!("tag {t}"));
+    match report.digest.as_deref() {
+        Some(found) if found == expected.to_string() => {}
+        Some(found) => {
+            if let Some(last) = report.stages.last_mut() {
+                last.ok = false;
+            }
+            report.diagnosis = Some(Diagnosis::new(
+                Code::DigestMismatch,
+                Stage::Manifest,
+                format!(
+                    "{what} of {}/{} points at {found}, but {expected} was expected",
+                    reference.registry(),
+                    reference.repository()
+                ),
+            ));
+        }
+        None => report.warnings.push(Warning {
+            code: WarningCode::DigestUnverified,
+            message: format!(
+                "{expected} was expected, but the registry sent no Docker-Content-Digest to compare it with"
+            ),
+        }),
     }
 }
 

@@ -238,6 +238,8 @@ pub enum WarningCode {
     AlwaysPullMutableTag,
     /// `imagePullPolicy: IfNotPresent` or `Never` with `latest`: nodes keep whatever they pulled first.
     StaleLatest,
+    /// A digest was expected but the registry sent none to compare with.
+    DigestUnverified,
 }
 
 impl WarningCode {
@@ -251,6 +253,7 @@ impl WarningCode {
         WarningCode::PullSecretInvalid,
         WarningCode::AlwaysPullMutableTag,
         WarningCode::StaleLatest,
+        WarningCode::DigestUnverified,
     ];
 
     /// The stable kebab-case code.
@@ -264,6 +267,7 @@ impl WarningCode {
             WarningCode::PullSecretInvalid => "pull-secret-invalid",
             WarningCode::AlwaysPullMutableTag => "always-pull-mutable-tag",
             WarningCode::StaleLatest => "stale-latest",
+            WarningCode::DigestUnverified => "digest-unverified",
         }
     }
 }

@@ -43,6 +43,7 @@
 //! - `tags` — the tags of a repository, and the closest to a missing one.
 //! - [`ratelimit`] — Docker Hub's rate-limit headers.
 //! - [`lint`] — warnings about how an image is referenced and pulled.
+//! - [`digests`] — the digests a push produced (`--expect-digest`, buildx metadata, `IMAGE@sha256:…` lines).
 //! - [`diagnosis`] — the stable codes and their hints.
 //! - [`report`] — the result as data, serializable to the contract's JSON.
 //! - [`checker`] — the [`Checker`] that ties the stages together.
@@ -62,6 +63,7 @@ pub mod checker;
 pub mod ci_credentials;
 pub mod credentials;
 pub mod diagnosis;
+pub mod digests;
 pub mod dns;
 pub mod docker_config;
 pub mod kubelet;
