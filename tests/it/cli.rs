@@ -141,17 +141,6 @@ fn help_lists_every_contract_option() {
 }
 
 #[test]
-fn platform_is_accepted_and_reported_as_not_checked_yet() {
-    let r = run(&["check", "--platform", "linux/arm64", "Invalid:Reference"]);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stdout.contains("platforms are not checked yet"),
-        "{}",
-        r.stdout
-    );
-}
-
-#[test]
 fn a_closed_stdout_is_not_an_error() {
     use std::process::{Command, Stdio};
     let bin = assert_cmd::cargo::cargo_bin("preflight");

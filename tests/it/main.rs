@@ -12,6 +12,7 @@ mod cli;
 mod kube;
 mod library;
 mod network;
+mod platforms;
 mod registry_answers;
 mod registry_quirks;
 mod secrets;

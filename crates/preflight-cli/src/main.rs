@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use preflight::digests::ExpectedDigests;
-use preflight::{Checker, CiCredentials, DnsConfig, HelperRunner, ImageRequest};
+use preflight::{Checker, CiCredentials, DnsConfig, HelperRunner, ImageRequest, Platform};
 
 /// Catch ImagePullBackOff before it happens: check that every image can really be pulled.
 #[derive(Debug, Parser)]
@@ -113,9 +113,15 @@ struct NetArgs {
     #[arg(long = "dns-server", value_name = "IP[:PORT]", value_parser = parse_dns_server)]
     dns_server: Option<SocketAddr>,
 
-    /// Platforms the images must provide (OS/ARCH[/VARIANT]; repeatable). Not checked yet.
+    /// Platforms the images must provide (OS/ARCH[/VARIANT]; repeatable): every image index
+    /// must hold a manifest for each.
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
-    platform: Vec<String>,
+    platform: Vec<Platform>,
+
+    /// Let platform checks read indexes on Docker Hub: each read is a GET, which Hub counts as a
+    /// pull (reported as hub_pulls_spent). Without it, Hub images' platforms are not checked.
+    #[arg(long = "allow-hub-pulls")]
+    allow_hub_pulls: bool,
 
     /// The deadline for one image, all stages together, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
@@ -141,21 +147,8 @@ fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("{s:?} is not IP[:PORT] (e.g. 10.0.0.2, 10.0.0.2:5353, [::1]:53)"))
 }
 
-fn parse_platform(s: &str) -> Result<String, String> {
-    let parts: Vec<&str> = s.split('/').collect();
-    let ok = (2..=3).contains(&parts.len())
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
-        });
-    if ok {
-        Ok(s.to_owned())
-    } else {
-        Err(format!(
-            "{s:?} is not OS/ARCH[/VARIANT] (e.g. linux/amd64, linux/arm64/v8)"
-        ))
-    }
+fn parse_platform(s: &str) -> Result<Platform, String> {
+    Platform::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_concurrency(s: &str) -> Result<usize, String> {
@@ -320,12 +313,6 @@ async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
             "{var} is set, but preflight connects to registries directly (proxy support comes later): if CI and the nodes reach registries through that proxy, failures here may not be theirs"
         ));
     }
-    if !args.net.platform.is_empty() {
-        notes.push(format!(
-            "--platform {} was accepted but platforms are not checked yet",
-            args.net.platform.join(", ")
-        ));
-    }
     let report = checker.check(requests).await;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.net.output {
@@ -365,7 +352,11 @@ fn build_checker(net: &NetArgs) -> Result<(Checker, Vec<String>), RunError> {
     let notes = Vec::new();
     let mut b = Checker::builder()
         .timeout(net.timeout)
-        .concurrency(net.concurrency);
+        .concurrency(net.concurrency)
+        .allow_hub_pulls(net.allow_hub_pulls);
+    for p in &net.platform {
+        b = b.platform(p.clone());
+    }
     if let Some(addr) = net.dns_server {
         b = b.dns(DnsConfig::Server(addr));
     }

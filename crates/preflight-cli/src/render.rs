@@ -56,7 +56,7 @@ pub(crate) fn human(out: &mut impl Write, report: &Report, notes: &[String]) -> 
     }
     let s = &report.summary;
     writeln!(out)?;
-    writeln!(
+    write!(
         out,
         "{} image{}: {} pullable, {} not pullable, {} warning{}",
         s.images,
@@ -65,7 +65,16 @@ pub(crate) fn human(out: &mut impl Write, report: &Report, notes: &[String]) -> 
         s.not_pullable,
         s.warnings,
         plural(s.warnings)
-    )
+    )?;
+    if s.hub_pulls_spent > 0 {
+        write!(
+            out,
+            ", {} Docker Hub pull{} spent",
+            s.hub_pulls_spent,
+            plural(usize::try_from(s.hub_pulls_spent).unwrap_or(2))
+        )?;
+    }
+    writeln!(out)
 }
 
 fn line(out: &mut impl Write, image: &ImageReport) -> io::Result<()> {

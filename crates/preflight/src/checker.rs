@@ -18,6 +18,7 @@ use crate::credentials::{Candidates, Credential, CredentialSource, LocatedCreden
 use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
 use crate::dns::{Dns, DnsConfig, DnsSetupError};
 use crate::manifest::{self, AccessContext};
+use crate::platform::{self, Platform};
 use crate::probe::{self, Endpoint, Net, Probe, StageLog};
 use crate::reference::{Digest, Reference};
 use crate::report::{ImageReport, Report, Source};
@@ -179,6 +180,8 @@ pub struct CheckerBuilder {
     timeout: Duration,
     concurrency: usize,
     docker_hub_registry: Option<String>,
+    platforms: Vec<Platform>,
+    allow_hub_pulls: bool,
 }
 
 impl Default for CheckerBuilder {
@@ -192,6 +195,8 @@ impl Default for CheckerBuilder {
             timeout: DEFAULT_TIMEOUT,
             concurrency: DEFAULT_CONCURRENCY,
             docker_hub_registry: None,
+            platforms: Vec::new(),
+            allow_hub_pulls: false,
         }
     }
 }
@@ -243,6 +248,22 @@ impl CheckerBuilder {
     #[must_use]
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n;
+        self
+    }
+
+    /// Requires image indexes to hold a manifest for this platform (repeatable).
+    #[must_use]
+    pub fn platform(mut self, platform: Platform) -> Self {
+        if !self.platforms.contains(&platform) {
+            self.platforms.push(platform);
+        }
+        self
+    }
+
+    /// Lets platform checks GET indexes on Docker Hub, which counts each GET as a pull.
+    #[must_use]
+    pub fn allow_hub_pulls(mut self, allow: bool) -> Self {
+        self.allow_hub_pulls = allow;
         self
     }
 
@@ -299,6 +320,8 @@ impl CheckerBuilder {
                 timeout: self.timeout,
                 concurrency: self.concurrency,
                 hub,
+                platforms: self.platforms,
+                allow_hub_pulls: self.allow_hub_pulls,
                 tokens: TokenCache::default(),
             }),
         })
@@ -355,6 +378,8 @@ struct Inner {
     timeout: Duration,
     concurrency: usize,
     hub: Option<String>,
+    platforms: Vec<Platform>,
+    allow_hub_pulls: bool,
     tokens: TokenCache,
 }
 
@@ -455,6 +480,7 @@ impl Inner {
             digest: None,
             media_type: None,
             size: None,
+            hub_pulls: 0,
             pullable: false,
             stages: Vec::new(),
             diagnosis: None,
@@ -726,7 +752,7 @@ impl Inner {
             )
             .await;
         report.stages.append(&mut log.stages);
-        let Some((access, with_credentials)) = auth else {
+        let Some((mut access, mut with_credentials)) = auth else {
             return;
         };
 
@@ -755,9 +781,10 @@ impl Inner {
                 )
                 .await;
             report.stages.append(&mut log.stages);
-            let Some((access, with_credentials)) = auth else {
+            let Some((retried, retried_with_credentials)) = auth else {
                 return;
             };
+            (access, with_credentials) = (retried, retried_with_credentials);
             started = Instant::now();
             outcome = self
                 .head(&ep, reference, &access, with_credentials, deadline)
@@ -784,10 +811,110 @@ impl Inner {
                 report.digest = found.digest;
                 report.media_type = found.media_type;
                 report.size = found.size;
+                if !self.platforms.is_empty() {
+                    self.check_platforms(&ep, reference, &access, deadline, &mut log, report)
+                        .await;
+                }
             }
             Err(d) => report.diagnosis = Some(log.fail(started, d)),
         }
         report.stages.append(&mut log.stages);
+    }
+
+    /// The `platform` stage: every required platform in the index. A GET of the index is a
+    /// pull on Docker Hub: spent only when allowed, and counted.
+    async fn check_platforms(
+        &self,
+        ep: &Endpoint,
+        reference: &Reference,
+        access: &Access,
+        deadline: Instant,
+        log: &mut StageLog,
+        report: &mut ImageReport,
+    ) {
+        let wanted = self
+            .platforms
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let media_type = report.media_type.clone().unwrap_or_default();
+        if !platform::is_index(Some(&media_type)) {
+            report.warnings.push(Warning {
+                code: WarningCode::PlatformUnchecked,
+                message: format!(
+                    "{} is a single-platform manifest ({media_type}): its platform is only in its config, which is not read, so {wanted} was not checked",
+                    reference.original()
+                ),
+            });
+            return;
+        }
+        if reference.is_docker_hub() && !self.allow_hub_pulls {
+            report.warnings.push(Warning {
+                code: WarningCode::PlatformUnchecked,
+                message: format!(
+                    "{wanted} not checked: reading the index of {} is a GET that Docker Hub counts as a pull; pass --allow-hub-pulls to spend one",
+                    reference.original()
+                ),
+            });
+            return;
+        }
+        let started = Instant::now();
+        let manifest_ref = report
+            .digest
+            .clone()
+            .unwrap_or_else(|| reference.manifest_reference());
+        let fetched = platform::fetch(
+            &self.net,
+            ep,
+            reference.repository(),
+            &manifest_ref,
+            &media_type,
+            access,
+            deadline,
+        )
+        .await;
+        if reference.is_docker_hub() {
+            report.hub_pulls += 1;
+        }
+        let offered = match fetched {
+            Ok(o) => o,
+            Err(why) => {
+                let d = Diagnosis::new(Code::RegistryError, Stage::Platform, why);
+                report.diagnosis = Some(log.fail(started, d));
+                return;
+            }
+        };
+        let listed = offered
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let missing: Vec<String> = self
+            .platforms
+            .iter()
+            .filter(|p| !offered.iter().any(|o| p.served_by(o)))
+            .map(ToString::to_string)
+            .collect();
+        if missing.is_empty() {
+            log.pass(Stage::Platform, started, format!("offers {listed}"));
+        } else {
+            let offers = if listed.is_empty() {
+                "no platform at all".to_owned()
+            } else {
+                listed
+            };
+            let d = Diagnosis::new(
+                Code::PlatformMissing,
+                Stage::Platform,
+                format!(
+                    "{} has no manifest for {}; it offers {offers}",
+                    reference.original(),
+                    missing.join(", ")
+                ),
+            );
+            report.diagnosis = Some(log.fail(started, d));
+        }
     }
 
     /// The manifest HEAD with the access obtained.

@@ -240,6 +240,9 @@ pub enum WarningCode {
     StaleLatest,
     /// A digest was expected but the registry sent none to compare with.
     DigestUnverified,
+    /// Platforms were asked for but not checked (Docker Hub without `--allow-hub-pulls`, or a
+    /// single-platform manifest whose platform is only in its config).
+    PlatformUnchecked,
 }
 
 impl WarningCode {
@@ -254,6 +257,7 @@ impl WarningCode {
         WarningCode::AlwaysPullMutableTag,
         WarningCode::StaleLatest,
         WarningCode::DigestUnverified,
+        WarningCode::PlatformUnchecked,
     ];
 
     /// The stable kebab-case code.
@@ -268,6 +272,7 @@ impl WarningCode {
             WarningCode::AlwaysPullMutableTag => "always-pull-mutable-tag",
             WarningCode::StaleLatest => "stale-latest",
             WarningCode::DigestUnverified => "digest-unverified",
+            WarningCode::PlatformUnchecked => "platform-unchecked",
         }
     }
 }

@@ -41,6 +41,7 @@
 //! - `probe` — the registry-wide stages `dns` → `tcp` → `tls` → `ping`.
 //! - `manifest` — the `HEAD` of the manifest, and why it failed.
 //! - `tags` — the tags of a repository, and the closest to a missing one.
+//! - [`platform`] — the platforms an image index offers, against those required.
 //! - [`ratelimit`] — Docker Hub's rate-limit headers.
 //! - [`lint`] — warnings about how an image is referenced and pulled.
 //! - [`digests`] — the digests a push produced (`--expect-digest`, buildx metadata, `IMAGE@sha256:…` lines).
@@ -71,6 +72,7 @@ pub mod lint;
 mod manifest;
 pub mod manifests;
 pub mod plan;
+pub mod platform;
 mod probe;
 pub mod ratelimit;
 pub mod reference;
@@ -86,6 +88,7 @@ pub use credentials::{Candidates, Credential, CredentialSource, LocatedCredentia
 pub use diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
 pub use dns::DnsConfig;
 pub use docker_config::{DockerConfig, HelperRunner};
+pub use platform::Platform;
 pub use reference::Reference;
 pub use report::{ImageReport, Report, Source};
 pub use transport::TlsMode;

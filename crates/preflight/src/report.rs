@@ -27,6 +27,7 @@ impl Report {
     pub fn new(images: Vec<ImageReport>) -> Report {
         let pullable = images.iter().filter(|i| i.pullable).count();
         let warnings = images.iter().map(|i| i.warnings.len()).sum();
+        let hub_pulls_spent = images.iter().map(|i| u64::from(i.hub_pulls)).sum();
         Report {
             version: REPORT_VERSION,
             pullable: pullable == images.len(),
@@ -35,6 +36,7 @@ impl Report {
                 pullable,
                 not_pullable: images.len() - pullable,
                 warnings,
+                hub_pulls_spent,
             },
             images,
         }
@@ -52,6 +54,8 @@ pub struct Summary {
     pub not_pullable: usize,
     /// Warnings over all images.
     pub warnings: usize,
+    /// Manifest GETs sent to Docker Hub, each of which it counts as a pull.
+    pub hub_pulls_spent: u64,
 }
 
 /// Where an image reference was found (a manifest file, a line, an object, a container).
@@ -103,6 +107,9 @@ pub struct ImageReport {
     pub media_type: Option<String>,
     /// The manifest's size in bytes.
     pub size: Option<u64>,
+    /// Docker Hub pulls this check spent (a GET of an index to check platforms).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub hub_pulls: u32,
     /// Whether the image can be pulled.
     pub pullable: bool,
     /// Each stage run, in order.
@@ -124,4 +131,9 @@ impl ImageReport {
     pub fn failed_stage(&self) -> Option<Stage> {
         self.diagnosis.as_ref().map(|d| d.stage)
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

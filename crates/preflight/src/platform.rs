@@ -1,0 +1,225 @@
+//! The `platform` stage: an image index must hold a manifest for every platform the nodes run.
+//! Reading the index takes a GET of it, which Docker Hub counts as a pull.
+
+use std::fmt;
+
+use reqwest::StatusCode;
+use reqwest::header::ACCEPT;
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use crate::auth::Access;
+use crate::probe::{Endpoint, Net};
+use crate::transport;
+use crate::wire;
+
+/// The most of an index read.
+const INDEX_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// `OS/ARCH[/VARIANT]`, as `--platform` and an index's entries name it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Platform {
+    /// `linux`, `windows`.
+    pub os: String,
+    /// `amd64`, `arm64`, `arm`.
+    pub architecture: String,
+    /// `v7`, `v8`; `None` when not given.
+    pub variant: Option<String>,
+}
+
+/// Why a platform string does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not OS/ARCH[/VARIANT] (e.g. linux/amd64, linux/arm64/v8)")]
+pub struct PlatformError {
+    /// What was given.
+    pub input: String,
+}
+
+impl Platform {
+    /// Parses `OS/ARCH[/VARIANT]`.
+    pub fn parse(s: &str) -> Result<Platform, PlatformError> {
+        let err = || PlatformError {
+            input: s.to_owned(),
+        };
+        let parts: Vec<&str> = s.split('/').collect();
+        let valid = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        };
+        if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| valid(p)) {
+            return Err(err());
+        }
+        Ok(Platform {
+            os: parts[0].to_ascii_lowercase(),
+            architecture: parts[1].to_ascii_lowercase(),
+            variant: parts.get(2).map(|v| v.to_ascii_lowercase()),
+        })
+    }
+
+    /// Whether an index entry for `offered` serves this platform. A required platform without a
+    /// variant takes any; `arm64` means `arm64/v8` unless said otherwise, as runtimes treat it.
+    pub fn served_by(&self, offered: &Platform) -> bool {
+        if self.os != offered.os || self.architecture != offered.architecture {
+            return false;
+        }
+        let normal = |p: &Platform| match (p.architecture.as_str(), p.variant.as_deref()) {
+            ("arm64", None) => Some("v8".to_owned()),
+            (_, v) => v.map(str::to_owned),
+        };
+        match &self.variant {
+            None => true,
+            Some(_) => normal(self) == normal(offered),
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a media type is an index (a manifest per platform).
+pub(crate) fn is_index(media_type: Option<&str>) -> bool {
+    matches!(
+        media_type,
+        Some(wire::OCI_INDEX | wire::DOCKER_MANIFEST_LIST)
+    )
+}
+
+/// Reads the platforms an index offers, attestation entries (`unknown/unknown`) left out.
+pub(crate) fn offered(body: &[u8]) -> Result<Vec<Platform>, String> {
+    #[derive(Deserialize)]
+    struct Index {
+        #[serde(default)]
+        manifests: Vec<Entry>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        platform: Option<Wire>,
+    }
+    #[derive(Deserialize)]
+    struct Wire {
+        #[serde(default)]
+        os: String,
+        #[serde(default)]
+        architecture: String,
+        #[serde(default)]
+        variant: Option<String>,
+    }
+    let index: Index =
+        serde_json::from_slice(body).map_err(|_| "the index is not valid JSON".to_owned())?;
+    let mut out: Vec<Platform> = Vec::new();
+    for e in index.manifests {
+        let Some(p) = e.platform else { continue };
+        if p.os == "unknown" && p.architecture == "unknown" {
+            continue;
+        }
+        let p = Platform {
+            os: p.os,
+            architecture: p.architecture,
+            variant: p.variant.filter(|v| !v.is_empty()),
+        };
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// GETs the index named by `manifest_ref` and returns what it offers.
+pub(crate) async fn fetch(
+    net: &Net,
+    ep: &Endpoint,
+    repository: &str,
+    manifest_ref: &str,
+    media_type: &str,
+    access: &Access,
+    deadline: Instant,
+) -> Result<Vec<Platform>, String> {
+    let url = format!("{}/v2/{repository}/manifests/{manifest_ref}", ep.base_url());
+    let client = net.http.for_mode(ep.mode);
+    let req = access.apply(client.get(&url).header(ACCEPT, media_type));
+    let resp = match tokio::time::timeout_at(deadline, req.send()).await {
+        Err(_) => return Err(format!("GET {url}: no answer before the deadline")),
+        Ok(Err(e)) => {
+            return Err(format!(
+                "GET {url}: {}",
+                transport::classify_reqwest(&e, &ep.host)
+            ));
+        }
+        Ok(Ok(r)) => r,
+    };
+    if resp.status() != StatusCode::OK {
+        return Err(format!("GET {url} answered {}", resp.status()));
+    }
+    let body = transport::read_body(resp, INDEX_BODY_LIMIT, &ep.host, deadline)
+        .await
+        .map_err(|e| format!("reading the index failed: {e}"))?;
+    offered(&body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Platform {
+        Platform::parse(s).unwrap()
+    }
+
+    #[test]
+    fn parsing() {
+        assert_eq!(p("linux/amd64").to_string(), "linux/amd64");
+        assert_eq!(p("Linux/ARM64/V8").to_string(), "linux/arm64/v8");
+        for bad in [
+            "",
+            "linux",
+            "linux/",
+            "/amd64",
+            "a/b/c/d",
+            "linux/am d64",
+            "linux//v7",
+        ] {
+            assert!(Platform::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn matching() {
+        assert!(p("linux/amd64").served_by(&p("linux/amd64")));
+        assert!(!p("linux/amd64").served_by(&p("linux/arm64")));
+        assert!(
+            p("linux/arm").served_by(&p("linux/arm/v7")),
+            "no variant asked: any"
+        );
+        assert!(!p("linux/arm/v6").served_by(&p("linux/arm/v7")));
+        assert!(
+            p("linux/arm64/v8").served_by(&p("linux/arm64")),
+            "arm64 is v8"
+        );
+        assert!(p("linux/arm64").served_by(&p("linux/arm64/v8")));
+        assert!(!p("windows/amd64").served_by(&p("linux/amd64")));
+    }
+
+    #[test]
+    fn index_entries() {
+        let body = br#"{"schemaVersion":2,"manifests":[
+            {"digest":"sha256:a","platform":{"os":"linux","architecture":"amd64"}},
+            {"digest":"sha256:b","platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
+            {"digest":"sha256:c","platform":{"os":"unknown","architecture":"unknown"}},
+            {"digest":"sha256:d"}]}"#;
+        let got: Vec<String> = offered(body)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(got, ["linux/amd64", "linux/arm64/v8"]);
+        assert!(offered(b"not json").is_err());
+        assert!(offered(b"{}").unwrap().is_empty());
+    }
+}
