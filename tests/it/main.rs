@@ -14,6 +14,7 @@ mod library;
 mod network;
 mod platforms;
 mod registry_answers;
+mod registry_cmd;
 mod registry_quirks;
 mod secrets;
 mod snapshots;

@@ -33,6 +33,20 @@ enum Command {
     /// List the images the inputs reference, normalized, with where and what credentials; no
     /// network. Exit 1 when a reference is invalid, 2 on bad input.
     Images(ImagesArgs),
+    /// Walk one registry by hand: DNS, TCP to every address, TLS and its certificate, /v2/, the
+    /// challenge, the token service, and whether the credentials are accepted. Exit 1 when
+    /// something fails.
+    Registry(Box<RegistryArgs>),
+}
+
+#[derive(Debug, Args)]
+struct RegistryArgs {
+    /// The registry, as image references name it: HOST[:PORT] (`docker.io` for Docker Hub).
+    #[arg(value_name = "HOST[:PORT]")]
+    registry: String,
+
+    #[command(flatten)]
+    net: NetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +204,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => runtime.block_on(check(*args)),
         Command::Images(args) => images(&args),
+        Command::Registry(args) => runtime.block_on(registry(*args)),
     };
     match result {
         Ok(code) => code,
@@ -273,6 +288,22 @@ fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+async fn registry(args: RegistryArgs) -> Result<ExitCode, RunError> {
+    let (checker, _) = build_checker(&args.net)?;
+    let report = checker.inspect_registry(&args.registry).await;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match args.net.output {
+        Output::Human => render::registry_human(&mut out, &report),
+        Output::Json => render::json(&mut out, &report),
+    };
+    finish(written.and_then(|()| out.flush()))?;
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }
 

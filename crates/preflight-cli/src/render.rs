@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use preflight::plan::Inventory;
+use preflight::report::{RegistryReport, StageResult};
 use preflight::{ImageReport, Report};
 
 /// One line per image (✓/✗), then each failure with its stage, message and `hint:`.
@@ -148,4 +149,60 @@ pub(crate) fn inventory_human(out: &mut impl Write, inventory: &Inventory) -> io
 pub(crate) fn json(out: &mut impl Write, report: &impl serde::Serialize) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
     writeln!(out)
+}
+
+/// The walk of one registry, stage by stage with timings.
+pub(crate) fn registry_human(out: &mut impl Write, r: &RegistryReport) -> io::Result<()> {
+    writeln!(out, "registry {} at {}", r.registry, r.endpoint)?;
+    for stage in &r.stages {
+        stage_line(out, stage, "  ")?;
+        if stage.stage.as_str() == "tcp" && r.addresses.len() > 1 {
+            for a in &r.addresses {
+                let mark = if a.ok { "✓" } else { "✗" };
+                let why = a
+                    .error
+                    .as_deref()
+                    .map(|e| format!("  {e}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "      {mark} {} {:.1} ms{why}",
+                    a.address, a.elapsed_ms
+                )?;
+            }
+        }
+        if stage.stage.as_str() == "ping"
+            && let Some(realm) = &r.realm
+        {
+            writeln!(out, "  token service {}", realm.url)?;
+            for s in &realm.stages {
+                stage_line(out, s, "    ")?;
+            }
+        }
+    }
+    if let Some(c) = &r.credential {
+        writeln!(out, "  credentials: {c}")?;
+    }
+    for w in &r.warnings {
+        writeln!(out, "⚠ {}: {}", w.code.as_str(), w.message)?;
+    }
+    match &r.diagnosis {
+        None => writeln!(out, "\n✓ {} can serve pulls", r.registry),
+        Some(d) => {
+            writeln!(out, "\n✗ {} (stage {})", d.code, d.stage)?;
+            writeln!(out, "  {}", d.message)?;
+            writeln!(out, "  hint: {}", d.hint)
+        }
+    }
+}
+
+fn stage_line(out: &mut impl Write, s: &StageResult, indent: &str) -> io::Result<()> {
+    let mark = if s.ok { "✓" } else { "✗" };
+    let detail = s.detail.as_deref().unwrap_or("");
+    writeln!(
+        out,
+        "{indent}{mark} {:<8} {:>7.1} ms  {detail}",
+        s.stage.as_str(),
+        s.elapsed_ms
+    )
 }

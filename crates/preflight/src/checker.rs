@@ -21,7 +21,7 @@ use crate::manifest::{self, AccessContext};
 use crate::platform::{self, Platform};
 use crate::probe::{self, Endpoint, Net, Probe, StageLog};
 use crate::reference::{Digest, Reference};
-use crate::report::{ImageReport, Report, Source};
+use crate::report::{ImageReport, RegistryReport, Report, Source};
 use crate::transport::{self, HttpClients, TlsConfigs, TlsMode, TransportSetupError};
 use crate::wire::GrantedAccess;
 
@@ -452,6 +452,33 @@ impl Checker {
         Report::new(results.into_iter().flatten().collect())
     }
 
+    /// Walks one registry as a person testing connectivity by hand would: DNS, a TCP connect to
+    /// every address, TLS with the certificate, `/v2/`, the challenge, the token service's own
+    /// reachability and — with credentials — whether they are accepted. `registry` is
+    /// `HOST[:PORT]` as an image reference would name it (`docker.io` means Docker Hub).
+    pub async fn inspect_registry(&self, registry: &str) -> RegistryReport {
+        let inner = &self.inner;
+        let deadline = Instant::now() + inner.timeout;
+        let mut report = RegistryReport {
+            version: crate::report::REPORT_VERSION,
+            registry: registry.to_owned(),
+            endpoint: String::new(),
+            ok: false,
+            stages: Vec::new(),
+            addresses: Vec::new(),
+            certificate: None,
+            challenge: None,
+            realm: None,
+            credential: None,
+            diagnosis: None,
+            warnings: Vec::new(),
+            rate_limit: None,
+        };
+        inner.inspect(registry, deadline, &mut report).await;
+        report.ok = report.diagnosis.is_none();
+        report
+    }
+
     /// Checks one image.
     pub async fn check_one(&self, reference: &str) -> ImageReport {
         Arc::clone(&self.inner)
@@ -548,6 +575,219 @@ impl Inner {
             "checked"
         );
         report
+    }
+
+    async fn inspect(&self, registry: &str, deadline: Instant, report: &mut RegistryReport) {
+        // A repository that no one has: the walk needs a reference, not an image.
+        let probe_repository = "preflight/connectivity-check";
+        let given = registry.trim().trim_end_matches('/');
+        let reference = match Reference::parse(&format!("{given}/{probe_repository}")) {
+            Ok(r) if !given.is_empty() && !given.contains('/') => r,
+            Ok(_) | Err(_) => {
+                report.diagnosis = Some(Diagnosis::new(
+                    Code::InvalidReference,
+                    Stage::Reference,
+                    format!("{registry:?} is not a registry HOST[:PORT]"),
+                ));
+                return;
+            }
+        };
+        reference.registry().clone_into(&mut report.registry);
+        let ep = self.endpoint(&reference);
+        report.endpoint = ep.base_url();
+        let probe = probe::probe(&self.net, &ep, deadline).await;
+        report.stages = probe.stages;
+        report.rate_limit = probe.rate_limit;
+        report.certificate.clone_from(&probe.reached.certificate);
+        for ip in &probe.reached.addresses {
+            let addr = std::net::SocketAddr::new(*ip, ep.port);
+            let started = Instant::now();
+            let result = transport::connect_any(&[addr], deadline).await;
+            report.addresses.push(crate::report::AddressResult {
+                address: addr.to_string(),
+                ok: result.is_ok(),
+                elapsed_ms: (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
+                error: result
+                    .err()
+                    .and_then(|f| f.first().map(ToString::to_string)),
+            });
+        }
+        if let Some(c) = &report.certificate
+            && c.days_until_expiry < 14
+        {
+            report.warnings.push(Warning {
+                code: WarningCode::CertificateExpiring,
+                message: format!(
+                    "the certificate of {} expires in {} days: renew it before nodes start refusing it",
+                    ep.authority(),
+                    c.days_until_expiry
+                ),
+            });
+        }
+        let pinged = match probe.outcome {
+            Ok(p) => p,
+            Err(d) => {
+                report.diagnosis = Some(d);
+                return;
+            }
+        };
+        report.challenge = pinged.challenge.as_ref().map(probe::describe_challenge);
+
+        let mut warnings = Vec::new();
+        let candidates = self
+            .candidates(
+                self.credentials.clone(),
+                &reference,
+                deadline,
+                &mut warnings,
+            )
+            .await;
+        report.warnings.append(&mut warnings);
+        let credential = candidates.credentials.into_iter().next();
+        report.credential = credential.as_ref().map(|c| c.origin.clone());
+        let mut log = StageLog::default();
+        let started = Instant::now();
+        match &pinged.challenge {
+            None => log.pass(
+                Stage::Auth,
+                started,
+                "the registry asks for no authentication",
+            ),
+            Some(Challenge::Bearer(b)) => {
+                let realm = b.realm.clone().unwrap_or_default();
+                let Ok(url) = reqwest::Url::parse(&realm) else {
+                    let d = Diagnosis::new(
+                        Code::AuthServerError,
+                        Stage::Auth,
+                        format!(
+                            "the challenge names the token realm {realm:?}, which is not a URL"
+                        ),
+                    );
+                    report.diagnosis = Some(log.fail(started, d));
+                    report.stages.append(&mut log.stages);
+                    return;
+                };
+                let realm_mode = match url.scheme() {
+                    "http" => TlsMode::PlainHttp,
+                    _ => match self.mode_for_url(&url) {
+                        TlsMode::PlainHttp => TlsMode::Verify,
+                        m => m,
+                    },
+                };
+                let realm_ep = Endpoint {
+                    host: url
+                        .host_str()
+                        .unwrap_or_default()
+                        .trim_matches(['[', ']'])
+                        .to_ascii_lowercase(),
+                    port: url
+                        .port_or_known_default()
+                        .unwrap_or(realm_mode.default_port()),
+                    mode: realm_mode,
+                };
+                let mut realm_log = StageLog::default();
+                let reached = probe::reach(
+                    &self.net,
+                    &realm_ep,
+                    deadline,
+                    &mut realm_log,
+                    &mut probe::Reached::default(),
+                )
+                .await;
+                report.realm = Some(crate::report::RealmReport {
+                    url: realm.clone(),
+                    stages: realm_log.stages,
+                });
+                if let Err(d) = reached {
+                    let d = Diagnosis::new(
+                        Code::AuthServerError,
+                        Stage::Auth,
+                        format!("the token service {realm} cannot be reached: {}", d.message),
+                    );
+                    report.diagnosis = Some(log.fail(started, d));
+                    report.stages.append(&mut log.stages);
+                    return;
+                }
+                // Credentials go to a plain-HTTP realm only when its host was configured so.
+                let allowed = credential.as_ref().filter(|_| {
+                    url.scheme() == "https" || self.mode_for_url(&url) == TlsMode::PlainHttp
+                });
+                let request = TokenRequest {
+                    client: self.net.http.for_mode(realm_mode),
+                    challenge: b,
+                    repository: probe_repository,
+                    credential: allowed.map(|c| (&c.credential, c.origin.as_str())),
+                    deadline,
+                };
+                let who = allowed.map_or_else(
+                    || "anonymously".to_owned(),
+                    |c| format!("with {}", c.origin),
+                );
+                match self.tokens.pull_token(&request).await {
+                    Ok(_) => log.pass(
+                        Stage::Auth,
+                        started,
+                        format!("a token was granted {who} by {realm}"),
+                    ),
+                    Err(f) => {
+                        let code = match f {
+                            AuthFailure::Required { .. } => Code::AuthRequired,
+                            AuthFailure::Rejected { .. } => Code::AuthRejected,
+                            AuthFailure::Denied { .. } => Code::AccessDenied,
+                            AuthFailure::RateLimited { .. } => Code::RateLimited,
+                            _ => Code::AuthServerError,
+                        };
+                        let d = Diagnosis::new(code, Stage::Auth, format!("{f} ({who})"));
+                        report.diagnosis = Some(log.fail(started, d));
+                    }
+                }
+            }
+            Some(Challenge::Basic { .. }) => {
+                if let Some(LocatedCredential {
+                    credential: Credential::Basic { username, password },
+                    origin,
+                }) = &credential
+                {
+                    let access = Access::Header {
+                        value: auth::basic_header(username, password.expose()),
+                        granted: GrantedAccess::Unknown,
+                    };
+                    match self
+                        .verify_basic(&Session::default(), &ep, origin, &access, deadline)
+                        .await
+                    {
+                        Ok(()) => log.pass(
+                            Stage::Auth,
+                            started,
+                            format!("Basic authentication as {username} accepted ({origin})"),
+                        ),
+                        Err(d) => report.diagnosis = Some(log.fail(started, d)),
+                    }
+                } else {
+                    let d = Diagnosis::new(
+                        Code::AuthRequired,
+                        Stage::Auth,
+                        format!(
+                            "{} requires a user name and password (Basic) and no credentials were found for it",
+                            reference.registry()
+                        ),
+                    );
+                    report.diagnosis = Some(log.fail(started, d));
+                }
+            }
+            Some(Challenge::Other { scheme }) => {
+                let d = Diagnosis::new(
+                    Code::AuthRequired,
+                    Stage::Auth,
+                    format!(
+                        "{} wants {scheme} authentication, which preflight does not speak",
+                        reference.registry()
+                    ),
+                );
+                report.diagnosis = Some(log.fail(started, d));
+            }
+        }
+        report.stages.append(&mut log.stages);
     }
 
     fn endpoint(&self, r: &Reference) -> Endpoint {

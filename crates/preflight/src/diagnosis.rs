@@ -243,6 +243,8 @@ pub enum WarningCode {
     /// Platforms were asked for but not checked (Docker Hub without `--allow-hub-pulls`, or a
     /// single-platform manifest whose platform is only in its config).
     PlatformUnchecked,
+    /// The registry's certificate expires within 14 days.
+    CertificateExpiring,
 }
 
 impl WarningCode {
@@ -258,6 +260,7 @@ impl WarningCode {
         WarningCode::StaleLatest,
         WarningCode::DigestUnverified,
         WarningCode::PlatformUnchecked,
+        WarningCode::CertificateExpiring,
     ];
 
     /// The stable kebab-case code.
@@ -273,6 +276,7 @@ impl WarningCode {
             WarningCode::StaleLatest => "stale-latest",
             WarningCode::DigestUnverified => "digest-unverified",
             WarningCode::PlatformUnchecked => "platform-unchecked",
+            WarningCode::CertificateExpiring => "certificate-expiring",
         }
     }
 }

@@ -68,6 +68,15 @@ pub(crate) struct Probe {
     pub(crate) stages: Vec<StageResult>,
     pub(crate) outcome: Result<Pinged, Diagnosis>,
     pub(crate) rate_limit: Option<RateLimit>,
+    /// What the `dns` and `tls` stages saw.
+    pub(crate) reached: Reached,
+}
+
+/// What reaching a host showed: its addresses and, over TLS, its certificate.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Reached {
+    pub(crate) addresses: Vec<std::net::IpAddr>,
+    pub(crate) certificate: Option<transport::CertificateSummary>,
 }
 
 /// Records stage results with their timings.
@@ -104,21 +113,27 @@ impl StageLog {
 pub(crate) async fn probe(net: &Net, ep: &Endpoint, deadline: Instant) -> Probe {
     let mut log = StageLog::default();
     let mut rate_limit = None;
-    let outcome = run(net, ep, deadline, &mut log, &mut rate_limit).await;
+    let mut reached = Reached::default();
+    let outcome = match reach(net, ep, deadline, &mut log, &mut reached).await {
+        Ok(connected) => ping(net, ep, connected, deadline, &mut log, &mut rate_limit).await,
+        Err(d) => Err(d),
+    };
     Probe {
         stages: log.stages,
         outcome,
         rate_limit,
+        reached,
     }
 }
 
-async fn run(
+/// The `dns`, `tcp` and `tls` stages: the address that answered, or why none did.
+pub(crate) async fn reach(
     net: &Net,
     ep: &Endpoint,
     deadline: Instant,
     log: &mut StageLog,
-    rate_limit: &mut Option<RateLimit>,
-) -> Result<Pinged, Diagnosis> {
+    reached: &mut Reached,
+) -> Result<SocketAddr, Diagnosis> {
     // dns
     let started = Instant::now();
     // Always a fresh answer: a long-lived checker must see a registry move or disappear.
@@ -126,6 +141,7 @@ async fn run(
         Ok(ips) => ips,
         Err(f) => return Err(log.fail(started, dns_diagnosis(&f))),
     };
+    reached.addresses.clone_from(&ips);
     let listed = ips
         .iter()
         .map(ToString::to_string)
@@ -169,6 +185,7 @@ async fn run(
                 if ep.mode == TlsMode::SkipVerify {
                     detail.push_str(" (not verified: --insecure-skip-tls-verify)");
                 }
+                reached.certificate = session.certificate;
                 log.pass(Stage::Tls, started, detail);
             }
             Err(f) => {
@@ -196,8 +213,18 @@ async fn run(
             }
         }
     }
+    Ok(connected)
+}
 
-    // ping
+/// The `ping` stage: `GET /v2/`, and how the registry wants to be authenticated.
+async fn ping(
+    net: &Net,
+    ep: &Endpoint,
+    connected: SocketAddr,
+    deadline: Instant,
+    log: &mut StageLog,
+    rate_limit: &mut Option<RateLimit>,
+) -> Result<Pinged, Diagnosis> {
     let started = Instant::now();
     let url = format!("{}/v2/", ep.base_url());
     let client = net.http.for_mode(ep.mode);
@@ -317,7 +344,7 @@ fn looks_like_json_object(text: &str) -> bool {
     text.trim_start().starts_with('{')
 }
 
-fn describe_challenge(c: &Challenge) -> String {
+pub(crate) fn describe_challenge(c: &Challenge) -> String {
     match c {
         Challenge::Basic { realm } => match realm {
             Some(r) => format!("Basic authentication (realm {r:?})"),

@@ -137,3 +137,59 @@ impl ImageReport {
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
+
+/// What `preflight registry` found about one registry: each stage with its timing, every
+/// address tried, the certificate, the authentication challenge, the token service's own
+/// reachability and, with credentials, whether they were accepted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegistryReport {
+    /// Report format version (1).
+    pub version: u32,
+    /// The registry as given, normalized (`docker.io`, `localhost:5000`).
+    pub registry: String,
+    /// The URL its API was reached at.
+    pub endpoint: String,
+    /// Whether everything that was tried worked.
+    pub ok: bool,
+    /// `dns`, `tcp`, `tls`, `ping`, `auth`, in order.
+    pub stages: Vec<StageResult>,
+    /// A TCP connect to each address the name resolved to.
+    pub addresses: Vec<AddressResult>,
+    /// The certificate the registry presented (TLS only).
+    pub certificate: Option<crate::transport::CertificateSummary>,
+    /// The `WWW-Authenticate` challenge of `/v2/`, described; null when none.
+    pub challenge: Option<String>,
+    /// The token service named by a Bearer challenge: its own `dns`, `tcp`, `tls`.
+    pub realm: Option<RealmReport>,
+    /// Where the credentials tried came from; null when none were found.
+    pub credential: Option<String>,
+    /// Why the registry cannot be used; null when it can.
+    pub diagnosis: Option<Diagnosis>,
+    /// Things worth knowing (a certificate expiring soon).
+    pub warnings: Vec<Warning>,
+    /// Rate-limit headers of `/v2/`, when sent.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// One address and whether a TCP connect to it worked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AddressResult {
+    /// `ip:port`.
+    pub address: String,
+    /// Whether the connect succeeded.
+    pub ok: bool,
+    /// How long it took, in milliseconds.
+    pub elapsed_ms: f64,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The token service's reachability.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RealmReport {
+    /// The realm URL.
+    pub url: String,
+    /// Its `dns`, `tcp` and `tls` stages.
+    pub stages: Vec<StageResult>,
+}
