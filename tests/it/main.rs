@@ -9,6 +9,7 @@ mod auth_basic;
 mod auth_token;
 mod ci_creds;
 mod cli;
+mod hub_budget;
 mod kube;
 mod library;
 mod network;

@@ -37,6 +37,15 @@ enum Command {
     /// challenge, the token service, and whether the credentials are accepted. Exit 1 when
     /// something fails.
     Registry(Box<RegistryArgs>),
+    /// Docker Hub's pull budget for the identity a check would use, read with a HEAD that costs
+    /// no pull.
+    Ratelimit(Box<RatelimitArgs>),
+}
+
+#[derive(Debug, Args)]
+struct RatelimitArgs {
+    #[command(flatten)]
+    net: NetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +101,11 @@ struct CheckArgs {
     /// IMAGE@sha256:… as `crane push` prints them (repeatable).
     #[arg(long = "digests-file", value_name = "PATH")]
     digests_file: Vec<PathBuf>,
+
+    /// Fail the Docker Hub images when Hub's remaining pulls are below N (by default a budget
+    /// below what the deploy needs is a `rate-limit-low` warning).
+    #[arg(long = "min-hub-remaining", value_name = "N")]
+    min_hub_remaining: Option<u64>,
 
     /// Treat warnings (such as `latest-tag`) as failures.
     #[arg(long)]
@@ -205,6 +219,7 @@ fn main() -> ExitCode {
         Command::Check(args) => runtime.block_on(check(*args)),
         Command::Images(args) => images(&args),
         Command::Registry(args) => runtime.block_on(registry(*args)),
+        Command::Ratelimit(args) => runtime.block_on(ratelimit(*args)),
     };
     match result {
         Ok(code) => code,
@@ -316,6 +331,22 @@ fn finish(written: std::io::Result<()>) -> Result<(), RunError> {
     }
 }
 
+async fn ratelimit(args: RatelimitArgs) -> Result<ExitCode, RunError> {
+    let (checker, _) = build_checker(&args.net)?;
+    let budget = checker.docker_hub_budget().await;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match args.net.output {
+        Output::Human => render::budget_human(&mut out, &budget),
+        Output::Json => render::json(&mut out, &budget),
+    };
+    finish(written.and_then(|()| out.flush()))?;
+    Ok(if budget.diagnosis.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
     let (mut requests, problems) = requests(&args.images, &args.input)?;
     let expected = expected_digests(&args)?;
@@ -326,7 +357,11 @@ async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
             }
         }
     }
-    let (checker, mut notes) = build_checker(&args.net)?;
+    let floor = args.min_hub_remaining;
+    let (checker, mut notes) = build_checker_with(&args.net, |b| match floor {
+        Some(n) => b.min_hub_remaining(n),
+        None => b,
+    })?;
     if requests.is_empty() {
         notes.push("the inputs reference no images".to_owned());
     }
@@ -380,6 +415,14 @@ fn expected_digests(args: &CheckArgs) -> Result<ExpectedDigests, RunError> {
 
 /// Turns the network flags into a validated [`Checker`]; also returns notes for the user.
 fn build_checker(net: &NetArgs) -> Result<(Checker, Vec<String>), RunError> {
+    build_checker_with(net, |b| b)
+}
+
+/// Like [`build_checker`], with command-specific settings added by `extra`.
+fn build_checker_with(
+    net: &NetArgs,
+    extra: impl FnOnce(preflight::CheckerBuilder) -> preflight::CheckerBuilder,
+) -> Result<(Checker, Vec<String>), RunError> {
     let notes = Vec::new();
     let mut b = Checker::builder()
         .timeout(net.timeout)
@@ -411,7 +454,7 @@ fn build_checker(net: &NetArgs) -> Result<(Checker, Vec<String>), RunError> {
     let ci = CiCredentials::discover(net.docker_config.as_deref(), Some(&helpers))?;
     tracing::debug!(sources = ?ci.sources(), "CI credentials");
     b = b.credentials(Arc::new(ci));
-    Ok((b.build()?, notes))
+    Ok((extra(b).build()?, notes))
 }
 
 /// Misuse of the command line that clap cannot see.

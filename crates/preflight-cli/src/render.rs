@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use preflight::plan::Inventory;
-use preflight::report::{RegistryReport, StageResult};
+use preflight::report::{HubBudget, RegistryReport, StageResult};
 use preflight::{ImageReport, Report};
 
 /// One line per image (✓/✗), then each failure with its stage, message and `hint:`.
@@ -205,4 +205,28 @@ fn stage_line(out: &mut impl Write, s: &StageResult, indent: &str) -> io::Result
         s.stage.as_str(),
         s.elapsed_ms
     )
+}
+
+/// Docker Hub's budget, in one or two lines.
+pub(crate) fn budget_human(out: &mut impl Write, b: &HubBudget) -> io::Result<()> {
+    let who = b
+        .credential
+        .as_deref()
+        .unwrap_or("anonymous (this IP address)");
+    if let Some(d) = &b.diagnosis {
+        writeln!(
+            out,
+            "✗ Docker Hub budget unknown — {} (stage {})",
+            d.code, d.stage
+        )?;
+        writeln!(out, "  {}", d.message)?;
+        return writeln!(out, "  hint: {}", d.hint);
+    }
+    match &b.rate_limit {
+        None => writeln!(
+            out,
+            "Docker Hub sent no rate-limit headers: {who} is not limited"
+        ),
+        Some(rl) => writeln!(out, "Docker Hub budget for {who}: {}", rl.describe()),
+    }
 }

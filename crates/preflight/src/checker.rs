@@ -21,7 +21,7 @@ use crate::manifest::{self, AccessContext};
 use crate::platform::{self, Platform};
 use crate::probe::{self, Endpoint, Net, Probe, StageLog};
 use crate::reference::{Digest, Reference};
-use crate::report::{ImageReport, RegistryReport, Report, Source};
+use crate::report::{HubBudget, ImageReport, RegistryReport, Report, Source};
 use crate::transport::{self, HttpClients, TlsConfigs, TlsMode, TransportSetupError};
 use crate::wire::GrantedAccess;
 
@@ -182,6 +182,7 @@ pub struct CheckerBuilder {
     docker_hub_registry: Option<String>,
     platforms: Vec<Platform>,
     allow_hub_pulls: bool,
+    min_hub_remaining: Option<u64>,
 }
 
 impl Default for CheckerBuilder {
@@ -197,6 +198,7 @@ impl Default for CheckerBuilder {
             docker_hub_registry: None,
             platforms: Vec::new(),
             allow_hub_pulls: false,
+            min_hub_remaining: None,
         }
     }
 }
@@ -267,6 +269,13 @@ impl CheckerBuilder {
         self
     }
 
+    /// Fails the Docker Hub images of a check when Hub's remaining pulls are below `n`.
+    #[must_use]
+    pub fn min_hub_remaining(mut self, n: u64) -> Self {
+        self.min_hub_remaining = Some(n);
+        self
+    }
+
     /// Sends `docker.io` references to this `HOST[:PORT]` instead of `registry-1.docker.io`
     /// (for tests against a stand-in for Docker Hub).
     #[doc(hidden)]
@@ -322,6 +331,7 @@ impl CheckerBuilder {
                 hub,
                 platforms: self.platforms,
                 allow_hub_pulls: self.allow_hub_pulls,
+                min_hub_remaining: self.min_hub_remaining,
                 tokens: TokenCache::default(),
             }),
         })
@@ -380,6 +390,7 @@ struct Inner {
     hub: Option<String>,
     platforms: Vec<Platform>,
     allow_hub_pulls: bool,
+    min_hub_remaining: Option<u64>,
     tokens: TokenCache,
 }
 
@@ -449,7 +460,9 @@ impl Checker {
                 Err(_) => {}
             }
         }
-        Report::new(results.into_iter().flatten().collect())
+        let mut images: Vec<ImageReport> = results.into_iter().flatten().collect();
+        self.inner.hub_budget(&mut images);
+        Report::new(images)
     }
 
     /// Walks one registry as a person testing connectivity by hand would: DNS, a TCP connect to
@@ -477,6 +490,22 @@ impl Checker {
         inner.inspect(registry, deadline, &mut report).await;
         report.ok = report.diagnosis.is_none();
         report
+    }
+
+    /// Docker Hub's pull budget for the identity a check would use, read without spending a
+    /// pull: a HEAD of `ratelimitpreview/test`, which Hub answers with its rate-limit headers.
+    pub async fn docker_hub_budget(&self) -> HubBudget {
+        let image = self
+            .check_one("docker.io/ratelimitpreview/test:latest")
+            .await;
+        let limit = image.rate_limit.clone();
+        HubBudget {
+            version: crate::report::REPORT_VERSION,
+            unlimited: image.diagnosis.is_none() && limit.is_none(),
+            rate_limit: limit,
+            credential: image.credential,
+            diagnosis: image.diagnosis,
+        }
     }
 
     /// Checks one image.
@@ -788,6 +817,51 @@ impl Inner {
             }
         }
         report.stages.append(&mut log.stages);
+    }
+
+    /// Docker Hub's budget against what the deploy will pull: one pull per distinct Hub image
+    /// and required platform (at least one), on nodes that do not have it yet. The budget is the
+    /// lowest `ratelimit-remaining` Hub sent during the check.
+    fn hub_budget(&self, images: &mut [ImageReport]) {
+        let is_hub = |i: &ImageReport| i.registry.as_deref() == Some("docker.io");
+        let Some(remaining) = images
+            .iter()
+            .filter(|i| is_hub(i))
+            .filter_map(|i| i.rate_limit.as_ref().and_then(|r| r.remaining))
+            .min()
+        else {
+            return;
+        };
+        let distinct = images.iter().filter(|i| is_hub(i)).count();
+        let platforms = self.platforms.len().max(1);
+        let needed = u64::try_from(distinct * platforms).unwrap_or(u64::MAX);
+        let assumption = format!(
+            "{distinct} distinct Docker Hub image{} × {platforms} platform{}, each pulled once by a node that lacks it",
+            if distinct == 1 { "" } else { "s" },
+            if platforms == 1 { "" } else { "s" }
+        );
+        for image in images.iter_mut().filter(|i| is_hub(i)) {
+            if let Some(floor) = self.min_hub_remaining
+                && remaining < floor
+                && image.diagnosis.is_none()
+            {
+                image.diagnosis = Some(Diagnosis::new(
+                    Code::RateLimitLow,
+                    Stage::Manifest,
+                    format!(
+                        "Docker Hub has {remaining} pulls left, below the floor of {floor} set with --min-hub-remaining"
+                    ),
+                ));
+                image.pullable = false;
+            } else if remaining < needed {
+                image.warnings.push(Warning {
+                    code: WarningCode::RateLimitLow,
+                    message: format!(
+                        "Docker Hub has {remaining} pulls left and the deploy needs about {needed} ({assumption})"
+                    ),
+                });
+            }
+        }
     }
 
     fn endpoint(&self, r: &Reference) -> Endpoint {

@@ -165,6 +165,9 @@ codes! {
     /// A pull Secret the pod names is not usable: wrong type, or data that does not decode.
     PullSecretInvalid = "pull-secret-invalid",
         hint = "recreate the Secret: kubectl create secret docker-registry NAME --docker-server=REGISTRY --docker-username=USER --docker-password=…";
+    /// Docker Hub's remaining pulls are below the floor set with `--min-hub-remaining`.
+    RateLimitLow = "rate-limit-low",
+        hint = "wait for the window to reset, authenticate (docker login / imagePullSecrets) for a larger budget, or mirror the images";
     /// The pod names a pull Secret that is not in the inputs (and `--require-pull-secrets` was given).
     PullSecretMissing = "pull-secret-missing",
         hint = "create the Secret in the pod's namespace, or pass it with --pull-secrets (kubectl get secret NAME -o yaml)";
@@ -321,7 +324,9 @@ mod tests {
             // pull: the causes that are deliberately both.
             if matches!(
                 w,
-                WarningCode::PullSecretMissing | WarningCode::PullSecretInvalid
+                WarningCode::PullSecretMissing
+                    | WarningCode::PullSecretInvalid
+                    | WarningCode::RateLimitLow
             ) {
                 assert!(Code::ALL.iter().any(|c| c.as_str() == w.as_str()));
                 continue;

@@ -193,3 +193,18 @@ pub struct RealmReport {
     /// Its `dns`, `tcp` and `tls` stages.
     pub stages: Vec<StageResult>,
 }
+
+/// Docker Hub's pull budget for one identity (`preflight ratelimit`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HubBudget {
+    /// Report format version (1).
+    pub version: u32,
+    /// The limit, remaining pulls, window and source Hub reported; null when it sent none.
+    pub rate_limit: Option<RateLimit>,
+    /// Hub sent no rate-limit headers: this identity is not limited.
+    pub unlimited: bool,
+    /// Where the credentials came from; null for anonymous (the budget of this IP address).
+    pub credential: Option<String>,
+    /// Why the budget could not be read.
+    pub diagnosis: Option<Diagnosis>,
+}
