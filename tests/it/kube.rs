@@ -857,3 +857,61 @@ fn an_undecodable_pull_secret_exits_2_without_echoing_it() {
         r.stdout
     );
 }
+
+#[test]
+fn platforms_default_to_what_the_pods_nodes_run() {
+    let reg = Registry::plain();
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/multi",
+        "v1",
+        ImageKind::OciIndex,
+    );
+    let host = reg.host();
+    let image = format!("{host}/shop/multi:v1");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploy.yaml");
+    let arm = deployment("shop", "on-arm", &image, &[], None).replace(
+        "      containers:\n",
+        "      nodeSelector:\n        kubernetes.io/arch: arm64\n      containers:\n",
+    );
+    let s390x = deployment("shop", "on-mainframe", &image, &[], None).replace(
+        "      containers:\n",
+        "      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            nodeSelectorTerms:\n              - matchExpressions:\n                  - {key: kubernetes.io/arch, operator: In, values: [s390x, amd64]}\n      containers:\n",
+    );
+    std::fs::write(&file, [arm, s390x].join("---\n")).unwrap();
+    let mut cmd = preflight();
+    cmd.args([
+        "check",
+        "-o",
+        "json",
+        "--plain-http",
+        &host,
+        "-f",
+        path_str(&file),
+    ]);
+    let r = run_cmd(&mut cmd);
+    let j = r.json();
+    assert_eq!(
+        j["summary"]["images"], 2,
+        "different platforms are checked apart: {}",
+        r.stdout
+    );
+    assert_eq!(r.code_of(0), None, "arm64 is in the index: {}", r.stdout);
+    assert_eq!(
+        r.code_of(1).as_deref(),
+        Some("platform-missing"),
+        "{}",
+        r.stdout
+    );
+    let message = r.image(1)["diagnosis"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("no manifest for linux/s390x;"),
+        "only s390x is missing: {message}"
+    );
+}

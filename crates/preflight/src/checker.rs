@@ -90,6 +90,9 @@ pub struct ImageRequest {
     pub failure: Option<Diagnosis>,
     /// The manifest digest the tag must point at (what the push produced).
     pub expected_digest: Option<Digest>,
+    /// Platforms this image must provide when the checker requires none of its own (those the
+    /// pod's nodes run, from its node selector).
+    pub platforms: Vec<Platform>,
 }
 
 impl std::fmt::Debug for ImageRequest {
@@ -101,6 +104,7 @@ impl std::fmt::Debug for ImageRequest {
             .field("warnings", &self.warnings)
             .field("failure", &self.failure)
             .field("expected_digest", &self.expected_digest)
+            .field("platforms", &self.platforms)
             .finish()
     }
 }
@@ -115,6 +119,7 @@ impl ImageRequest {
             warnings: Vec::new(),
             failure: None,
             expected_digest: None,
+            platforms: Vec::new(),
         }
     }
 
@@ -141,7 +146,13 @@ impl ImageRequest {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default();
-        format!("{name}\u{0}{from_source}\u{0}{failure}\u{0}{expected}")
+        let platforms = self
+            .platforms
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        format!("{name}\u{0}{from_source}\u{0}{failure}\u{0}{expected}\u{0}{platforms}")
     }
 }
 
@@ -576,10 +587,22 @@ impl Inner {
         }
         let source = req.credentials.or_else(|| self.credentials.clone());
         let expected = req.expected_digest;
+        let platforms = if self.platforms.is_empty() {
+            req.platforms
+        } else {
+            self.platforms.clone()
+        };
 
         // A backstop: every wait below has the deadline already; this only guarantees it.
         let grace = deadline + Duration::from_secs(2);
-        let run = self.stages(session, source, &reference, deadline, &mut report);
+        let run = self.stages(
+            session,
+            source,
+            &platforms,
+            &reference,
+            deadline,
+            &mut report,
+        );
         if tokio::time::timeout_at(grace, run).await.is_err() {
             report.diagnosis = Some(Diagnosis::new(
                 Code::Timeout,
@@ -961,6 +984,7 @@ impl Inner {
         &self,
         session: &Session,
         source: Option<Arc<dyn CredentialSource>>,
+        platforms: &[Platform],
         reference: &Reference,
         deadline: Instant,
         report: &mut ImageReport,
@@ -1010,8 +1034,10 @@ impl Inner {
                 Cred::Found(c) => c.origin.clone(),
                 Cred::None => String::new(),
             };
-            self.try_credential(session, reference, &ep, &pinged, cred, deadline, report)
-                .await;
+            self.try_credential(
+                session, platforms, reference, &ep, &pinged, cred, deadline, report,
+            )
+            .await;
             let Some(d) = &report.diagnosis else { break };
             let another_may_work = matches!(
                 d.code,
@@ -1042,6 +1068,7 @@ impl Inner {
     async fn try_credential(
         &self,
         session: &Session,
+        platforms: &[Platform],
         reference: &Reference,
         ep: &Endpoint,
         pinged: &crate::probe::Pinged,
@@ -1125,9 +1152,11 @@ impl Inner {
                 report.digest = found.digest;
                 report.media_type = found.media_type;
                 report.size = found.size;
-                if !self.platforms.is_empty() {
-                    self.check_platforms(&ep, reference, &access, deadline, &mut log, report)
-                        .await;
+                if !platforms.is_empty() {
+                    self.check_platforms(
+                        platforms, &ep, reference, &access, deadline, &mut log, report,
+                    )
+                    .await;
                 }
             }
             Err(d) => report.diagnosis = Some(log.fail(started, d)),
@@ -1137,8 +1166,10 @@ impl Inner {
 
     /// The `platform` stage: every required platform in the index. A GET of the index is a
     /// pull on Docker Hub: spent only when allowed, and counted.
+    #[allow(clippy::too_many_arguments)]
     async fn check_platforms(
         &self,
+        platforms: &[Platform],
         ep: &Endpoint,
         reference: &Reference,
         access: &Access,
@@ -1146,8 +1177,7 @@ impl Inner {
         log: &mut StageLog,
         report: &mut ImageReport,
     ) {
-        let wanted = self
-            .platforms
+        let wanted = platforms
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
@@ -1204,8 +1234,7 @@ impl Inner {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(", ");
-        let missing: Vec<String> = self
-            .platforms
+        let missing: Vec<String> = platforms
             .iter()
             .filter(|p| !offered.iter().any(|o| p.served_by(o)))
             .map(ToString::to_string)

@@ -87,6 +87,9 @@ pub struct ImageUse {
     pub pull_policy: Option<String>,
     /// Which list of the pod spec the container is in.
     pub container_kind: ContainerKind,
+    /// The platforms (`OS/ARCH`) the pod's nodes run, from `nodeSelector` and required node
+    /// affinity on `kubernetes.io/arch` and `kubernetes.io/os`; empty when the pod does not say.
+    pub node_platforms: Vec<String>,
 }
 
 /// Which list of a pod spec a container is in.
@@ -1009,6 +1012,70 @@ fn workload(
     pod_spec(at, kind, &meta, out)
 }
 
+/// The platforms a pod is scheduled on, from what it requires of nodes: `nodeSelector` and the
+/// `In` expressions of required node affinity on the well-known OS and architecture labels (the
+/// `beta.` ones too). Scheduling fields of the wrong shape are the API server's to refuse: they
+/// are ignored here rather than failing the file. The OS defaults to `linux`.
+fn node_platforms(spec: &Node<'_>) -> Vec<String> {
+    const OS: [&str; 2] = ["kubernetes.io/os", "beta.kubernetes.io/os"];
+    const ARCH: [&str; 2] = ["kubernetes.io/arch", "beta.kubernetes.io/arch"];
+    let mut oses: Vec<String> = Vec::new();
+    let mut arches: Vec<String> = Vec::new();
+    let mut note = |key: &str, value: &str| {
+        let target = if OS.contains(&key) {
+            &mut oses
+        } else if ARCH.contains(&key) {
+            &mut arches
+        } else {
+            return;
+        };
+        if !target.iter().any(|v| v == value) {
+            target.push(value.to_owned());
+        }
+    };
+    if let Some(Value::Map(entries)) = spec.get("nodeSelector").map(|n| &n.value) {
+        for (key, value) in entries {
+            if let Some(v) = value.as_str() {
+                note(key, v);
+            }
+        }
+    }
+    let terms = spec
+        .get("affinity")
+        .and_then(|a| a.get("nodeAffinity"))
+        .and_then(|n| n.get("requiredDuringSchedulingIgnoredDuringExecution"))
+        .and_then(|r| r.get("nodeSelectorTerms"));
+    if let Some(Value::List(terms)) = terms.map(|t| &t.value) {
+        for term in terms {
+            let Some(Value::List(exprs)) = term.get("matchExpressions").map(|e| &e.value) else {
+                continue;
+            };
+            for expr in exprs {
+                let (Some(key), Some("In")) = (
+                    expr.get("key").and_then(Node::as_str),
+                    expr.get("operator").and_then(Node::as_str),
+                ) else {
+                    continue;
+                };
+                if let Some(Value::List(values)) = expr.get("values").map(|v| &v.value) {
+                    for v in values.iter().filter_map(Node::as_str) {
+                        note(key, v);
+                    }
+                }
+            }
+        }
+    }
+    if arches.is_empty() {
+        return Vec::new();
+    }
+    if oses.is_empty() {
+        oses.push("linux".to_owned());
+    }
+    oses.iter()
+        .flat_map(|os| arches.iter().map(move |arch| format!("{os}/{arch}")))
+        .collect()
+}
+
 fn pod_spec(
     spec: &Node<'_>,
     kind: &str,
@@ -1026,6 +1093,7 @@ fn pod_spec(
             .unwrap_or("default"),
     };
     let object = format!("{kind}/{}/{}", meta.namespace, meta.name);
+    let node_platforms = node_platforms(spec);
     let lists = [
         ("initContainers", ContainerKind::Init),
         ("containers", ContainerKind::Container),
@@ -1068,6 +1136,7 @@ fn pod_spec(
                 service_account: service_account.to_owned(),
                 pull_policy: pull_policy.map(str::to_owned),
                 container_kind,
+                node_platforms: node_platforms.clone(),
             });
         }
     }
@@ -1371,6 +1440,7 @@ mod tests {
                     service_account: "default".into(),
                     pull_policy: Some("Always".into()),
                     container_kind: ContainerKind::Container,
+                    node_platforms: vec![],
                 }],
                 secrets: vec![],
                 service_accounts: vec![],
@@ -2009,5 +2079,23 @@ mod tests {
         let last = &e.images[9_999];
         assert_eq!(last.reference, "registry.example.com/app-9999:v1");
         assert_eq!(last.source.line, Some(9 * 10_000));
+    }
+
+    #[test]
+    fn node_platforms_come_from_selectors_and_required_affinity() {
+        let text = "kind: Pod\nmetadata: {name: p}\nspec:\n  nodeSelector: {kubernetes.io/os: linux, kubernetes.io/arch: arm64, disk: ssd}\n  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n          - matchExpressions:\n              - {key: kubernetes.io/arch, operator: In, values: [amd64, arm64]}\n              - {key: kubernetes.io/arch, operator: NotIn, values: [s390x]}\n  containers:\n    - {name: a, image: app:v1}\n";
+        let e = extract("p.yaml", text).unwrap();
+        assert_eq!(e.images[0].node_platforms, ["linux/arm64", "linux/amd64"]);
+        let plain = extract(
+            "p.yaml",
+            "kind: Pod\nspec:\n  nodeSelector: {disk: ssd}\n  containers: [{name: a, image: x}]\n",
+        )
+        .unwrap();
+        assert!(plain.images[0].node_platforms.is_empty());
+        let odd = extract("p.yaml", "kind: Pod\nspec:\n  nodeSelector: [1]\n  affinity: 3\n  containers: [{name: a, image: x}]\n").unwrap();
+        assert!(
+            odd.images[0].node_platforms.is_empty(),
+            "odd shapes are ignored, not fatal"
+        );
     }
 }

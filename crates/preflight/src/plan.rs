@@ -86,6 +86,11 @@ pub fn plan(extraction: &Extraction, options: &PlanOptions) -> Plan {
     for use_ in &extraction.images {
         let mut req = ImageRequest::new(use_.reference.clone());
         req.sources.push(use_.source.clone());
+        req.platforms = use_
+            .node_platforms
+            .iter()
+            .filter_map(|p| crate::platform::Platform::parse(p).ok())
+            .collect();
         if let Ok(r) = Reference::parse(&use_.reference) {
             req.warnings =
                 lint::pull_policy_warnings(&r, use_.pull_policy.as_deref(), &place(use_));
