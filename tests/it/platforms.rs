@@ -165,3 +165,99 @@ fn docker_hub_indexes_are_read_only_when_pulls_are_allowed() {
     assert_eq!(r.json()["summary"]["hub_pulls_spent"], 1);
     assert_eq!(r.image(0)["hub_pulls"], 1);
 }
+
+#[test]
+fn a_single_manifests_platform_is_read_from_its_config_when_asked() {
+    let (_reg, host, _, _) = seeded();
+    let single = format!("{host}/shop/single:v1");
+    let report = expect_pullable(&[
+        "--plain-http",
+        &host,
+        "--platform",
+        "linux/amd64",
+        "--verify-config-platform",
+        &single,
+    ]);
+    let stages = report["images"][0]["stages"].as_array().unwrap();
+    assert_eq!(stages.last().unwrap()["stage"], "platform");
+    assert!(
+        report["images"][0]["warnings"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let image = expect_code(
+        &[
+            "--plain-http",
+            &host,
+            "--platform",
+            "linux/arm64",
+            "--verify-config-platform",
+            &single,
+        ],
+        "platform-missing",
+    );
+    assert!(
+        image["diagnosis"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("offers linux/amd64")
+    );
+}
+
+#[test]
+fn a_config_blob_redirected_to_storage_is_fetched_without_credentials() {
+    let storage = FakeServer::plain(|_| {
+        FakeResponse::new(200)
+            .json(serde_json::json!({"os": "linux", "architecture": "arm64", "variant": "v8"}))
+    });
+    let blob_target = format!("{}/bucket/config?signature=abc", storage.base_url());
+    let config_digest = format!("sha256:{}", "c".repeat(64));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": 60},
+        "layers": []
+    })
+    .to_string();
+    let registry = FakeServer::plain(move |req| {
+        if req.header("authorization").is_none() {
+            return FakeResponse::new(401)
+                .header("docker-distribution-api-version", "registry/2.0")
+                .header("www-authenticate", r#"Basic realm="test""#);
+        }
+        if req.path == "/v2/" {
+            return FakeResponse::new(200).json(serde_json::json!({}));
+        }
+        if req.path.contains("/blobs/") {
+            return FakeResponse::new(307).header("location", blob_target.clone());
+        }
+        FakeResponse::new(200)
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .header(
+                "docker-content-digest",
+                format!("sha256:{}", "d".repeat(64)),
+            )
+            .body(manifest.clone().into_bytes())
+    });
+    let host = registry.host();
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::common::docker_config(dir.path(), &[(&host, "robot", "CANARY-robot-pass")]);
+    expect_pullable(&[
+        "--plain-http",
+        &host,
+        "--docker-config",
+        path_str(&config),
+        "--platform",
+        "linux/arm64",
+        "--verify-config-platform",
+        &format!("{host}/shop/app:v1"),
+    ]);
+    let fetched = storage.requests();
+    assert_eq!(fetched.len(), 1, "{fetched:?}");
+    assert!(
+        fetched[0].header("authorization").is_none(),
+        "credentials followed the redirect: {fetched:?}"
+    );
+}

@@ -151,6 +151,11 @@ struct NetArgs {
     #[arg(long = "allow-hub-pulls")]
     allow_hub_pulls: bool,
 
+    /// With --platform, check single-platform manifests too, from their config blob (two
+    /// GETs; on Docker Hub the manifest GET is a pull and needs --allow-hub-pulls).
+    #[arg(long = "verify-config-platform")]
+    verify_config_platform: bool,
+
     /// The deadline for one image, all stages together, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
     timeout: Duration,
@@ -427,7 +432,8 @@ fn build_checker_with(
     let mut b = Checker::builder()
         .timeout(net.timeout)
         .concurrency(net.concurrency)
-        .allow_hub_pulls(net.allow_hub_pulls);
+        .allow_hub_pulls(net.allow_hub_pulls)
+        .verify_config_platform(net.verify_config_platform);
     for p in &net.platform {
         b = b.platform(p.clone());
     }

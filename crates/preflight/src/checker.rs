@@ -194,6 +194,7 @@ pub struct CheckerBuilder {
     platforms: Vec<Platform>,
     allow_hub_pulls: bool,
     min_hub_remaining: Option<u64>,
+    verify_config_platform: bool,
 }
 
 impl Default for CheckerBuilder {
@@ -210,6 +211,7 @@ impl Default for CheckerBuilder {
             platforms: Vec::new(),
             allow_hub_pulls: false,
             min_hub_remaining: None,
+            verify_config_platform: false,
         }
     }
 }
@@ -280,6 +282,14 @@ impl CheckerBuilder {
         self
     }
 
+    /// Checks the platform of single-platform manifests too, from their config blob (a GET of
+    /// the manifest and one of the config: on Docker Hub, a pull).
+    #[must_use]
+    pub fn verify_config_platform(mut self, verify: bool) -> Self {
+        self.verify_config_platform = verify;
+        self
+    }
+
     /// Fails the Docker Hub images of a check when Hub's remaining pulls are below `n`.
     #[must_use]
     pub fn min_hub_remaining(mut self, n: u64) -> Self {
@@ -343,6 +353,7 @@ impl CheckerBuilder {
                 platforms: self.platforms,
                 allow_hub_pulls: self.allow_hub_pulls,
                 min_hub_remaining: self.min_hub_remaining,
+                verify_config_platform: self.verify_config_platform,
                 tokens: TokenCache::default(),
             }),
         })
@@ -402,6 +413,7 @@ struct Inner {
     platforms: Vec<Platform>,
     allow_hub_pulls: bool,
     min_hub_remaining: Option<u64>,
+    verify_config_platform: bool,
     tokens: TokenCache,
 }
 
@@ -1183,11 +1195,12 @@ impl Inner {
             .collect::<Vec<_>>()
             .join(", ");
         let media_type = report.media_type.clone().unwrap_or_default();
-        if !platform::is_index(Some(&media_type)) {
+        let single = !platform::is_index(Some(&media_type));
+        if single && !self.verify_config_platform {
             report.warnings.push(Warning {
                 code: WarningCode::PlatformUnchecked,
                 message: format!(
-                    "{} is a single-platform manifest ({media_type}): its platform is only in its config, which is not read, so {wanted} was not checked",
+                    "{} is a single-platform manifest ({media_type}): its platform is only in its config, which is read only with --verify-config-platform, so {wanted} was not checked",
                     reference.original()
                 ),
             });
@@ -1208,16 +1221,30 @@ impl Inner {
             .digest
             .clone()
             .unwrap_or_else(|| reference.manifest_reference());
-        let fetched = platform::fetch(
-            &self.net,
-            ep,
-            reference.repository(),
-            &manifest_ref,
-            &media_type,
-            access,
-            deadline,
-        )
-        .await;
+        let fetched = if single {
+            platform::config_platform(
+                &self.net,
+                ep,
+                reference.repository(),
+                &manifest_ref,
+                &media_type,
+                access,
+                deadline,
+            )
+            .await
+            .map(|p| vec![p])
+        } else {
+            platform::fetch(
+                &self.net,
+                ep,
+                reference.repository(),
+                &manifest_ref,
+                &media_type,
+                access,
+                deadline,
+            )
+            .await
+        };
         if reference.is_docker_hub() {
             report.hub_pulls += 1;
         }

@@ -164,6 +164,128 @@ pub(crate) async fn fetch(
     offered(&body)
 }
 
+/// The most of a manifest or config read.
+const CONFIG_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Reads a single-platform manifest's platform from its config blob: a GET of the manifest (a
+/// pull on Docker Hub) and one of the config. Registries often redirect blobs to storage on
+/// another host; that redirect is followed with a new request that carries no credentials.
+pub(crate) async fn config_platform(
+    net: &Net,
+    ep: &Endpoint,
+    repository: &str,
+    manifest_ref: &str,
+    media_type: &str,
+    access: &Access,
+    deadline: Instant,
+) -> Result<Platform, String> {
+    #[derive(Deserialize)]
+    struct Manifest {
+        config: Descriptor,
+    }
+    #[derive(Deserialize)]
+    struct Descriptor {
+        digest: String,
+    }
+    #[derive(Deserialize)]
+    struct Config {
+        #[serde(default)]
+        os: String,
+        #[serde(default)]
+        architecture: String,
+        #[serde(default)]
+        variant: Option<String>,
+    }
+    let client = net.http.for_mode(ep.mode);
+    let manifest_url = format!("{}/v2/{repository}/manifests/{manifest_ref}", ep.base_url());
+    let body = get(
+        access.apply(client.get(&manifest_url).header(ACCEPT, media_type)),
+        &manifest_url,
+        &ep.host,
+        deadline,
+    )
+    .await?;
+    let manifest: Manifest =
+        serde_json::from_slice(&body.0).map_err(|_| "the manifest names no config".to_owned())?;
+    let digest = crate::reference::Digest::parse(&manifest.config.digest)
+        .map_err(|_| "the manifest's config digest is not valid".to_owned())?;
+    let blob_url = format!("{}/v2/{repository}/blobs/{digest}", ep.base_url());
+    let (bytes, location) = get(
+        access.apply(client.get(&blob_url)),
+        &blob_url,
+        &ep.host,
+        deadline,
+    )
+    .await?;
+    let bytes = match location {
+        None => bytes,
+        Some(target) => {
+            let host = reqwest::Url::parse(&target)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            get(
+                net.http
+                    .for_mode(crate::transport::TlsMode::Verify)
+                    .get(&target),
+                &target,
+                &host,
+                deadline,
+            )
+            .await?
+            .0
+        }
+    };
+    let config: Config = serde_json::from_slice(&bytes)
+        .map_err(|_| "the image config is not valid JSON".to_owned())?;
+    Ok(Platform {
+        os: config.os,
+        architecture: config.architecture,
+        variant: config.variant.filter(|v| !v.is_empty()),
+    })
+}
+
+/// Sends a GET; the body of a 200, or the `Location` of a redirect the client did not follow.
+async fn get(
+    req: reqwest::RequestBuilder,
+    url: &str,
+    host: &str,
+    deadline: Instant,
+) -> Result<(Vec<u8>, Option<String>), String> {
+    let resp = match tokio::time::timeout_at(deadline, req.send()).await {
+        Err(_) => return Err(format!("GET {url}: no answer before the deadline")),
+        Ok(Err(e)) => {
+            return Err(format!(
+                "GET {url}: {}",
+                transport::classify_reqwest(&e, host)
+            ));
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = resp.status();
+    if status.is_redirection() {
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
+            .map(str::to_owned);
+        return match location {
+            Some(l) => Ok((Vec::new(), Some(l))),
+            None => Err(format!(
+                "GET {url} answered {status} without a usable Location"
+            )),
+        };
+    }
+    if status != StatusCode::OK {
+        return Err(format!("GET {url} answered {status}"));
+    }
+    let body = transport::read_body(resp, CONFIG_BODY_LIMIT, host, deadline)
+        .await
+        .map_err(|e| format!("reading {url} failed: {e}"))?;
+    Ok((body, None))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
