@@ -138,3 +138,35 @@ fn failures_name_the_stage() {
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("invalid-reference"), "{}", r.stdout);
 }
+
+#[test]
+fn a_certificate_expiring_soon_is_warned_about() {
+    let pki = Pki::new();
+    let reg = Registry::tls_basic(&pki, &pki.expiring, &[("admin", "admin-pass")]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = docker_config(dir.path(), &[(&reg.host(), "admin", "admin-pass")]);
+    let r = run(&[
+        "registry",
+        "-o",
+        "json",
+        "--ca-file",
+        path_str(&pki.ca.pem_path),
+        "--docker-config",
+        path_str(&config),
+        &reg.host(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["certificate"]["days_until_expiry"], 7);
+    assert_eq!(
+        j["warnings"][0]["code"], "certificate-expiring",
+        "{}",
+        r.stdout
+    );
+    assert!(
+        j["stages"][4]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Basic authentication as admin accepted")
+    );
+}

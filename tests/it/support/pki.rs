@@ -59,6 +59,8 @@ pub struct Pki {
     /// [`SERVER_NAMES`], valid, signed by a CA whose certificate is never
     /// written out, so no client can trust it.
     pub unknown_ca_server: CertFiles,
+    /// Signed by the CA, same names as `server`, valid for 7 more days: "expires soon".
+    pub expiring: CertFiles,
     /// Self-signed RSA-2048 certificate that signs registry tokens (RS256);
     /// it is its own root, so the registry's `rootcertbundle` is this file.
     pub token_signer: CertFiles,
@@ -99,6 +101,14 @@ impl Pki {
             now - DAY,
             &issuer,
         );
+        let expiring = leaf(
+            dir.path(),
+            "expiring",
+            &SERVER_NAMES,
+            now - 80 * DAY,
+            now + 7 * DAY + DAY / 2,
+            &issuer,
+        );
         let wrong_host = leaf(
             dir.path(),
             "wrong-host",
@@ -128,6 +138,7 @@ impl Pki {
             ca,
             server,
             expired,
+            expiring,
             wrong_host,
             unknown_ca_server,
             token_signer,
