@@ -54,13 +54,13 @@ pub struct Pki {
     pub server: CertFiles,
     /// CA-signed, [`SERVER_NAMES`], expired yesterday.
     pub expired: CertFiles,
+    /// Signed by the CA, same names as `server`, valid for 7 more days: "expires soon".
+    pub expiring: CertFiles,
     /// CA-signed, valid, but only for [`WRONG_HOST_NAME`].
     pub wrong_host: CertFiles,
     /// [`SERVER_NAMES`], valid, signed by a CA whose certificate is never
     /// written out, so no client can trust it.
     pub unknown_ca_server: CertFiles,
-    /// Signed by the CA, same names as `server`, valid for 7 more days: "expires soon".
-    pub expiring: CertFiles,
     /// Self-signed RSA-2048 certificate that signs registry tokens (RS256);
     /// it is its own root, so the registry's `rootcertbundle` is this file.
     pub token_signer: CertFiles,
