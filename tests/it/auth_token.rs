@@ -260,3 +260,39 @@ fn docker_hub_hides_a_missing_repository_behind_401() {
         r.stdout
     );
 }
+
+#[test]
+fn docker_hub_401_with_credentials_is_compared_with_anonymous() {
+    let t = tokens();
+    let config = docker_config(
+        t.dir.path(),
+        &[("https://index.docker.io/v1/", "limited", "limited-pass")],
+    );
+    let r = check(&[
+        "--ca-file",
+        path_str(&t.pki.ca.pem_path),
+        "--docker-hub-registry",
+        &t.reg.host(),
+        "--docker-config",
+        path_str(&config),
+        "docker.io/someone/does-not-exist:v1",
+    ]);
+    assert_eq!(
+        r.code_of(0).as_deref(),
+        Some("not-found-or-unauthorized"),
+        "{}",
+        r.stdout
+    );
+    let image = r.image(0);
+    let message = image["diagnosis"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("with the credentials used") && message.contains("anonymously too"),
+        "{message}"
+    );
+    assert!(
+        image["credential"]
+            .as_str()
+            .unwrap()
+            .contains("index.docker.io")
+    );
+}

@@ -1063,6 +1063,47 @@ impl Inner {
             }
             failed_tries.push(format!("{origin}: {}", d.code));
         }
+        // Docker Hub's 401 hides whether the repository exists. With credentials refused, an
+        // anonymous try (one token request and a HEAD, no pull) tells a little more: a public
+        // image the account may not see, or nothing anyone may see.
+        if report.credential.is_some()
+            && report
+                .diagnosis
+                .as_ref()
+                .is_some_and(|d| d.code == Code::NotFoundOrUnauthorized)
+        {
+            let mut anonymous = report.clone();
+            anonymous.diagnosis = None;
+            anonymous.credential = None;
+            self.try_credential(
+                session,
+                platforms,
+                reference,
+                &ep,
+                &pinged,
+                Cred::None,
+                deadline,
+                &mut anonymous,
+            )
+            .await;
+            if let Some(d) = &mut report.diagnosis {
+                match &anonymous.diagnosis {
+                    None => {
+                        let _ = write!(
+                            d.message,
+                            "; anonymously it can be pulled, so the repository exists and is public: the credentials are what is refused"
+                        );
+                    }
+                    Some(a) if a.code == Code::NotFoundOrUnauthorized => {
+                        let _ = write!(
+                            d.message,
+                            "; anonymously too: the repository does not exist, or it is private and the account used may not pull it"
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
         if let Some(d) = &mut report.diagnosis {
             if !failed_tries.is_empty() {
                 let _ = write!(d.message, " (also tried {})", failed_tries.join("; "));
