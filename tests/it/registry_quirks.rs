@@ -254,3 +254,57 @@ fn a_token_service_rate_limit_keeps_retry_after() {
     assert_eq!(image["diagnosis"]["stage"], "auth");
     assert!(image["diagnosis"]["hint"].as_str().unwrap().contains("45"));
 }
+
+#[test]
+fn transient_failures_are_retried_within_the_deadline() {
+    let heads = Arc::new(Mutex::new(0u32));
+    let count = Arc::clone(&heads);
+    let flaky = FakeServer::plain(move |req| {
+        if req.path == "/v2/" {
+            return v2_ok();
+        }
+        let mut n = count.lock().unwrap();
+        *n += 1;
+        if *n <= 2 {
+            FakeResponse::new(503)
+        } else {
+            manifest_ok()
+        }
+    });
+    let host = flaky.host();
+    let report = expect_pullable(&["--plain-http", &host, &format!("{host}/shop/app:v1")]);
+    assert_eq!(report["images"][0]["tries"], 3, "{report}");
+    assert_eq!(*heads.lock().unwrap(), 3);
+
+    let down = FakeServer::plain(|req| {
+        if req.path == "/v2/" {
+            v2_ok()
+        } else {
+            FakeResponse::new(503)
+        }
+    });
+    let host = down.host();
+    let started = std::time::Instant::now();
+    let image = expect_code(
+        &[
+            "--plain-http",
+            &host,
+            "--timeout",
+            "5",
+            &format!("{host}/shop/app:v1"),
+        ],
+        "registry-error",
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(image["tries"], 3);
+    let heads = down
+        .requests()
+        .iter()
+        .filter(|r| r.method == "HEAD")
+        .count();
+    assert_eq!(heads, 3, "bounded: three tries, no more");
+}

@@ -560,6 +560,7 @@ impl Inner {
             media_type: None,
             size: None,
             hub_pulls: 0,
+            tries: 0,
             pullable: false,
             stages: Vec::new(),
             diagnosis: None,
@@ -1184,6 +1185,7 @@ impl Inner {
                 .head(&ep, reference, &access, with_credentials, deadline)
                 .await;
         }
+        report.tries = outcome.tries;
         if outcome.rate_limit.is_some() {
             report.rate_limit = outcome.rate_limit;
         }

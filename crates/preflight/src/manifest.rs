@@ -50,6 +50,8 @@ pub(crate) struct Outcome {
     pub(crate) rate_limit: Option<RateLimit>,
     /// The challenge of a 401, for a registry that asks only per repository.
     pub(crate) challenge: Option<Challenge>,
+    /// How many times the HEAD was sent (transient failures are retried).
+    pub(crate) tries: u32,
 }
 
 fn header(h: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Option<&str> {
@@ -74,24 +76,26 @@ pub(crate) async fn head(
     );
     let client = net.http.for_mode(ep.mode);
     let started = Instant::now();
-    let request = access.apply(client.head(&url).header(ACCEPT, wire::MANIFEST_ACCEPT));
-    let resp = match tokio::time::timeout_at(deadline, request.send()).await {
-        Err(_) => {
+    let build = || access.apply(client.head(&url).header(ACCEPT, wire::MANIFEST_ACCEPT));
+    let (sent, tries) = transport::send_retrying(build, &ep.host, deadline).await;
+    let resp = match sent {
+        transport::Sent::TimedOut => {
             return Outcome {
                 result: Err(probe::timeout_diagnosis(Stage::Manifest, &url, started)),
                 rate_limit: None,
                 challenge: None,
+                tries,
             };
         }
-        Ok(Err(e)) => {
-            let f = transport::classify_reqwest(&e, &ep.host);
+        transport::Sent::Failed(f) => {
             return Outcome {
                 result: Err(probe::http_diagnosis(&f, Stage::Manifest, &url)),
                 rate_limit: None,
                 challenge: None,
+                tries,
             };
         }
-        Ok(Ok(r)) => r,
+        transport::Sent::Response(r) => r,
     };
     let status = resp.status();
     let headers = resp.headers().clone();
@@ -150,7 +154,14 @@ pub(crate) async fn head(
         s if s.is_server_error() => Err(Diagnosis::new(
             Code::RegistryError,
             Stage::Manifest,
-            format!("HEAD {url} answered {s}"),
+            format!(
+                "HEAD {url} answered {s}{}",
+                if tries > 1 {
+                    format!(" ({tries} tries)")
+                } else {
+                    String::new()
+                }
+            ),
         )),
         s => Err(Diagnosis::new(
             Code::RegistryError,
@@ -162,6 +173,7 @@ pub(crate) async fn head(
         result,
         rate_limit,
         challenge,
+        tries,
     }
 }
 

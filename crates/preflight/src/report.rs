@@ -110,6 +110,10 @@ pub struct ImageReport {
     /// Docker Hub pulls this check spent (a GET of an index to check platforms).
     #[serde(skip_serializing_if = "is_zero")]
     pub hub_pulls: u32,
+    /// How many times the manifest HEAD was sent (transient 502/503/504 and broken connections
+    /// are retried within the deadline); omitted when once.
+    #[serde(skip_serializing_if = "at_most_once")]
+    pub tries: u32,
     /// Whether the image can be pulled.
     pub pullable: bool,
     /// Each stage run, in order.
@@ -136,6 +140,11 @@ impl ImageReport {
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn at_most_once(n: &u32) -> bool {
+    *n <= 1
 }
 
 /// What `preflight registry` found about one registry: each stage with its timing, every

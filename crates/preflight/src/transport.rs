@@ -719,6 +719,60 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     }
 }
 
+/// How many times a request is sent at most when the registry fails transiently.
+pub(crate) const MAX_TRIES: u32 = 3;
+
+/// What sending a request came to.
+#[derive(Debug)]
+pub(crate) enum Sent {
+    /// An answer (perhaps an error status).
+    Response(reqwest::Response),
+    /// No answer: the exchange failed below HTTP.
+    Failed(HttpFailure),
+    /// The deadline passed.
+    TimedOut,
+}
+
+/// Sends the request `build` makes, and again after a transient failure — a connection that
+/// broke, or 502/503/504 — with a jittered backoff, at most [`MAX_TRIES`] times and only while
+/// the deadline leaves room. Returns the last outcome and how many tries it took.
+pub(crate) async fn send_retrying(
+    build: impl Fn() -> reqwest::RequestBuilder,
+    host: &str,
+    deadline: Instant,
+) -> (Sent, u32) {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let outcome = match tokio::time::timeout_at(deadline, build().send()).await {
+            Err(_) => return (Sent::TimedOut, tries),
+            Ok(Err(e)) => Sent::Failed(classify_reqwest(&e, host)),
+            Ok(Ok(r)) => Sent::Response(r),
+        };
+        let transient = match &outcome {
+            Sent::Response(r) => matches!(r.status().as_u16(), 502..=504),
+            Sent::Failed(f) => matches!(f, HttpFailure::Protocol { .. } | HttpFailure::Connect(_)),
+            Sent::TimedOut => false,
+        };
+        if !transient || tries >= MAX_TRIES {
+            return (outcome, tries);
+        }
+        // 100 ms, then 200 ms, plus up to 100 ms of jitter so that many images retrying at once
+        // do not come back in step; the clock's nanoseconds are jitter enough.
+        let jitter = u64::from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+                % 100,
+        );
+        let backoff = Duration::from_millis(100 * (1 << (tries - 1)) + jitter);
+        if Instant::now() + backoff >= deadline {
+            return (outcome, tries);
+        }
+        tokio::time::sleep(backoff).await;
+    }
+}
+
 /// Reads at most `limit` bytes of a body before `deadline`.
 pub(crate) async fn read_body(
     mut resp: reqwest::Response,
