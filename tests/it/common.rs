@@ -13,8 +13,28 @@ pub fn preflight() -> Command {
     cmd.env("HOME", "/nonexistent/preflight-test-home")
         .env_remove("DOCKER_CONFIG")
         .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .timeout(std::time::Duration::from_secs(120));
+        .env("NO_COLOR", "1");
+    // A CI job (GitLab sets all of these) must not lend its credentials, shard or proxy to the
+    // tests: each test says what it wants.
+    for var in [
+        "DOCKER_AUTH_CONFIG",
+        "REGISTRY_AUTH_FILE",
+        "XDG_RUNTIME_DIR",
+        "CI_REGISTRY",
+        "CI_REGISTRY_USER",
+        "CI_REGISTRY_PASSWORD",
+        "CI_JOB_TOKEN",
+        "CI_NODE_INDEX",
+        "CI_NODE_TOTAL",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.timeout(std::time::Duration::from_secs(120));
     cmd
 }
 

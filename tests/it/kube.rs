@@ -915,3 +915,54 @@ fn platforms_default_to_what_the_pods_nodes_run() {
         "only s390x is missing: {message}"
     );
 }
+
+#[test]
+fn shards_split_a_deploy_without_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.yaml");
+    let docs: Vec<String> = (0..60)
+        .map(|i| {
+            deployment(
+                "shop",
+                &format!("app{i}"),
+                &format!("reg.example.com/team{}/app{}:v{i}", i % 5, i % 17),
+                &[],
+                None,
+            )
+        })
+        .collect();
+    std::fs::write(&file, docs.join("---\n")).unwrap();
+    let list = |extra: &[&str], env: &[(&str, &str)]| -> Vec<String> {
+        let mut cmd = preflight();
+        cmd.args(["images", "-o", "json", "-f", path_str(&file)])
+            .args(extra);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let r = run_cmd(&mut cmd);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.json()["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["canonical"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let whole = list(&[], &[]);
+    let mut union: Vec<String> = Vec::new();
+    for i in 1..=3 {
+        let part = list(&["--shard", &format!("{i}/3")], &[]);
+        for r in &part {
+            assert!(!union.contains(r), "{r} in two shards");
+        }
+        union.extend(part);
+    }
+    union.sort();
+    let mut sorted = whole.clone();
+    sorted.sort();
+    assert_eq!(union, sorted, "the shards together are the whole");
+    assert_eq!(
+        list(&[], &[("CI_NODE_INDEX", "2"), ("CI_NODE_TOTAL", "3")]),
+        list(&["--shard", "2/3"], &[])
+    );
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use preflight::DockerConfig;
 use preflight::manifests::{self, Extraction, ManifestError};
-use preflight::plan::{self, CredentialMode, Plan, PlanOptions};
+use preflight::plan::{self, CredentialMode, Plan, PlanOptions, Shard};
 
 use crate::{RunError, UsageError};
 
@@ -59,6 +59,11 @@ pub(crate) struct InputArgs {
     /// --namespace` would place them.
     #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "default")]
     namespace: String,
+
+    /// Check only this part of the images, for a `parallel:` CI job: INDEX/TOTAL, 1-based,
+    /// split by registry and repository [default: CI_NODE_INDEX/CI_NODE_TOTAL when set].
+    #[arg(long, value_name = "INDEX/TOTAL", value_parser = parse_shard)]
+    pub(crate) shard: Option<Shard>,
 
     /// Accept manifests that reference no image at all (by default that fails: an empty render
     /// usually means the templating failed upstream).
@@ -152,6 +157,26 @@ pub(crate) fn load(args: &InputArgs) -> Result<Loaded, RunError> {
 
 /// Every manifest under `path`. With `keep_going`, a bad file is set aside and the others are
 /// still read; without it, the first bad file is the error.
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    Shard::parse(s).map_err(|e| e.to_string())
+}
+
+/// `--shard`, else GitLab's `parallel:` variables.
+pub(crate) fn shard(args: &InputArgs) -> Result<Option<Shard>, RunError> {
+    if args.shard.is_some() {
+        return Ok(args.shard);
+    }
+    match (
+        std::env::var("CI_NODE_INDEX"),
+        std::env::var("CI_NODE_TOTAL"),
+    ) {
+        (Ok(i), Ok(n)) => Shard::parse(&format!("{i}/{n}"))
+            .map(Some)
+            .map_err(|e| UsageError(format!("CI_NODE_INDEX/CI_NODE_TOTAL: {e}")).into()),
+        _ => Ok(None),
+    }
+}
+
 fn read_tree(
     path: &Path,
     namespace: &str,

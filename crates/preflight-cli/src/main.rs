@@ -276,6 +276,9 @@ fn requests(
         .map(|i| ImageRequest::new(i.as_str()))
         .collect();
     requests.extend(loaded.plan.requests);
+    if let Some(shard) = inputs::shard(input)? {
+        requests.retain(|r| shard.contains(&r.reference));
+    }
     Ok((requests, loaded.problems))
 }
 

@@ -341,3 +341,83 @@ pub fn inventory(requests: Vec<ImageRequest>) -> Inventory {
         images,
     }
 }
+
+/// One part of a deploy split over `total` parallel jobs (`--shard INDEX/TOTAL`, 1-based as
+/// GitLab's `CI_NODE_INDEX` is). Images are assigned by registry and repository, so every tag of
+/// a repository lands in the same job and shares its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This job, from 1.
+    pub index: u32,
+    /// How many jobs.
+    pub total: u32,
+}
+
+/// Why a shard does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not INDEX/TOTAL with 1 <= INDEX <= TOTAL (e.g. 2/4)")]
+pub struct ShardError {
+    /// What was given.
+    pub input: String,
+}
+
+impl Shard {
+    /// Parses `INDEX/TOTAL`.
+    pub fn parse(s: &str) -> Result<Shard, ShardError> {
+        let err = || ShardError {
+            input: s.to_owned(),
+        };
+        let (i, n) = s.split_once('/').ok_or_else(err)?;
+        let index: u32 = i.trim().parse().map_err(|_| err())?;
+        let total: u32 = n.trim().parse().map_err(|_| err())?;
+        if index == 0 || total == 0 || index > total {
+            return Err(err());
+        }
+        Ok(Shard { index, total })
+    }
+
+    /// Whether `reference` belongs to this shard. Stable across runs, machines and versions
+    /// (FNV-1a of `registry/repository`, not the standard library's hasher).
+    pub fn contains(&self, reference: &str) -> bool {
+        let key = Reference::parse(reference).map_or_else(
+            |_| reference.to_owned(),
+            |r| format!("{}/{}", r.registry(), r.repository()),
+        );
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in key.bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash % u64::from(self.total) == u64::from(self.index - 1)
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_and_keep_repositories_together() {
+        let refs: Vec<String> = (0..500)
+            .map(|i| format!("reg.example/team{}/app{}:v{}", i % 7, i % 40, i))
+            .collect();
+        for total in [1, 2, 3, 7] {
+            let shards: Vec<Shard> = (1..=total).map(|index| Shard { index, total }).collect();
+            for r in &refs {
+                assert_eq!(
+                    shards.iter().filter(|s| s.contains(r)).count(),
+                    1,
+                    "{r} in exactly one of {total}"
+                );
+            }
+        }
+        let s = Shard::parse("2/3").unwrap();
+        assert_eq!(
+            s.contains("reg.example/team1/app1:v1"),
+            s.contains("reg.example/team1/app1:v2")
+        );
+        for bad in ["", "0/3", "4/3", "1/0", "a/b", "1-3"] {
+            assert!(Shard::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
