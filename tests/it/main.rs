@@ -8,6 +8,7 @@ mod support;
 mod auth_basic;
 mod auth_token;
 mod ci_creds;
+mod ci_reports;
 mod cli;
 mod hub_budget;
 mod kube;

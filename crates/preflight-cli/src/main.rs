@@ -4,10 +4,11 @@
 // clap turns the doc comments below into --help text, where Markdown backticks would show.
 #![allow(clippy::doc_markdown)]
 
+mod ci_reports;
 mod inputs;
 mod render;
 
-use std::io::Write as _;
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +79,10 @@ enum Output {
     Human,
     /// The JSON report (one object on stdout).
     Json,
+    /// JUnit XML: a testcase per image, a suite per registry (check only).
+    Junit,
+    /// GitLab Code Quality JSON: an issue per failure or warning at its manifest line (check only).
+    Gitlab,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +111,11 @@ struct CheckArgs {
     /// below what the deploy needs is a `rate-limit-low` warning).
     #[arg(long = "min-hub-remaining", value_name = "N")]
     min_hub_remaining: Option<u64>,
+
+    /// Also write the report in FORMAT (json, junit, gitlab, human) to PATH, beside the main
+    /// output (repeatable), e.g. --report junit=preflight.xml --report gitlab=codequality.json.
+    #[arg(long = "report", value_name = "FORMAT=PATH", value_parser = parse_report)]
+    reports: Vec<(Output, PathBuf)>,
 
     /// Treat warnings (such as `latest-tag`) as failures.
     #[arg(long)]
@@ -182,6 +192,18 @@ fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
 
 fn parse_platform(s: &str) -> Result<Platform, String> {
     Platform::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_report(s: &str) -> Result<(Output, PathBuf), String> {
+    let (format, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not FORMAT=PATH (e.g. junit=preflight.xml)"))?;
+    let format = Output::from_str(format, true)
+        .map_err(|_| format!("{format:?} is not a report format (human, json, junit, gitlab)"))?;
+    if path.is_empty() {
+        return Err(format!("{s:?} names no file"));
+    }
+    Ok((format, PathBuf::from(path)))
 }
 
 fn parse_concurrency(s: &str) -> Result<usize, String> {
@@ -295,6 +317,9 @@ fn report_problems(problems: &[String]) -> Option<ExitCode> {
 }
 
 fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
+    if matches!(args.output, Output::Junit | Output::Gitlab) {
+        return Err(check_only(args.output));
+    }
     let (requests, problems) = requests(&args.images, &args.input)?;
     let inventory = preflight::plan::inventory(requests);
     // Buffered: a large inventory is hundreds of thousands of lines.
@@ -302,6 +327,7 @@ fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
     let written = match args.output {
         Output::Human => render::inventory_human(&mut out, &inventory),
         Output::Json => render::json(&mut out, &inventory),
+        Output::Junit | Output::Gitlab => return Err(check_only(args.output)),
     };
     finish(written.and_then(|()| out.flush()))?;
     if let Some(code) = report_problems(&problems) {
@@ -315,12 +341,16 @@ fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
 }
 
 async fn registry(args: RegistryArgs) -> Result<ExitCode, RunError> {
+    if matches!(args.net.output, Output::Junit | Output::Gitlab) {
+        return Err(check_only(args.net.output));
+    }
     let (checker, _) = build_checker(&args.net)?;
     let report = checker.inspect_registry(&args.registry).await;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.net.output {
         Output::Human => render::registry_human(&mut out, &report),
         Output::Json => render::json(&mut out, &report),
+        Output::Junit | Output::Gitlab => return Err(check_only(args.net.output)),
     };
     finish(written.and_then(|()| out.flush()))?;
     Ok(if report.ok {
@@ -328,6 +358,30 @@ async fn registry(args: RegistryArgs) -> Result<ExitCode, RunError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn check_only(format: Output) -> RunError {
+    let name = format
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_owned());
+    UsageError(format!(
+        "-o {name} is a report of `preflight check`; use human or json here"
+    ))
+    .into()
+}
+
+fn write_report(
+    out: &mut impl Write,
+    format: Output,
+    report: &preflight::Report,
+    notes: &[String],
+) -> std::io::Result<()> {
+    match format {
+        Output::Human => render::human(out, report, notes),
+        Output::Json => render::json(out, report),
+        Output::Junit => ci_reports::junit(out, report),
+        Output::Gitlab => ci_reports::gitlab(out, report),
+    }
 }
 
 fn finish(written: std::io::Result<()>) -> Result<(), RunError> {
@@ -340,12 +394,16 @@ fn finish(written: std::io::Result<()>) -> Result<(), RunError> {
 }
 
 async fn ratelimit(args: RatelimitArgs) -> Result<ExitCode, RunError> {
+    if matches!(args.net.output, Output::Junit | Output::Gitlab) {
+        return Err(check_only(args.net.output));
+    }
     let (checker, _) = build_checker(&args.net)?;
     let budget = checker.docker_hub_budget().await;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.net.output {
         Output::Human => render::budget_human(&mut out, &budget),
         Output::Json => render::json(&mut out, &budget),
+        Output::Junit | Output::Gitlab => return Err(check_only(args.net.output)),
     };
     finish(written.and_then(|()| out.flush()))?;
     Ok(if budget.diagnosis.is_none() {
@@ -388,11 +446,16 @@ async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
         ));
     }
     let report = checker.check(requests).await;
+    for (format, path) in &args.reports {
+        let file = std::fs::File::create(path)
+            .map_err(|e| UsageError(format!("cannot write report {}: {e}", path.display())))?;
+        let mut w = std::io::BufWriter::new(file);
+        write_report(&mut w, *format, &report, &notes)
+            .and_then(|()| w.flush())
+            .map_err(|e| UsageError(format!("cannot write report {}: {e}", path.display())))?;
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = match args.net.output {
-        Output::Human => render::human(&mut out, &report, &notes),
-        Output::Json => render::json(&mut out, &report),
-    };
+    let written = write_report(&mut out, args.net.output, &report, &notes);
     finish(written.and_then(|()| out.flush()))?;
     for n in &notes {
         tracing::warn!("{n}");

@@ -93,7 +93,7 @@ fn line(out: &mut impl Write, image: &ImageReport) -> io::Result<()> {
     }
 }
 
-fn source(s: &preflight::Source) -> String {
+pub(crate) fn source(s: &preflight::Source) -> String {
     let mut text = s.file.clone();
     if let Some(l) = s.line {
         let _ = write!(text, ":{l}");
