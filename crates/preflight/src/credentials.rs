@@ -181,3 +181,35 @@ pub(crate) fn decode_auth_text(engine: &GeneralPurpose, auth: &str) -> Result<St
     // A `Secret` holds text; a lossy conversion would silently send another password.
     String::from_utf8(bytes).map_err(|_| "auth does not decode to UTF-8 text".to_owned())
 }
+
+/// A field of a JSON object as Go's `encoding/json` — hence Docker and the kubelet — finds it:
+/// the exact name, else a spelling that differs only in ASCII case (Go takes the last of several
+/// such spellings in document order; this takes the first in map order). `null` counts as
+/// absent: Go leaves the field untouched.
+pub(crate) fn go_json_field<'a>(
+    object: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
+    object
+        .get(name)
+        .or_else(|| {
+            object
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+        .filter(|v| !v.is_null())
+}
+
+/// The JSON type of a value, for messages that must not show the value itself.
+pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -34,10 +34,11 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::credentials::{
     Credential, CredentialError, CredentialSource, GO_STD_BASE64, LocatedCredential,
+    go_json_field as field, json_kind as kind,
 };
 
 use crate::secret::Secret;
@@ -869,20 +870,6 @@ fn home_dir() -> Option<PathBuf> {
     std::env::var_os(var).map(PathBuf::from)
 }
 
-/// A field of a JSON object as Go's `encoding/json` — hence Docker — finds it: the exact name,
-/// else a spelling that differs only in case. `null` counts as absent, as it does in Go.
-fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    object
-        .get(name)
-        .or_else(|| {
-            object
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        })
-        .filter(|v| !v.is_null())
-}
-
 /// One `auths` entry, decoded as Docker decodes it. The error is the problem, without the key.
 fn parse_entry(entry: &Value) -> Result<Option<Credential>, String> {
     let entry = match entry {
@@ -1021,18 +1008,6 @@ fn value_start(json: &str) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = start - before.rfind('\n').map_or(0, |i| i + 1) + 1;
     (line, column)
-}
-
-/// The JSON type of a value, for messages that must not show the value itself.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// An [`ConfigError::InvalidEntry`].

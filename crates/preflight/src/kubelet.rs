@@ -43,7 +43,7 @@ use serde_json::{Map, Value};
 
 use crate::credentials::{
     Candidates, Credential, CredentialError, CredentialSource, GO_RAW_STD_BASE64, GO_STD_BASE64,
-    LocatedCredential,
+    LocatedCredential, go_json_field as field, json_kind as kind,
 };
 use crate::docker_config::DockerConfig;
 use crate::reference::Reference;
@@ -416,33 +416,6 @@ fn decode_auth(auth: &str) -> Result<(String, String), String> {
         );
     };
     Ok((user.to_owned(), password.to_owned()))
-}
-
-/// A field as Go's `encoding/json` finds it: the exact name, else one that differs only in
-/// ASCII case (Go takes the last of several such spellings in document order; this takes the
-/// first in map order). `null` counts as absent: Go leaves the field untouched.
-fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    object
-        .get(name)
-        .or_else(|| {
-            object
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        })
-        .filter(|v| !v.is_null())
-}
-
-/// The JSON type of a value, for messages that must not show the value itself.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Line and column (1-based, column in bytes like `serde_json`'s) of the first JSON value.
