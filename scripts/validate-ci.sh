@@ -4,12 +4,14 @@
 # header and its jobs — and the validator reads one, so each is checked on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v check-jsonschema >/dev/null 2>&1; then
+# Run as a module: a freshly installed console script may not be on PATH yet (pyenv, --user).
+if ! python3 -m check_jsonschema --version >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check check-jsonschema
 fi
+validate() { python3 -m check_jsonschema --builtin-schema vendor.gitlab-ci "$@"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
+validate .gitlab-ci.yml
 for component in templates/*.yml; do
     name=$(basename "$component" .yml)
     python3 - "$component" "$work/$name" <<'PY'
@@ -21,5 +23,5 @@ if not sep:
 open(sys.argv[2] + "-spec.yml", "w").write(header + "\n")
 open(sys.argv[2] + "-jobs.yml", "w").write(jobs)
 PY
-    check-jsonschema --builtin-schema vendor.gitlab-ci "$work/$name-spec.yml" "$work/$name-jobs.yml"
+    validate "$work/$name-spec.yml" "$work/$name-jobs.yml"
 done
