@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Run as a module: a freshly installed console script may not be on PATH yet (pyenv, --user).
 if ! python3 -m check_jsonschema --version >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check check-jsonschema
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore check-jsonschema
 fi
 validate() { python3 -m check_jsonschema --builtin-schema vendor.gitlab-ci "$@"; }
 work=$(mktemp -d)
