@@ -174,6 +174,23 @@ impl ImageRequest {
     }
 }
 
+/// Merges equal requests — the same reference pulled with the same credentials, platforms and
+/// expected digest — into one with all their sources, in the order first given.
+pub(crate) fn merge_requests(requests: Vec<ImageRequest>) -> Vec<ImageRequest> {
+    let mut merged: Vec<ImageRequest> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for req in requests {
+        let key = req.merge_key(Reference::parse(&req.reference).ok().as_ref());
+        if let Some(&i) = index.get(&key) {
+            merged[i].absorb(req);
+        } else {
+            index.insert(key, merged.len());
+            merged.push(req);
+        }
+    }
+    merged
+}
+
 impl From<&str> for ImageRequest {
     fn from(s: &str) -> Self {
         ImageRequest::new(s)
@@ -443,25 +460,12 @@ impl Checker {
     /// Checks every image, `concurrency` at a time, and reports on each distinct one (the same
     /// reference twice is checked once, with both sources), in the order first given.
     pub async fn check(&self, images: Vec<ImageRequest>) -> Report {
-        let mut order: Vec<String> = Vec::new();
-        let mut merged: HashMap<String, ImageRequest> = HashMap::new();
-        for req in images {
-            let parsed = Reference::parse(&req.reference).ok();
-            let key = req.merge_key(parsed.as_ref());
-            if let Some(existing) = merged.get_mut(&key) {
-                existing.absorb(req);
-            } else {
-                order.push(key.clone());
-                merged.insert(key, req);
-            }
-        }
+        let merged = merge_requests(images);
+        let count = merged.len();
         let semaphore = Arc::new(Semaphore::new(self.inner.concurrency));
         let session = Arc::new(Session::default());
         let mut tasks = JoinSet::new();
-        for (i, key) in order.iter().enumerate() {
-            let Some(req) = merged.remove(key) else {
-                continue;
-            };
+        for (i, req) in merged.into_iter().enumerate() {
             let inner = Arc::clone(&self.inner);
             let session = Arc::clone(&session);
             // Taking the permit before spawning starts the checks in the order given, so the
@@ -474,7 +478,7 @@ impl Checker {
                 (i, report)
             });
         }
-        let mut results: Vec<Option<ImageReport>> = vec![None; order.len()];
+        let mut results: Vec<Option<ImageReport>> = vec![None; count];
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok((i, report)) => results[i] = Some(report),
@@ -671,7 +675,7 @@ impl Inner {
             report.addresses.push(crate::report::AddressResult {
                 address: addr.to_string(),
                 ok: result.is_ok(),
-                elapsed_ms: (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
+                elapsed_ms: probe::elapsed_ms(started),
                 error: result
                     .err()
                     .and_then(|f| f.first().map(ToString::to_string)),
@@ -774,9 +778,9 @@ impl Inner {
                     return;
                 }
                 // Credentials go to a plain-HTTP realm only when its host was configured so.
-                let allowed = credential.as_ref().filter(|_| {
-                    url.scheme() == "https" || self.mode_for_url(&url) == TlsMode::PlainHttp
-                });
+                let allowed = credential
+                    .as_ref()
+                    .filter(|_| self.realm_takes_credentials(&url));
                 let request = TokenRequest {
                     client: self.net.http.for_mode(realm_mode),
                     challenge: b,
@@ -795,14 +799,7 @@ impl Inner {
                         format!("a token was granted {who} by {realm}"),
                     ),
                     Err(f) => {
-                        let code = match f {
-                            AuthFailure::Required { .. } => Code::AuthRequired,
-                            AuthFailure::Rejected { .. } => Code::AuthRejected,
-                            AuthFailure::Denied { .. } => Code::AccessDenied,
-                            AuthFailure::RateLimited { .. } => Code::RateLimited,
-                            _ => Code::AuthServerError,
-                        };
-                        let d = Diagnosis::new(code, Stage::Auth, format!("{f} ({who})"));
+                        let d = auth_diagnosis(&f, &realm, format!("{f} ({who})"));
                         report.diagnosis = Some(log.fail(started, d));
                     }
                 }
@@ -929,6 +926,12 @@ impl Inner {
             .iter()
             .find_map(|c| self.modes.get(c).copied())
             .unwrap_or_default()
+    }
+
+    /// Credentials go to a token realm over HTTPS, or over plain HTTP only when its host was
+    /// configured for plain HTTP.
+    fn realm_takes_credentials(&self, url: &reqwest::Url) -> bool {
+        url.scheme() == "https" || self.mode_for_url(url) == TlsMode::PlainHttp
     }
 
     /// The mode for a token realm's URL.
@@ -1469,9 +1472,12 @@ impl Inner {
             Cred::None => None,
         };
         // Credentials go to a realm over plain HTTP only when that host was configured for it.
-        let plain_realm = realm_url.as_ref().is_some_and(|u| u.scheme() == "http");
         let credential = match located {
-            Some(c) if plain_realm && realm_mode != TlsMode::PlainHttp => {
+            Some(c)
+                if realm_url
+                    .as_ref()
+                    .is_some_and(|u| !self.realm_takes_credentials(u)) =>
+            {
                 report.warnings.push(Warning {
                     code: WarningCode::CredentialUnavailable,
                     message: format!(
@@ -1537,29 +1543,7 @@ impl Inner {
                 if credential.is_some() {
                     let _ = write!(msg, " (credentials {who})");
                 }
-                let d = match &f {
-                    AuthFailure::Required { .. } => {
-                        Diagnosis::new(Code::AuthRequired, Stage::Auth, msg)
-                    }
-                    AuthFailure::Rejected { .. } => {
-                        Diagnosis::new(Code::AuthRejected, Stage::Auth, msg)
-                    }
-                    AuthFailure::Denied { .. } => {
-                        Diagnosis::new(Code::AccessDenied, Stage::Auth, msg)
-                    }
-                    AuthFailure::RateLimited { retry_after, .. } => {
-                        let mut d = probe::rate_limited(
-                            Stage::Auth,
-                            realm,
-                            retry_after.as_deref(),
-                            None,
-                            "",
-                        );
-                        d.message = msg;
-                        d
-                    }
-                    _ => Diagnosis::new(Code::AuthServerError, Stage::Auth, msg),
-                };
+                let d = auth_diagnosis(&f, realm, msg);
                 report.diagnosis = Some(log.fail(started, d));
                 None
             }
@@ -1662,6 +1646,23 @@ fn compare_digest(reference: &Reference, expected: &Digest, report: &mut ImageRe
             ),
         }),
     }
+}
+
+/// The diagnosis for a failed token request, `message` saying what happened and with what.
+fn auth_diagnosis(f: &AuthFailure, realm: &str, message: String) -> Diagnosis {
+    let code = match f {
+        AuthFailure::Required { .. } => Code::AuthRequired,
+        AuthFailure::Rejected { .. } => Code::AuthRejected,
+        AuthFailure::Denied { .. } => Code::AccessDenied,
+        AuthFailure::RateLimited { retry_after, .. } => {
+            // Keeps the Retry-After hint of any 429.
+            let mut d = probe::rate_limited(Stage::Auth, realm, retry_after.as_deref(), None, "");
+            d.message = message;
+            return d;
+        }
+        _ => Code::AuthServerError,
+    };
+    Diagnosis::new(code, Stage::Auth, message)
 }
 
 fn split_host_port(s: &str) -> (String, Option<u16>) {

@@ -262,23 +262,10 @@ pub struct InventoryImage {
 
 /// Lists the planned images without touching the network, merging equal ones as `check` does.
 pub fn inventory(requests: Vec<ImageRequest>) -> Inventory {
-    let mut order: Vec<(String, Result<Reference, crate::reference::ReferenceError>)> = Vec::new();
-    let mut merged: HashMap<String, ImageRequest> = HashMap::new();
-    for req in requests {
+    let merged = crate::checker::merge_requests(requests);
+    let mut images: Vec<InventoryImage> = Vec::with_capacity(merged.len());
+    for req in merged {
         let parsed = Reference::parse(&req.reference);
-        let key = req.merge_key(parsed.as_ref().ok());
-        if let Some(existing) = merged.get_mut(&key) {
-            existing.absorb(req);
-        } else {
-            merged.insert(key.clone(), req);
-            order.push((key, parsed));
-        }
-    }
-    let mut images: Vec<InventoryImage> = Vec::with_capacity(order.len());
-    for (key, parsed) in order {
-        let Some(req) = merged.remove(&key) else {
-            continue;
-        };
         let credentials: Vec<String> = match (&req.credentials, &parsed) {
             (Some(src), Ok(r)) => src
                 .candidates(r)

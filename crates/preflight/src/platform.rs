@@ -13,9 +13,6 @@ use crate::probe::{Endpoint, Net};
 use crate::transport;
 use crate::wire;
 
-/// The most of an index read.
-const INDEX_BODY_LIMIT: usize = 4 * 1024 * 1024;
-
 /// `OS/ARCH[/VARIANT]`, as `--platform` and an index's entries name it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Platform {
@@ -145,26 +142,13 @@ pub(crate) async fn fetch(
     let url = format!("{}/v2/{repository}/manifests/{manifest_ref}", ep.base_url());
     let client = net.http.for_mode(ep.mode);
     let req = access.apply(client.get(&url).header(ACCEPT, media_type));
-    let resp = match tokio::time::timeout_at(deadline, req.send()).await {
-        Err(_) => return Err(format!("GET {url}: no answer before the deadline")),
-        Ok(Err(e)) => {
-            return Err(format!(
-                "GET {url}: {}",
-                transport::classify_reqwest(&e, &ep.host)
-            ));
-        }
-        Ok(Ok(r)) => r,
-    };
-    if resp.status() != StatusCode::OK {
-        return Err(format!("GET {url} answered {}", resp.status()));
+    match get(req, &url, &ep.host, deadline).await? {
+        (body, None) => offered(&body),
+        (_, Some(_)) => Err(format!("GET {url} redirected to another host")),
     }
-    let body = transport::read_body(resp, INDEX_BODY_LIMIT, &ep.host, deadline)
-        .await
-        .map_err(|e| format!("reading the index failed: {e}"))?;
-    offered(&body)
 }
 
-/// The most of a manifest or config read.
+/// The most of an index, manifest or config read.
 const CONFIG_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Reads a single-platform manifest's platform from its config blob: a GET of the manifest (a

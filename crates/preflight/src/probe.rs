@@ -96,8 +96,7 @@ impl StageLog {
     }
 
     fn push(&mut self, stage: Stage, started: Instant, ok: bool, detail: Option<String>) {
-        // Tenths of a millisecond are as precise as a network timing deserves.
-        let ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+        let ms = elapsed_ms(started);
         tracing::debug!(%stage, ok, elapsed_ms = ms, detail = detail.as_deref().unwrap_or(""), "stage finished");
         self.stages.push(StageResult {
             stage,
@@ -107,6 +106,11 @@ impl StageLog {
             shared: false,
         });
     }
+}
+
+/// Milliseconds since `started`, to a tenth: as precise as a network timing deserves.
+pub(crate) fn elapsed_ms(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0
 }
 
 /// Runs dns → tcp → tls → ping for one endpoint.
