@@ -67,6 +67,9 @@ pub mod diagnosis;
 pub mod digests;
 pub mod dns;
 pub mod docker_config;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kubelet;
 pub mod lint;
 mod manifest;

@@ -163,23 +163,6 @@ pub(crate) async fn config_platform(
     access: &Access,
     deadline: Instant,
 ) -> Result<Platform, String> {
-    #[derive(Deserialize)]
-    struct Manifest {
-        config: Descriptor,
-    }
-    #[derive(Deserialize)]
-    struct Descriptor {
-        digest: String,
-    }
-    #[derive(Deserialize)]
-    struct Config {
-        #[serde(default)]
-        os: String,
-        #[serde(default)]
-        architecture: String,
-        #[serde(default)]
-        variant: Option<String>,
-    }
     let client = net.http.for_mode(ep.mode);
     let manifest_url = format!("{}/v2/{repository}/manifests/{manifest_ref}", ep.base_url());
     let body = get(
@@ -189,10 +172,7 @@ pub(crate) async fn config_platform(
         deadline,
     )
     .await?;
-    let manifest: Manifest =
-        serde_json::from_slice(&body.0).map_err(|_| "the manifest names no config".to_owned())?;
-    let digest = crate::reference::Digest::parse(&manifest.config.digest)
-        .map_err(|_| "the manifest's config digest is not valid".to_owned())?;
+    let digest = config_digest(&body.0)?;
     let blob_url = format!("{}/v2/{repository}/blobs/{digest}", ep.base_url());
     let (bytes, location) = get(
         access.apply(client.get(&blob_url)),
@@ -220,7 +200,37 @@ pub(crate) async fn config_platform(
             .0
         }
     };
-    let config: Config = serde_json::from_slice(&bytes)
+    image_config_platform(&bytes)
+}
+
+/// The digest of the config blob a single-platform manifest names.
+pub(crate) fn config_digest(manifest: &[u8]) -> Result<crate::reference::Digest, String> {
+    #[derive(Deserialize)]
+    struct Manifest {
+        config: Descriptor,
+    }
+    #[derive(Deserialize)]
+    struct Descriptor {
+        digest: String,
+    }
+    let manifest: Manifest =
+        serde_json::from_slice(manifest).map_err(|_| "the manifest names no config".to_owned())?;
+    crate::reference::Digest::parse(&manifest.config.digest)
+        .map_err(|_| "the manifest's config digest is not valid".to_owned())
+}
+
+/// The platform an image config blob says it was built for.
+pub(crate) fn image_config_platform(config: &[u8]) -> Result<Platform, String> {
+    #[derive(Deserialize)]
+    struct Config {
+        #[serde(default)]
+        os: String,
+        #[serde(default)]
+        architecture: String,
+        #[serde(default)]
+        variant: Option<String>,
+    }
+    let config: Config = serde_json::from_slice(config)
         .map_err(|_| "the image config is not valid JSON".to_owned())?;
     Ok(Platform {
         os: config.os,

@@ -92,7 +92,7 @@ pub(crate) async fn list(
 }
 
 /// The `rel="next"` target of a `Link` header: `</v2/x/tags/list?n=100&last=b>; rel="next"`.
-fn next_link(header: &str) -> Option<String> {
+pub(crate) fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
         let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
