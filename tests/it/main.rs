@@ -18,5 +18,6 @@ mod platforms;
 mod registry_answers;
 mod registry_cmd;
 mod registry_quirks;
+mod scale;
 mod secrets;
 mod snapshots;

@@ -6,6 +6,7 @@
 
 mod ci_reports;
 mod inputs;
+mod progress;
 mod render;
 
 use std::io::Write;
@@ -25,6 +26,54 @@ use preflight::{Checker, CiCredentials, DnsConfig, HelperRunner, ImageRequest, P
 struct Cli {
     #[command(subcommand)]
     command: Command,
+
+    /// More detail in the log on stderr: -v info, -vv debug, -vvv trace (RUST_LOG, when set,
+    /// decides instead). Secrets are never logged at any level.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    /// Only what failed or warns, and the summary line; no progress bar, only errors logged.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// Colour in human output: auto (when stdout is a terminal), always, never. NO_COLOR, when
+    /// set, always means never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto, global = true)]
+    color: ColorWhen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+/// How the run talks to the person: colour, quietness, progress.
+#[derive(Debug, Clone, Copy)]
+struct Ui {
+    style: render::Style,
+    progress: bool,
+}
+
+impl Ui {
+    fn new(cli: &Cli) -> Ui {
+        use std::io::IsTerminal;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = !no_color
+            && match cli.color {
+                ColorWhen::Always => true,
+                ColorWhen::Never => false,
+                ColorWhen::Auto => std::io::stdout().is_terminal(),
+            };
+        Ui {
+            style: render::Style {
+                color,
+                quiet: cli.quiet,
+            },
+            progress: progress::wanted(cli.quiet),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +224,12 @@ struct NetArgs {
           value_parser = parse_concurrency)]
     concurrency: usize,
 
+    /// How many images of one registry are checked at once, at most.
+    #[arg(long = "registry-concurrency", value_name = "N",
+          default_value_t = preflight::checker::DEFAULT_REGISTRY_CONCURRENCY,
+          value_parser = parse_concurrency)]
+    registry_concurrency: usize,
+
     /// Send docker.io references to this HOST:PORT instead of registry-1.docker.io (tests).
     #[arg(long = "docker-hub-registry", hide = true, value_name = "HOST:PORT")]
     docker_hub_registry: Option<String>,
@@ -234,7 +289,8 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for RunError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(cli.verbose, cli.quiet);
+    let ui = Ui::new(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -243,7 +299,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(&RunError::from(e)),
     };
     let result = match cli.command {
-        Command::Check(args) => runtime.block_on(check(*args)),
+        Command::Check(args) => runtime.block_on(check(*args, ui)),
         Command::Images(args) => images(&args),
         Command::Registry(args) => runtime.block_on(registry(*args)),
         Command::Ratelimit(args) => runtime.block_on(ratelimit(*args)),
@@ -254,9 +310,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -375,9 +438,10 @@ fn write_report(
     format: Output,
     report: &preflight::Report,
     notes: &[String],
+    style: render::Style,
 ) -> std::io::Result<()> {
     match format {
-        Output::Human => render::human(out, report, notes),
+        Output::Human => render::human(out, report, notes, style),
         Output::Json => render::json(out, report),
         Output::Junit => ci_reports::junit(out, report),
         Output::Gitlab => ci_reports::gitlab(out, report),
@@ -413,7 +477,7 @@ async fn ratelimit(args: RatelimitArgs) -> Result<ExitCode, RunError> {
     })
 }
 
-async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
+async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
     let (mut requests, problems) = requests(&args.images, &args.input)?;
     let expected = expected_digests(&args)?;
     if !expected.is_empty() {
@@ -445,17 +509,26 @@ async fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
             "{var} is set, but preflight connects to registries directly (proxy support comes later): if CI and the nodes reach registries through that proxy, failures here may not be theirs"
         ));
     }
-    let report = checker.check(requests).await;
+    let mut bar = progress::Bar::new(ui.progress);
+    let report = checker
+        .check_with_progress(requests, |p| bar.update(p))
+        .await;
+    bar.finish();
+    // Files get plain text whatever the terminal; quiet applies to them too.
+    let file_style = render::Style {
+        color: false,
+        ..ui.style
+    };
     for (format, path) in &args.reports {
         let file = std::fs::File::create(path)
             .map_err(|e| UsageError(format!("cannot write report {}: {e}", path.display())))?;
         let mut w = std::io::BufWriter::new(file);
-        write_report(&mut w, *format, &report, &notes)
+        write_report(&mut w, *format, &report, &notes, file_style)
             .and_then(|()| w.flush())
             .map_err(|e| UsageError(format!("cannot write report {}: {e}", path.display())))?;
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = write_report(&mut out, args.net.output, &report, &notes);
+    let written = write_report(&mut out, args.net.output, &report, &notes, ui.style);
     finish(written.and_then(|()| out.flush()))?;
     for n in &notes {
         tracing::warn!("{n}");
@@ -498,6 +571,7 @@ fn build_checker_with(
     let mut b = Checker::builder()
         .timeout(net.timeout)
         .concurrency(net.concurrency)
+        .registry_concurrency(net.registry_concurrency)
         .allow_hub_pulls(net.allow_hub_pulls)
         .verify_config_platform(net.verify_config_platform);
     for p in &net.platform {

@@ -7,10 +7,49 @@ use preflight::plan::Inventory;
 use preflight::report::{HubBudget, RegistryReport, StageResult};
 use preflight::{ImageReport, Report};
 
-/// One line per image (✓/✗), then each failure with its stage, message and `hint:`.
-pub(crate) fn human(out: &mut impl Write, report: &Report, notes: &[String]) -> io::Result<()> {
+/// How human text is drawn: ANSI colour only when asked (a terminal without `NO_COLOR`), and
+/// in quiet mode no line for an image that is fine.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Style {
+    pub(crate) color: bool,
+    pub(crate) quiet: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn ok(self, text: &str) -> String {
+        self.paint("32", text)
+    }
+    fn bad(self, text: &str) -> String {
+        self.paint("1;31", text)
+    }
+    fn warn(self, text: &str) -> String {
+        self.paint("33", text)
+    }
+    fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+}
+
+/// One line per image (✓ pullable, ⚠ pullable with warnings, ✗ not), then each failure with its
+/// stage, message and `hint:`, the warnings, and a summary line.
+pub(crate) fn human(
+    out: &mut impl Write,
+    report: &Report,
+    notes: &[String],
+    style: Style,
+) -> io::Result<()> {
     for image in &report.images {
-        line(out, image)?;
+        if style.quiet && image.pullable && image.warnings.is_empty() {
+            continue;
+        }
+        line(out, image, style)?;
     }
     let failed: Vec<&ImageReport> = report.images.iter().filter(|i| !i.pullable).collect();
     for image in &failed {
@@ -18,8 +57,11 @@ pub(crate) fn human(out: &mut impl Write, report: &Report, notes: &[String]) -> 
         if let Some(d) = &image.diagnosis {
             writeln!(
                 out,
-                "✗ {} — {} (stage {})",
-                image.reference, d.code, d.stage
+                "{} {} — {} (stage {})",
+                style.bad("✗"),
+                image.reference,
+                style.bad(d.code.as_str()),
+                d.stage
             )?;
             writeln!(out, "  {}", d.message)?;
             for s in &image.sources {
@@ -30,7 +72,7 @@ pub(crate) fn human(out: &mut impl Write, report: &Report, notes: &[String]) -> 
                 "  credentials: {}",
                 image.credential.as_deref().unwrap_or("none (anonymous)")
             )?;
-            writeln!(out, "  hint: {}", d.hint)?;
+            writeln!(out, "  {} {}", style.ok("hint:"), d.hint)?;
         }
     }
     let warned: Vec<&ImageReport> = report
@@ -44,9 +86,10 @@ pub(crate) fn human(out: &mut impl Write, report: &Report, notes: &[String]) -> 
             for w in &image.warnings {
                 writeln!(
                     out,
-                    "⚠ {} — {}: {}",
+                    "{} {} — {}: {}",
+                    style.warn("⚠"),
                     image.reference,
-                    w.code.as_str(),
+                    style.warn(w.code.as_str()),
                     w.message
                 )?;
             }
@@ -78,7 +121,7 @@ pub(crate) fn human(out: &mut impl Write, report: &Report, notes: &[String]) -> 
     writeln!(out)
 }
 
-fn line(out: &mut impl Write, image: &ImageReport) -> io::Result<()> {
+fn line(out: &mut impl Write, image: &ImageReport, style: Style) -> io::Result<()> {
     match &image.diagnosis {
         None => {
             let digest = image.digest.as_deref().unwrap_or("(no digest sent)");
@@ -87,9 +130,25 @@ fn line(out: &mut impl Write, image: &ImageReport) -> io::Result<()> {
                 .as_deref()
                 .map(|c| format!(" via {c}"))
                 .unwrap_or_default();
-            writeln!(out, "✓ {}  {digest}{via}", image.reference)
+            let mark = if image.warnings.is_empty() {
+                style.ok("✓")
+            } else {
+                style.warn("⚠")
+            };
+            writeln!(
+                out,
+                "{mark} {}  {}",
+                image.reference,
+                style.dim(&format!("{digest}{via}"))
+            )
         }
-        Some(d) => writeln!(out, "✗ {}  {}", image.reference, d.code),
+        Some(d) => writeln!(
+            out,
+            "{} {}  {}",
+            style.bad("✗"),
+            image.reference,
+            style.bad(d.code.as_str())
+        ),
     }
 }
 

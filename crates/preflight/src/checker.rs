@@ -31,6 +31,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The default number of images checked at once.
 pub const DEFAULT_CONCURRENCY: usize = 32;
+/// The default number of images of one registry checked at once, so one deploy does not flood a
+/// registry (most answer 16 streams on one HTTP/2 connection without queueing).
+pub const DEFAULT_REGISTRY_CONCURRENCY: usize = 16;
 /// Where Docker Hub's registry API lives (references say `docker.io`).
 const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
@@ -207,6 +210,7 @@ pub struct CheckerBuilder {
     credentials: Option<Arc<dyn CredentialSource>>,
     timeout: Duration,
     concurrency: usize,
+    registry_concurrency: usize,
     docker_hub_registry: Option<String>,
     platforms: Vec<Platform>,
     allow_hub_pulls: bool,
@@ -224,6 +228,7 @@ impl Default for CheckerBuilder {
             credentials: None,
             timeout: DEFAULT_TIMEOUT,
             concurrency: DEFAULT_CONCURRENCY,
+            registry_concurrency: DEFAULT_REGISTRY_CONCURRENCY,
             docker_hub_registry: None,
             platforms: Vec::new(),
             allow_hub_pulls: false,
@@ -283,6 +288,14 @@ impl CheckerBuilder {
         self
     }
 
+    /// How many images of one registry are checked at once, at most (default
+    /// [`DEFAULT_REGISTRY_CONCURRENCY`]); the overall limit is [`CheckerBuilder::concurrency`].
+    #[must_use]
+    pub fn registry_concurrency(mut self, n: usize) -> Self {
+        self.registry_concurrency = n;
+        self
+    }
+
     /// Requires image indexes to hold a manifest for this platform (repeatable).
     #[must_use]
     pub fn platform(mut self, platform: Platform) -> Self {
@@ -338,6 +351,11 @@ impl CheckerBuilder {
                 setting: "the concurrency",
             });
         }
+        if self.registry_concurrency == 0 {
+            return Err(BuildError::Zero {
+                setting: "the per-registry concurrency",
+            });
+        }
         let mut modes = HashMap::new();
         for (hosts, mode, setting) in [
             (&self.plain_http, TlsMode::PlainHttp, "plain HTTP host"),
@@ -366,6 +384,7 @@ impl CheckerBuilder {
                 credentials: self.credentials,
                 timeout: self.timeout,
                 concurrency: self.concurrency,
+                registry_concurrency: self.registry_concurrency,
                 hub,
                 platforms: self.platforms,
                 allow_hub_pulls: self.allow_hub_pulls,
@@ -426,6 +445,7 @@ struct Inner {
     credentials: Option<Arc<dyn CredentialSource>>,
     timeout: Duration,
     concurrency: usize,
+    registry_concurrency: usize,
     hub: Option<String>,
     platforms: Vec<Platform>,
     allow_hub_pulls: bool,
@@ -457,31 +477,65 @@ impl Checker {
         CheckerBuilder::default()
     }
 
-    /// Checks every image, `concurrency` at a time, and reports on each distinct one (the same
-    /// reference twice is checked once, with both sources), in the order first given.
+    /// Checks every image, `concurrency` at a time and at most `registry_concurrency` of one
+    /// registry, and reports on each distinct one (the same reference twice is checked once, with
+    /// both sources), in the order first given.
     pub async fn check(&self, images: Vec<ImageRequest>) -> Report {
+        self.check_with_progress(images, |_| {}).await
+    }
+
+    /// [`Checker::check`], calling `progress` as each image is done (in completion order), e.g.
+    /// to drive a progress bar.
+    pub async fn check_with_progress(
+        &self,
+        images: Vec<ImageRequest>,
+        mut progress: impl FnMut(Progress<'_>),
+    ) -> Report {
         let merged = merge_requests(images);
         let count = merged.len();
-        let semaphore = Arc::new(Semaphore::new(self.inner.concurrency));
+        let overall = Arc::new(Semaphore::new(self.inner.concurrency));
+        let mut per_registry: HashMap<String, Arc<Semaphore>> = HashMap::new();
         let session = Arc::new(Session::default());
         let mut tasks = JoinSet::new();
         for (i, req) in merged.into_iter().enumerate() {
             let inner = Arc::clone(&self.inner);
             let session = Arc::clone(&session);
-            // Taking the permit before spawning starts the checks in the order given, so the
-            // first image of a registry is the one that runs its shared stages. The semaphore is
-            // never closed, so acquiring cannot fail.
-            let permit = Arc::clone(&semaphore).acquire_owned().await.ok();
+            let overall = Arc::clone(&overall);
+            // An unparseable reference fails without a request; it shares no registry's limit.
+            let registry = Reference::parse(&req.reference).map_or_else(
+                |_| req.reference.clone(),
+                |r| r.api_host().to_ascii_lowercase(),
+            );
+            let registry = Arc::clone(
+                per_registry
+                    .entry(registry)
+                    .or_insert_with(|| Arc::new(Semaphore::new(self.inner.registry_concurrency))),
+            );
+            // The registry's permit is taken first, so an image waiting for its busy registry
+            // holds no overall permit and images of other registries go ahead. Both semaphores
+            // are fair and tasks start in the order given, so the first image of a registry is
+            // the one that runs its shared stages. They are never closed: acquiring cannot fail.
+            // The check's future is boxed, so thousands of waiting tasks stay small.
             tasks.spawn(async move {
-                let report = inner.check_image(&session, req).await;
-                drop(permit);
+                let _registry = registry.acquire_owned().await.ok();
+                let _overall = overall.acquire_owned().await.ok();
+                let report = Box::pin(inner.check_image(&session, req)).await;
                 (i, report)
             });
         }
         let mut results: Vec<Option<ImageReport>> = vec![None; count];
+        let mut done = 0;
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok((i, report)) => results[i] = Some(report),
+                Ok((i, report)) => {
+                    done += 1;
+                    progress(Progress {
+                        done,
+                        total: count,
+                        image: &report,
+                    });
+                    results[i] = Some(report);
+                }
                 // A panic in a check is a bug: surface it rather than print a partial report.
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(_) => {}
@@ -541,6 +595,17 @@ impl Checker {
             .check_image(&Session::default(), ImageRequest::new(reference))
             .await
     }
+}
+
+/// How far a [`Checker::check_with_progress`] call is.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// Images done so far, this one included.
+    pub done: usize,
+    /// Distinct images in the call (equal references counted once).
+    pub total: usize,
+    /// The report of the image just done.
+    pub image: &'a ImageReport,
 }
 
 /// The credential situation for one image.

@@ -1,0 +1,387 @@
+//! What makes hundreds of images cheap, counted at the servers: one manifest request per
+//! distinct image, one token per scope, connections reused, and the per-registry limit; then the
+//! human output's colour, quiet and verbose modes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::common::{check, preflight, run_cmd};
+use crate::support::fake::{FakeRequest, FakeResponse, FakeServer};
+
+const DIGEST: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+fn manifest_ok() -> FakeResponse {
+    FakeResponse::new(200)
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .header("docker-content-digest", DIGEST)
+        .header("content-length", "400")
+}
+
+fn v2_ok() -> FakeResponse {
+    FakeResponse::new(200)
+        .header("docker-distribution-api-version", "registry/2.0")
+        .json(serde_json::json!({}))
+}
+
+/// The `scope` query parameter of a token request, percent-decoded enough for `/` and `:`.
+fn scope_of(req: &FakeRequest) -> String {
+    req.query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("scope="))
+        .unwrap_or_default()
+        .replace("%2F", "/")
+        .replace("%3A", ":")
+}
+
+#[test]
+fn one_head_per_distinct_image_and_one_token_per_scope() {
+    let tokens = FakeServer::plain(|req| {
+        let scope = scope_of(req);
+        FakeResponse::new(200).json(serde_json::json!({ "token": format!("tok-{scope}") }))
+    });
+    let realm = format!("{}/token", tokens.base_url());
+    let registry = FakeServer::plain(move |req| {
+        if req.path == "/v2/" {
+            return FakeResponse::new(401).header(
+                "www-authenticate",
+                format!(r#"Bearer realm="{realm}",service="fake""#),
+            );
+        }
+        // /v2/REPO/manifests/TAG wants the token for REPO.
+        let repo = req
+            .path_only()
+            .strip_prefix("/v2/")
+            .and_then(|p| p.rsplit_once("/manifests/"))
+            .map(|(repo, _)| repo.to_owned())
+            .unwrap_or_default();
+        let scope = format!("repository:{repo}:pull");
+        if req.header("authorization") == Some(&format!("Bearer tok-{scope}")) {
+            manifest_ok()
+        } else {
+            FakeResponse::new(401).header(
+                "www-authenticate",
+                format!(r#"Bearer realm="{realm}",service="fake",scope="{scope}""#),
+            )
+        }
+    });
+    let host = registry.host();
+    // 3 repositories × 10 tags, each named twice, once more with the default tag spelled out.
+    let mut refs = Vec::new();
+    for round in 0..2 {
+        for repo in ["team/a", "team/b", "other/c"] {
+            for tag in 0..10 {
+                refs.push(format!("{host}/{repo}:v{tag}"));
+            }
+            if round == 0 {
+                refs.push(format!("{host}/{repo}"));
+            } else {
+                refs.push(format!("{host}/{repo}:latest"));
+            }
+        }
+    }
+    let mut args: Vec<&str> = vec!["--plain-http", &host, "--concurrency", "8"];
+    args.extend(refs.iter().map(String::as_str));
+    let r = check(&args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["summary"]["images"], 33, "{}", r.stdout);
+
+    let mut per_image: HashMap<String, usize> = HashMap::new();
+    for req in registry.requests() {
+        if req.path_only().contains("/manifests/") {
+            assert_eq!(req.method, "HEAD", "a pullable image needs no GET: {req:?}");
+            *per_image.entry(req.path.clone()).or_default() += 1;
+        }
+    }
+    let sent_with_token: usize = registry
+        .requests()
+        .iter()
+        .filter(|q| q.path_only().contains("/manifests/") && q.header("authorization").is_some())
+        .count();
+    assert_eq!(per_image.len(), 33, "{per_image:?}");
+    assert!(
+        per_image.values().all(|&n| n == 1),
+        "exactly one manifest request per distinct image: {per_image:?}"
+    );
+    assert_eq!(
+        sent_with_token, 33,
+        "one authorized HEAD per distinct image"
+    );
+
+    let scopes: Vec<String> = tokens.requests().iter().map(scope_of).collect();
+    let mut distinct = scopes.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct,
+        [
+            "repository:other/c:pull",
+            "repository:team/a:pull",
+            "repository:team/b:pull"
+        ]
+    );
+    assert_eq!(scopes.len(), 3, "one token request per scope: {scopes:?}");
+    // HTTP/1.1 fake: connections are reused, never one per image.
+    assert!(
+        registry.connections() <= 9,
+        "{} connections for 33 images at concurrency 8",
+        registry.connections()
+    );
+}
+
+/// Counts manifest requests in flight at one fake and across all of them.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl InFlight {
+    fn enter(&self) {
+        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(n, Ordering::SeqCst);
+    }
+    fn leave(&self) {
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+    fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
+fn slow_registry(own: Arc<InFlight>, all: Arc<InFlight>) -> FakeServer {
+    FakeServer::plain(move |req| {
+        if req.path == "/v2/" {
+            return v2_ok();
+        }
+        own.enter();
+        all.enter();
+        std::thread::sleep(Duration::from_millis(150));
+        own.leave();
+        all.leave();
+        manifest_ok()
+    })
+}
+
+#[test]
+fn one_registry_gets_no_more_than_its_limit_while_others_go_ahead() {
+    let all = Arc::new(InFlight::default());
+    let (a_count, b_count) = (Arc::new(InFlight::default()), Arc::new(InFlight::default()));
+    let a = slow_registry(Arc::clone(&a_count), Arc::clone(&all));
+    let b = slow_registry(Arc::clone(&b_count), Arc::clone(&all));
+    let (ha, hb) = (a.host(), b.host());
+    // Registry A's images first: with a limit per registry, B's must not wait behind them.
+    let mut refs: Vec<String> = (0..8).map(|i| format!("{ha}/app:v{i}")).collect();
+    refs.extend((0..8).map(|i| format!("{hb}/app:v{i}")));
+    let mut args: Vec<&str> = vec![
+        "--plain-http",
+        &ha,
+        "--plain-http",
+        &hb,
+        "--concurrency",
+        "8",
+        "--registry-concurrency",
+        "2",
+    ];
+    args.extend(refs.iter().map(String::as_str));
+    let r = check(&args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        a_count.peak(),
+        2,
+        "registry A's peak of concurrent manifest requests"
+    );
+    assert_eq!(
+        b_count.peak(),
+        2,
+        "registry B's peak of concurrent manifest requests"
+    );
+    assert!(
+        all.peak() >= 3,
+        "B's images ran beside A's, not after them (peak {} across both)",
+        all.peak()
+    );
+}
+
+#[test]
+fn the_per_registry_limit_is_validated() {
+    let r = crate::common::run(&["check", "--registry-concurrency", "0", "example.com/a:v1"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--registry-concurrency"), "{}", r.stderr);
+}
+
+/// One pullable image, one with a warning (an expected digest the registry does not send, so
+/// it cannot be verified), one missing.
+fn mixed_registry() -> FakeServer {
+    FakeServer::plain(move |req| match req.path_only() {
+        "/v2/" => v2_ok(),
+        "/v2/app/manifests/good" => manifest_ok(),
+        "/v2/app/manifests/nodigest" => FakeResponse::new(200)
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .header("content-length", "400"),
+        _ => FakeResponse::new(404).json(serde_json::json!({
+            "errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]
+        })),
+    })
+}
+
+fn human(server: &FakeServer, extra: &[&str], no_color: bool) -> crate::common::Run {
+    let host = server.host();
+    let mut cmd = preflight();
+    if !no_color {
+        cmd.env_remove("NO_COLOR");
+    }
+    cmd.args(["check", "--plain-http", &host])
+        .args(extra)
+        .arg("--expect-digest")
+        .arg(format!("{host}/app:nodigest={DIGEST}"))
+        .arg(format!("{host}/app:good"))
+        .arg(format!("{host}/app:nodigest"))
+        .arg(format!("{host}/app:gone"))
+        // The tag listing for the suggestion is not what this test is about.
+        .arg("--timeout")
+        .arg("5");
+    run_cmd(&mut cmd)
+}
+
+#[test]
+fn colour_only_when_asked_and_never_with_no_color() {
+    let server = mixed_registry();
+    // Not a terminal: no colour by default.
+    let plain = human(&server, &[], false);
+    assert_eq!(plain.code, 1, "{}", plain.stderr);
+    assert!(!plain.stdout.contains('\x1b'), "{}", plain.stdout);
+    let lines: Vec<&str> = plain.stdout.lines().take(3).collect();
+    assert!(lines[0].starts_with("✓ "), "{lines:?}");
+    assert!(
+        lines[1].starts_with("⚠ "),
+        "pullable with a warning: {lines:?}"
+    );
+    assert!(lines[2].starts_with("✗ "), "{lines:?}");
+
+    let forced = human(&server, &["--color", "always"], false);
+    assert!(
+        forced.stdout.contains("\x1b[1;31m✗\x1b[0m"),
+        "{}",
+        forced.stdout
+    );
+    assert!(
+        forced.stdout.contains("\x1b[32m✓\x1b[0m"),
+        "{}",
+        forced.stdout
+    );
+    // Same text once the escapes are gone.
+    let stripped = strip_ansi(&forced.stdout);
+    assert_eq!(stripped, plain.stdout);
+
+    let vetoed = human(&server, &["--color", "always"], true);
+    assert!(
+        !vetoed.stdout.contains('\x1b'),
+        "NO_COLOR wins: {}",
+        vetoed.stdout
+    );
+    // No progress bar off a terminal, even for a run that takes a while.
+    assert!(!forced.stderr.contains('\r'), "{:?}", forced.stderr);
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("\x1b[") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let end = after.find('m').map_or(after.len(), |e| e + 1);
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn quiet_shows_only_what_needs_attention_and_verbose_logs_more() {
+    let server = mixed_registry();
+    let quiet = human(&server, &["-q"], true);
+    assert_eq!(quiet.code, 1);
+    assert!(!quiet.stdout.contains("✓ "), "{}", quiet.stdout);
+    assert!(quiet.stdout.contains("⚠ "), "{}", quiet.stdout);
+    assert!(
+        quiet.stdout.contains("manifest-unknown"),
+        "{}",
+        quiet.stdout
+    );
+    assert!(
+        quiet
+            .stdout
+            .contains("3 images: 2 pullable, 1 not pullable"),
+        "{}",
+        quiet.stdout
+    );
+    assert!(
+        quiet.stderr.is_empty(),
+        "quiet logs only errors: {}",
+        quiet.stderr
+    );
+
+    let normal = human(&server, &[], true);
+    assert!(!normal.stderr.contains(" INFO "), "{}", normal.stderr);
+    let verbose = human(&server, &["-v"], true);
+    assert!(verbose.stderr.contains(" INFO "), "{}", verbose.stderr);
+    assert!(!verbose.stderr.contains(" DEBUG "), "{}", verbose.stderr);
+    let debug = human(&server, &["-vv"], true);
+    assert!(debug.stderr.contains(" DEBUG "), "{}", debug.stderr);
+    // The report on stdout is the same whatever the log level.
+    assert_eq!(verbose.stdout, normal.stdout);
+
+    let both = human(&server, &["-q", "-v"], true);
+    assert_eq!(both.code, 2, "-q and -v contradict: {}", both.stderr);
+}
+
+#[test]
+fn a_progress_bar_is_drawn_for_a_long_run_on_a_terminal_only() {
+    let server = slow_registry(Arc::default(), Arc::default());
+    let host = server.host();
+    let bin = assert_cmd::cargo::cargo_bin("preflight");
+    let mut command = format!(
+        "{} check --plain-http {host} --registry-concurrency 1",
+        bin.display()
+    );
+    let refs: Vec<String> = (0..8).map(|i| format!("{host}/app:v{i}")).collect();
+    command = format!("{command} {}", refs.join(" "));
+    // `script` gives the command a terminal (util-linux, on every Debian machine).
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", "/nonexistent/preflight-test-home")
+        .env_remove("CI")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .env("TERM", "xterm")
+        .output()
+        .expect("script (util-linux) runs");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        screen.contains("/8 images ["),
+        "no bar on a terminal: {screen:?}"
+    );
+    assert!(
+        screen.contains("\x1b[32m✓"),
+        "colour on a terminal: {screen:?}"
+    );
+
+    // The same run in a CI job, on a terminal still: no bar.
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", "/nonexistent/preflight-test-home")
+        .env("CI", "true")
+        .env("TERM", "xterm")
+        .output()
+        .expect("script (util-linux) runs");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        !screen.contains("images ["),
+        "a bar in a CI log: {screen:?}"
+    );
+}
