@@ -6,35 +6,43 @@ use assert_cmd::Command;
 use base64::Engine as _;
 use serde_json::Value;
 
+/// Variables of a CI job (GitLab sets all of these) or a shell that must not lend their
+/// credentials, shard, proxy or log settings to a test: each test says what it wants.
+const CLEARED_ENV: &[&str] = &[
+    "DOCKER_CONFIG",
+    "RUST_LOG",
+    "DOCKER_AUTH_CONFIG",
+    "REGISTRY_AUTH_FILE",
+    "XDG_RUNTIME_DIR",
+    "CI_REGISTRY",
+    "CI_REGISTRY_USER",
+    "CI_REGISTRY_PASSWORD",
+    "CI_JOB_TOKEN",
+    "CI_NODE_INDEX",
+    "CI_NODE_TOTAL",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+];
+
 /// The `preflight` binary with an environment that cannot leak the machine's own credentials or
 /// log settings into a test.
 pub fn preflight() -> Command {
-    let mut cmd = Command::cargo_bin("preflight").expect("the preflight binary is built");
+    let mut cmd = Command::from_std(preflight_process());
+    cmd.timeout(std::time::Duration::from_secs(120));
+    cmd
+}
+
+/// [`preflight`] as a plain process, for tests that watch it while it runs.
+pub fn preflight_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("preflight"));
     cmd.env("HOME", "/nonexistent/preflight-test-home")
-        .env_remove("DOCKER_CONFIG")
-        .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");
-    // A CI job (GitLab sets all of these) must not lend its credentials, shard or proxy to the
-    // tests: each test says what it wants.
-    for var in [
-        "DOCKER_AUTH_CONFIG",
-        "REGISTRY_AUTH_FILE",
-        "XDG_RUNTIME_DIR",
-        "CI_REGISTRY",
-        "CI_REGISTRY_USER",
-        "CI_REGISTRY_PASSWORD",
-        "CI_JOB_TOKEN",
-        "CI_NODE_INDEX",
-        "CI_NODE_TOTAL",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-    ] {
+    for var in CLEARED_ENV {
         cmd.env_remove(var);
     }
-    cmd.timeout(std::time::Duration::from_secs(120));
     cmd
 }
 

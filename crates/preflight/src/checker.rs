@@ -494,28 +494,35 @@ impl Checker {
         let merged = merge_requests(images);
         let count = merged.len();
         let overall = Arc::new(Semaphore::new(self.inner.concurrency));
-        let mut per_registry: HashMap<String, Arc<Semaphore>> = HashMap::new();
-        let session = Arc::new(Session::default());
-        let mut tasks = JoinSet::new();
+        let mut per_registry: HashMap<String, (Arc<Semaphore>, usize)> = HashMap::new();
+        let mut queue = Vec::with_capacity(count);
         for (i, req) in merged.into_iter().enumerate() {
-            let inner = Arc::clone(&self.inner);
-            let session = Arc::clone(&session);
-            let overall = Arc::clone(&overall);
             // An unparseable reference fails without a request; it shares no registry's limit.
             let registry = Reference::parse(&req.reference).map_or_else(
                 |_| req.reference.clone(),
                 |r| r.api_host().to_ascii_lowercase(),
             );
-            let registry = Arc::clone(
-                per_registry
-                    .entry(registry)
-                    .or_insert_with(|| Arc::new(Semaphore::new(self.inner.registry_concurrency))),
-            );
+            let (limit, seen) = per_registry
+                .entry(registry)
+                .or_insert_with(|| (Arc::new(Semaphore::new(self.inner.registry_concurrency)), 0));
+            queue.push((*seen, i, req, Arc::clone(limit)));
+            *seen += 1;
+        }
+        // The first image of every registry goes first, then the second of each, and so on:
+        // the first runs the registry's shared stages (DNS, TCP, TLS, /v2/), which the others
+        // then reuse, so a deploy over many registries (or many that are down) waits for their
+        // probes side by side rather than one registry at a time.
+        queue.sort_by_key(|(nth, i, _, _)| (*nth, *i));
+        let session = Arc::new(Session::default());
+        let mut tasks = JoinSet::new();
+        for (_, i, req, registry) in queue {
+            let inner = Arc::clone(&self.inner);
+            let session = Arc::clone(&session);
+            let overall = Arc::clone(&overall);
             // The registry's permit is taken first, so an image waiting for its busy registry
             // holds no overall permit and images of other registries go ahead. Both semaphores
-            // are fair and tasks start in the order given, so the first image of a registry is
-            // the one that runs its shared stages. They are never closed: acquiring cannot fail.
-            // The check's future is boxed, so thousands of waiting tasks stay small.
+            // are fair and never closed: acquiring cannot fail. The check's future is boxed, so
+            // thousands of waiting tasks stay small.
             tasks.spawn(async move {
                 let _registry = registry.acquire_owned().await.ok();
                 let _overall = overall.acquire_owned().await.ok();

@@ -43,8 +43,19 @@ impl fmt::Debug for BlackHole {
 
 impl BlackHole {
     pub fn new() -> BlackHole {
-        let listener = listen_with_backlog_zero();
-        let addr = listener.local_addr().expect("black hole address");
+        BlackHole::bound_to([127, 0, 0, 1])
+    }
+
+    /// A black hole on one port of every loopback address (127.x.y.z): as many black-holed
+    /// "registries" as the tests want from one listener. `addr` is its 127.0.0.1 side.
+    pub fn every_loopback_address() -> BlackHole {
+        BlackHole::bound_to([0, 0, 0, 0])
+    }
+
+    fn bound_to(ip: [u8; 4]) -> BlackHole {
+        let listener = listen_with_backlog_zero(ip);
+        let port = listener.local_addr().expect("black hole address").port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut fillers = Vec::new();
         // Connect until one attempt stalls: that proves the queue is full.
         // The bound keeps a kernel that behaves differently from looping.
@@ -74,7 +85,7 @@ impl Default for BlackHole {
     }
 }
 
-fn listen_with_backlog_zero() -> TcpListener {
+fn listen_with_backlog_zero(ip: [u8; 4]) -> TcpListener {
     // std always listens with a large backlog; tokio's TcpSocket lets us pick
     // it. Registering with tokio needs a runtime, hence the throw-away one;
     // the listener is turned back into a std one before it goes away.
@@ -85,7 +96,7 @@ fn listen_with_backlog_zero() -> TcpListener {
     rt.block_on(async {
         let socket = tokio::net::TcpSocket::new_v4().expect("create socket");
         socket
-            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .bind(SocketAddr::from((ip, 0)))
             .expect("bind black hole");
         let listener = socket.listen(0).expect("listen(0)");
         listener.into_std().expect("tokio listener into std")
