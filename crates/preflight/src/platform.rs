@@ -339,3 +339,29 @@ mod tests {
         assert!(offered(b"{}").unwrap().is_empty());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::Platform;
+
+    proptest! {
+        #[test]
+        fn a_parsed_platform_prints_as_it_parses(
+            s in "[a-z0-9]{1,8}/[a-z0-9_]{1,8}(/[a-z0-9]{1,4})?"
+        ) {
+            let p = Platform::parse(&s).map_err(|e| TestCaseError::fail(format!("{s}: {e}")))?;
+            let again = Platform::parse(&p.to_string())
+                .map_err(|e| TestCaseError::fail(format!("{p}: {e}")))?;
+            prop_assert_eq!(again, p);
+        }
+
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(s in "\\PC{0,40}") {
+            if let Ok(p) = Platform::parse(&s) {
+                prop_assert_eq!(Platform::parse(&p.to_string()).ok(), Some(p));
+            }
+        }
+    }
+}

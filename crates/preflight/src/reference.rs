@@ -1169,3 +1169,89 @@ example.com/{a243} | example.com | {a243} | (latest) | - | example.com/{a243}:la
         );
     }
 }
+
+/// Round-trips over generated references: every part the grammar allows, in every combination.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::{Digest, Reference};
+
+    fn domain() -> impl Strategy<Value = String> {
+        let label = "[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?";
+        prop_oneof![
+            // A dotted name, with or without a port.
+            (
+                proptest::collection::vec(label, 2..4),
+                proptest::option::of(1u16..)
+            )
+                .prop_map(|(labels, port)| {
+                    let host = labels.join(".");
+                    port.map_or(host.clone(), |p| format!("{host}:{p}"))
+                }),
+            // A single label is a registry only with a port, or as `localhost`.
+            (label, 1u16..).prop_map(|(l, p)| format!("{l}:{p}")),
+            Just("localhost".to_owned()),
+            Just("[::1]:5000".to_owned()),
+        ]
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        // The first component has no dot: with one it would name a registry, as Docker reads it.
+        let first = "[a-z0-9]{1,6}((_|__|-{1,2})[a-z0-9]{1,6}){0,2}";
+        let component = "[a-z0-9]{1,6}(([._]|__|-{1,2})[a-z0-9]{1,6}){0,2}";
+        (first, proptest::collection::vec(component, 0..3))
+            .prop_map(|(f, rest)| std::iter::once(f).chain(rest).collect::<Vec<_>>().join("/"))
+    }
+
+    fn reference() -> impl Strategy<Value = String> {
+        (
+            proptest::option::of(domain()),
+            path(),
+            proptest::option::of("[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}"),
+            proptest::option::of("[a-f0-9]{64}"),
+        )
+            .prop_map(|(domain, path, tag, digest)| {
+                let mut s = domain.map_or(path.clone(), |d| format!("{d}/{path}"));
+                if let Some(t) = tag {
+                    s = format!("{s}:{t}");
+                }
+                if let Some(d) = digest {
+                    s = format!("{s}@sha256:{d}");
+                }
+                s
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn canonical_and_display_forms_parse_back_to_the_same_reference(s in reference()) {
+            let r = Reference::parse(&s).map_err(|e| TestCaseError::fail(format!("{s}: {e}")))?;
+            for form in [r.canonical(), r.to_string()] {
+                let again = Reference::parse(&form)
+                    .map_err(|e| TestCaseError::fail(format!("{form} (from {s}): {e}")))?;
+                prop_assert_eq!(again.canonical(), r.canonical());
+                prop_assert_eq!(again.registry(), r.registry());
+                prop_assert_eq!(again.repository(), r.repository());
+                prop_assert_eq!(again.tag(), r.tag());
+                prop_assert_eq!(again.digest(), r.digest());
+            }
+        }
+
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(s in "\\PC{0,80}") {
+            if let Ok(r) = Reference::parse(&s) {
+                prop_assert_eq!(Reference::parse(&r.canonical()).map(|a| a.canonical()).ok(),
+                    Some(r.canonical()));
+            }
+        }
+
+        #[test]
+        fn digests_round_trip(hex in "[a-f0-9]{64}") {
+            let text = format!("sha256:{hex}");
+            let d = Digest::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(d.to_string(), text);
+            prop_assert_eq!(d.hex(), hex.as_str());
+        }
+    }
+}
