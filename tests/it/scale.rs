@@ -471,3 +471,61 @@ fn ten_thousand_images_on_a_thousand_black_holed_registries_stay_bounded() {
         );
     }
 }
+
+#[test]
+fn a_tls_registry_is_checked_over_one_http2_connection() {
+    use crate::support::pki::Pki;
+    use crate::support::registry::Registry;
+    use crate::support::seed::{self, ImageKind};
+
+    let pki = Pki::new();
+    let reg = Registry::tls(&pki.server);
+    for tag in ["v1", "v2", "v3"] {
+        seed::push(
+            &reg.base_url(),
+            None,
+            Some(&pki.ca.pem_path),
+            "team/app",
+            tag,
+            ImageKind::OciManifest,
+        );
+    }
+    let host = reg.host();
+    let refs: Vec<String> = (0..12)
+        .map(|i| format!("{host}/team/app:v{}", 1 + i % 3))
+        .chain((0..9).map(|i| format!("{host}/team/app{i}:v1")))
+        .collect();
+    let mut args: Vec<&str> = vec![
+        "--ca-file",
+        crate::common::path_str(&pki.ca.pem_path),
+        "--concurrency",
+        "8",
+    ];
+    args.extend(refs.iter().map(String::as_str));
+    let r = check(&args);
+    assert_eq!(r.json()["summary"]["images"], 12, "{}", r.stdout);
+    let log = reg.log();
+    let heads: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"HEAD /v2/team/app"))
+        .collect();
+    assert_eq!(heads.len(), 12, "one HEAD per distinct image:\n{log}");
+    assert!(
+        heads.iter().all(|l| l.contains("HTTP/2.0\"")),
+        "HTTP/2 for every request:\n{log}"
+    );
+    // The registry's own log names the client's address and port for every request: all of
+    // preflight's (ping, HEADs, the GETs that tell a missing repository apart) share one
+    // connection. The tls stage's handshake, which sends no request, is not among them.
+    let mut connections: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("msg=\"response completed") && l.contains("preflight/"))
+        .filter_map(|l| l.split("http.request.remoteaddr=\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    let requests = connections.len();
+    connections.sort_unstable();
+    connections.dedup();
+    assert!(requests >= 13, "{requests} requests seen:\n{log}");
+    assert_eq!(connections.len(), 1, "{connections:?}");
+}
