@@ -1,5 +1,5 @@
-//! Reports CI systems read: `JUnit` (parsed back with a `JUnit` parser) and GitLab Code Quality (its
-//! schema's fields), several written in one run with `--report`.
+//! Reports CI systems read: `JUnit` (parsed back with a `JUnit` parser), GitLab Code Quality and
+//! SARIF (their schemas' required fields), several written in one run with `--report`.
 
 use crate::common::{path_str, preflight, run, run_cmd};
 use crate::support::registry::Registry;
@@ -30,12 +30,15 @@ fn junit_and_code_quality_in_one_run() {
     let file = deploy(dir.path(), &host);
     let junit_path = dir.path().join("preflight.xml");
     let quality_path = dir.path().join("codequality.json");
+    let sarif_path = dir.path().join("preflight.sarif");
     let mut cmd = preflight();
     cmd.args(["check", "--plain-http", &host, "-f", path_str(&file)])
         .arg("--report")
         .arg(format!("junit={}", junit_path.display()))
         .arg("--report")
-        .arg(format!("gitlab={}", quality_path.display()));
+        .arg(format!("gitlab={}", quality_path.display()))
+        .arg("--report")
+        .arg(format!("sarif={}", sarif_path.display()));
     let r = run_cmd(&mut cmd);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
@@ -99,6 +102,33 @@ fn junit_and_code_quality_in_one_run() {
     assert_eq!(issue["location"]["lines"]["begin"], 9);
     assert_eq!(issue["fingerprint"].as_str().unwrap().len(), 32);
     assert!(issue["description"].as_str().unwrap().contains("v2.1.3"));
+
+    // SARIF 2.1.0: the fields code scanning requires, and the same finding at the same line.
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif_path).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run0 = &sarif["runs"][0];
+    assert_eq!(run0["tool"]["driver"]["name"], "preflight");
+    assert_eq!(run0["tool"]["driver"]["rules"][0]["id"], "manifest-unknown");
+    let results = run0["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{sarif}");
+    assert_eq!(results[0]["ruleId"], "manifest-unknown");
+    assert_eq!(results[0]["ruleIndex"], 0);
+    assert_eq!(results[0]["level"], "error");
+    assert!(
+        results[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean v2.1.2")
+    );
+    let location = &results[0]["locations"][0]["physicalLocation"];
+    assert!(
+        location["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("deploy.yaml")
+    );
+    assert_eq!(location["region"]["startLine"], 9);
 
     // The same run again gives the same fingerprints, so GitLab sees the same issue.
     let r2 = run(&[

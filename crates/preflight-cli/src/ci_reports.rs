@@ -1,5 +1,6 @@
-//! Reports CI systems read: JUnit XML (one testcase per image, a suite per registry) and GitLab
-//! Code Quality JSON (an issue per failing image or warning, at its manifest's file and line).
+//! Reports CI systems read: JUnit XML (one testcase per image, a suite per registry), GitLab
+//! Code Quality JSON (an issue per failing image or warning, at its manifest's file and line) and
+//! SARIF (the same findings, for code scanning).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -64,50 +65,129 @@ fn details(image: &ImageReport, hint: &str) -> String {
     text
 }
 
+/// One thing to show on a manifest line: a failure or a warning of one image.
+struct Finding<'a> {
+    image: &'a ImageReport,
+    code: &'static str,
+    /// The reference, the code and the message (and the hint, for a failure).
+    text: String,
+    failure: bool,
+}
+
+/// Every failure and warning of the report, in report order.
+fn findings(report: &Report) -> Vec<Finding<'_>> {
+    let mut out = Vec::new();
+    for image in &report.images {
+        if let Some(d) = &image.diagnosis {
+            out.push(Finding {
+                image,
+                code: d.code.as_str(),
+                text: format!(
+                    "{} — {}: {} (hint: {})",
+                    image.reference, d.code, d.message, d.hint
+                ),
+                failure: true,
+            });
+        }
+        for w in &image.warnings {
+            out.push(Finding {
+                image,
+                code: w.code.as_str(),
+                text: format!("{} — {}: {}", image.reference, w.code.as_str(), w.message),
+                failure: false,
+            });
+        }
+    }
+    out
+}
+
+/// The manifest files and lines where an image is used.
+fn places(image: &ImageReport) -> Vec<(&str, usize)> {
+    image
+        .sources
+        .iter()
+        .map(|s| (s.file.as_str(), s.line.unwrap_or(1)))
+        .collect()
+}
+
 /// The report as GitLab Code Quality JSON: merge requests show each issue on its manifest line.
 /// Images named on the command line have no file: they point at the pipeline definition.
 pub(crate) fn gitlab(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let mut issues = Vec::new();
-    for image in &report.images {
-        let mut places: Vec<(String, usize)> = image
-            .sources
-            .iter()
-            .map(|s| (s.file.clone(), s.line.unwrap_or(1)))
-            .collect();
+    for f in findings(report) {
+        let mut places = places(f.image);
         if places.is_empty() {
-            places.push((".gitlab-ci.yml".to_owned(), 1));
+            places.push((".gitlab-ci.yml", 1));
         }
-        let mut findings: Vec<(&str, String, &str)> = Vec::new();
-        if let Some(d) = &image.diagnosis {
-            findings.push((
-                d.code.as_str(),
-                format!(
-                    "{} — {}: {} (hint: {})",
-                    image.reference, d.code, d.message, d.hint
-                ),
-                "critical",
-            ));
-        }
-        for w in &image.warnings {
-            findings.push((
-                w.code.as_str(),
-                format!("{} — {}: {}", image.reference, w.code.as_str(), w.message),
-                "minor",
-            ));
-        }
-        for (code, description, severity) in findings {
-            for (path, line) in &places {
-                issues.push(serde_json::json!({
-                    "description": description,
-                    "check_name": format!("preflight/{code}"),
-                    "fingerprint": fingerprint(&[code, &image.reference, path, &line.to_string()]),
-                    "severity": severity,
-                    "location": { "path": path, "lines": { "begin": line } },
-                }));
-            }
+        for (path, line) in places {
+            issues.push(serde_json::json!({
+                "description": f.text,
+                "check_name": format!("preflight/{}", f.code),
+                "fingerprint": fingerprint(&[f.code, &f.image.reference, path, &line.to_string()]),
+                "severity": if f.failure { "critical" } else { "minor" },
+                "location": { "path": path, "lines": { "begin": line } },
+            }));
         }
     }
     serde_json::to_writer_pretty(&mut *out, &issues).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+/// The report as SARIF 2.1.0, for code scanning (GitHub and others): a rule per code, a result
+/// per failure (`error`) or warning (`warning`) at each manifest line where the image is used.
+pub(crate) fn sarif(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let findings = findings(report);
+    let mut rules: Vec<&str> = findings.iter().map(|f| f.code).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let results: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| {
+            let locations: Vec<serde_json::Value> = places(f.image)
+                .into_iter()
+                .map(|(path, line)| {
+                    serde_json::json!({ "physicalLocation": {
+                        "artifactLocation": { "uri": path },
+                        "region": { "startLine": line },
+                    }})
+                })
+                .collect();
+            serde_json::json!({
+                "ruleId": f.code,
+                "ruleIndex": rules.binary_search(&f.code).unwrap_or_default(),
+                "level": if f.failure { "error" } else { "warning" },
+                "message": { "text": f.text },
+                "locations": locations,
+                "partialFingerprints": {
+                    "preflight/v1": fingerprint(&[f.code, &f.image.reference]),
+                },
+            })
+        })
+        .collect();
+    let rules: Vec<serde_json::Value> = rules
+        .iter()
+        .map(|code| {
+            serde_json::json!({
+                "id": code,
+                "name": code,
+                "shortDescription": { "text": format!("preflight {code}") },
+            })
+        })
+        .collect();
+    let sarif = serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "preflight",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": env!("CARGO_PKG_REPOSITORY"),
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    });
+    serde_json::to_writer_pretty(&mut *out, &sarif).map_err(io::Error::other)?;
     writeln!(out)
 }
 

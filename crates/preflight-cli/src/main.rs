@@ -132,6 +132,9 @@ enum Output {
     Junit,
     /// GitLab Code Quality JSON: an issue per failure or warning at its manifest line (check only).
     Gitlab,
+    /// SARIF 2.1.0 for code scanning: a result per failure or warning at its manifest line
+    /// (check only).
+    Sarif,
 }
 
 #[derive(Debug, Args)]
@@ -161,8 +164,8 @@ struct CheckArgs {
     #[arg(long = "min-hub-remaining", value_name = "N")]
     min_hub_remaining: Option<u64>,
 
-    /// Also write the report in FORMAT (json, junit, gitlab, human) to PATH, beside the main
-    /// output (repeatable), e.g. --report junit=preflight.xml --report gitlab=codequality.json.
+    /// Also write the report in FORMAT (human, json, junit, gitlab, sarif) to PATH, beside the
+    /// main output (repeatable), e.g. --report junit=preflight.xml --report gitlab=cq.json.
     #[arg(long = "report", value_name = "FORMAT=PATH", value_parser = parse_report)]
     reports: Vec<(Output, PathBuf)>,
 
@@ -253,8 +256,9 @@ fn parse_report(s: &str) -> Result<(Output, PathBuf), String> {
     let (format, path) = s
         .split_once('=')
         .ok_or_else(|| format!("{s:?} is not FORMAT=PATH (e.g. junit=preflight.xml)"))?;
-    let format = Output::from_str(format, true)
-        .map_err(|_| format!("{format:?} is not a report format (human, json, junit, gitlab)"))?;
+    let format = Output::from_str(format, true).map_err(|_| {
+        format!("{format:?} is not a report format (human, json, junit, gitlab, sarif)")
+    })?;
     if path.is_empty() {
         return Err(format!("{s:?} names no file"));
     }
@@ -380,7 +384,7 @@ fn report_problems(problems: &[String]) -> Option<ExitCode> {
 }
 
 fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
-    if matches!(args.output, Output::Junit | Output::Gitlab) {
+    if matches!(args.output, Output::Junit | Output::Gitlab | Output::Sarif) {
         return Err(check_only(args.output));
     }
     let (requests, problems) = requests(&args.images, &args.input)?;
@@ -390,7 +394,7 @@ fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
     let written = match args.output {
         Output::Human => render::inventory_human(&mut out, &inventory),
         Output::Json => render::json(&mut out, &inventory),
-        Output::Junit | Output::Gitlab => return Err(check_only(args.output)),
+        Output::Junit | Output::Gitlab | Output::Sarif => return Err(check_only(args.output)),
     };
     finish(written.and_then(|()| out.flush()))?;
     if let Some(code) = report_problems(&problems) {
@@ -404,7 +408,10 @@ fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
 }
 
 async fn registry(args: RegistryArgs) -> Result<ExitCode, RunError> {
-    if matches!(args.net.output, Output::Junit | Output::Gitlab) {
+    if matches!(
+        args.net.output,
+        Output::Junit | Output::Gitlab | Output::Sarif
+    ) {
         return Err(check_only(args.net.output));
     }
     let (checker, _) = build_checker(&args.net)?;
@@ -413,7 +420,7 @@ async fn registry(args: RegistryArgs) -> Result<ExitCode, RunError> {
     let written = match args.net.output {
         Output::Human => render::registry_human(&mut out, &report),
         Output::Json => render::json(&mut out, &report),
-        Output::Junit | Output::Gitlab => return Err(check_only(args.net.output)),
+        Output::Junit | Output::Gitlab | Output::Sarif => return Err(check_only(args.net.output)),
     };
     finish(written.and_then(|()| out.flush()))?;
     Ok(if report.ok {
@@ -445,6 +452,7 @@ fn write_report(
         Output::Json => render::json(out, report),
         Output::Junit => ci_reports::junit(out, report),
         Output::Gitlab => ci_reports::gitlab(out, report),
+        Output::Sarif => ci_reports::sarif(out, report),
     }
 }
 
@@ -458,7 +466,10 @@ fn finish(written: std::io::Result<()>) -> Result<(), RunError> {
 }
 
 async fn ratelimit(args: RatelimitArgs) -> Result<ExitCode, RunError> {
-    if matches!(args.net.output, Output::Junit | Output::Gitlab) {
+    if matches!(
+        args.net.output,
+        Output::Junit | Output::Gitlab | Output::Sarif
+    ) {
         return Err(check_only(args.net.output));
     }
     let (checker, _) = build_checker(&args.net)?;
@@ -467,7 +478,7 @@ async fn ratelimit(args: RatelimitArgs) -> Result<ExitCode, RunError> {
     let written = match args.net.output {
         Output::Human => render::budget_human(&mut out, &budget),
         Output::Json => render::json(&mut out, &budget),
-        Output::Junit | Output::Gitlab => return Err(check_only(args.net.output)),
+        Output::Junit | Output::Gitlab | Output::Sarif => return Err(check_only(args.net.output)),
     };
     finish(written.and_then(|()| out.flush()))?;
     Ok(if budget.diagnosis.is_none() {

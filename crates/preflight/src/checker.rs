@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -21,6 +21,7 @@ use crate::manifest::{self, AccessContext};
 use crate::platform::{self, Platform};
 use crate::probe::{self, Endpoint, Net, Probe, StageLog};
 use crate::reference::{Digest, Reference};
+use crate::schedule::Scheduler;
 use crate::report::{HubBudget, ImageReport, RegistryReport, Report, Source};
 use crate::transport::{self, HttpClients, TlsConfigs, TlsMode, TransportSetupError};
 use crate::wire::GrantedAccess;
@@ -493,48 +494,38 @@ impl Checker {
     ) -> Report {
         let merged = merge_requests(images);
         let count = merged.len();
-        let overall = Arc::new(Semaphore::new(self.inner.concurrency));
-        let mut per_registry: HashMap<String, (Arc<Semaphore>, usize)> = HashMap::new();
-        let mut queue = Vec::with_capacity(count);
-        for (i, req) in merged.into_iter().enumerate() {
+        let keyed = merged.into_iter().enumerate().map(|(i, req)| {
             // An unparseable reference fails without a request; it shares no registry's limit.
             let registry = Reference::parse(&req.reference).map_or_else(
                 |_| req.reference.clone(),
                 |r| r.api_host().to_ascii_lowercase(),
             );
-            let (limit, seen) = per_registry
-                .entry(registry)
-                .or_insert_with(|| (Arc::new(Semaphore::new(self.inner.registry_concurrency)), 0));
-            queue.push((*seen, i, req, Arc::clone(limit)));
-            *seen += 1;
-        }
-        // The first image of every registry goes first, then the second of each, and so on:
-        // the first runs the registry's shared stages (DNS, TCP, TLS, /v2/), which the others
-        // then reuse, so a deploy over many registries (or many that are down) waits for their
-        // probes side by side rather than one registry at a time.
-        queue.sort_by_key(|(nth, i, _, _)| (*nth, *i));
+            (registry, (i, req))
+        });
+        let mut schedule = Scheduler::new(
+            keyed,
+            self.inner.concurrency,
+            self.inner.registry_concurrency,
+        );
         let session = Arc::new(Session::default());
         let mut tasks = JoinSet::new();
-        for (_, i, req, registry) in queue {
-            let inner = Arc::clone(&self.inner);
-            let session = Arc::clone(&session);
-            let overall = Arc::clone(&overall);
-            // The registry's permit is taken first, so an image waiting for its busy registry
-            // holds no overall permit and images of other registries go ahead. Both semaphores
-            // are fair and never closed: acquiring cannot fail. The check's future is boxed, so
-            // thousands of waiting tasks stay small.
-            tasks.spawn(async move {
-                let _registry = registry.acquire_owned().await.ok();
-                let _overall = overall.acquire_owned().await.ok();
-                let report = Box::pin(inner.check_image(&session, req)).await;
-                (i, report)
-            });
-        }
         let mut results: Vec<Option<ImageReport>> = vec![None; count];
         let mut done = 0;
-        while let Some(joined) = tasks.join_next().await {
+        loop {
+            while let Some((registry, (i, req))) = schedule.next() {
+                let inner = Arc::clone(&self.inner);
+                let session = Arc::clone(&session);
+                tasks.spawn(async move {
+                    let report = inner.check_image(&session, req).await;
+                    (registry, i, report)
+                });
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
             match joined {
-                Ok((i, report)) => {
+                Ok((registry, i, report)) => {
+                    schedule.finished(registry);
                     done += 1;
                     progress(Progress {
                         done,
@@ -545,6 +536,7 @@ impl Checker {
                 }
                 // A panic in a check is a bug: surface it rather than print a partial report.
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Tasks are never cancelled.
                 Err(_) => {}
             }
         }

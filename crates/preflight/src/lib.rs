@@ -80,6 +80,7 @@ mod probe;
 pub mod ratelimit;
 pub mod reference;
 pub mod report;
+mod schedule;
 pub mod secret;
 mod tags;
 pub mod transport;
