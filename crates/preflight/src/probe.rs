@@ -504,6 +504,11 @@ pub(crate) fn http_diagnosis(f: &HttpFailure, stage: Stage, url: &str) -> Diagno
         ),
         HttpFailure::Connect(t) => tcp_diagnosis(url, std::slice::from_ref(t)),
         HttpFailure::Tls(t) => tls_diagnosis(t, url, None),
+        HttpFailure::Redirects { detail } => Diagnosis::new(
+            Code::RegistryError,
+            stage,
+            format!("{url}: the registry's redirects do not end: {detail}"),
+        ),
         HttpFailure::Protocol { detail } => Diagnosis::new(
             Code::RegistryError,
             stage,

@@ -645,7 +645,7 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
             && next.host_str() == first.host_str()
             && next.port_or_known_default() == first.port_or_known_default();
         if attempt.previous().len() > 5 {
-            attempt.error("more than five redirects")
+            attempt.error("redirected more than five times (a redirect loop?)")
         } else if same {
             attempt.follow()
         } else {
@@ -667,6 +667,12 @@ pub enum HttpFailure {
     /// The TLS handshake failed.
     #[error("{0}")]
     Tls(TlsFailure),
+    /// Redirects that do not end: a loop, or more than the client follows.
+    #[error("{detail}")]
+    Redirects {
+        /// What happened.
+        detail: String,
+    },
     /// Anything else: the peer broke the protocol, closed early, …
     #[error("{detail}")]
     Protocol {
@@ -707,6 +713,11 @@ pub(crate) fn classify_reqwest(e: &reqwest::Error, host: &str) -> HttpFailure {
     }
     if e.is_timeout() {
         return HttpFailure::Timeout;
+    }
+    if e.is_redirect() {
+        return HttpFailure::Redirects {
+            detail: error_chain(e),
+        };
     }
     HttpFailure::Protocol {
         detail: error_chain(e),
