@@ -329,6 +329,37 @@ fn a_token_service_answering_100_mb_of_json_is_auth_server_error_at_once() {
 }
 
 #[test]
+fn a_token_service_that_trickles_its_token_is_auth_server_error_at_the_deadline() {
+    let tokens = FakeServer::plain(|_| {
+        FakeResponse::new(200)
+            .header("content-type", "application/json")
+            .header("content-length", "4096")
+            .body(r#"{"token":""#)
+            .then(Tail::Trickle {
+                bytes: b"a".to_vec(),
+                every: Duration::from_secs(1),
+            })
+    });
+    let reg = token_registry(format!("{}/token", tokens.base_url()));
+    let host = reg.host();
+    let started = Instant::now();
+    let image = expect_failure(
+        &["--plain-http", &host, &format!("{host}/team/app:v1")],
+        "auth-server-error",
+        "auth",
+        TIMEOUT + SLACK,
+    );
+    assert!(started.elapsed() >= TIMEOUT, "gave up before the deadline");
+    let message = image["diagnosis"]["message"].as_str().unwrap();
+    assert!(message.contains("deadline"), "{message}");
+    hung_up_on(&tokens);
+    assert!(
+        reg.requests().iter().all(|r| r.method != "HEAD"),
+        "no manifest request without a token"
+    );
+}
+
+#[test]
 fn a_token_service_answering_malformed_json_is_auth_server_error() {
     let tokens = FakeServer::plain(|_| {
         FakeResponse::new(200)
