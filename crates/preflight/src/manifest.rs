@@ -8,7 +8,9 @@
 use std::fmt::Write as _;
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
+use reqwest::header::{
+    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, WWW_AUTHENTICATE,
+};
 use tokio::time::Instant;
 
 use crate::auth::Access;
@@ -163,6 +165,12 @@ pub(crate) async fn head(
                 }
             ),
         )),
+        // Only a redirect the client would not follow gets here: one to another origin.
+        s if s.is_redirection() => Err(Diagnosis::new(
+            Code::RegistryError,
+            Stage::Manifest,
+            redirected(&url, s, header(&headers, LOCATION)),
+        )),
         s => Err(Diagnosis::new(
             Code::RegistryError,
             Stage::Manifest,
@@ -174,6 +182,19 @@ pub(crate) async fn head(
         rate_limit,
         challenge,
         tries,
+    }
+}
+
+/// Says where a manifest request was redirected, naming only the target's origin: the rest of a
+/// storage URL may be a signed, secret-bearing query.
+fn redirected(url: &str, status: StatusCode, location: Option<&str>) -> String {
+    let target = location.and_then(|l| reqwest::Url::parse(url).ok()?.join(l).ok());
+    match target {
+        Some(t) => format!(
+            "HEAD {url} answered {status}, a redirect to {} that is not followed: registries serve manifests themselves, and credentials never go to another host",
+            t.origin().ascii_serialization()
+        ),
+        None => format!("HEAD {url} answered {status} without a usable Location"),
     }
 }
 

@@ -260,6 +260,21 @@ async fn ping(
         .and_then(|v| v.to_str().ok())
         .and_then(Challenge::parse);
     let body = transport::read_body(resp, PING_BODY_LIMIT, &ep.host, deadline).await;
+    // A body that outlives the deadline is this stage's timeout, not something later stages
+    // should inherit with no time left. A body that is cut short or too long just says nothing.
+    if matches!(body, Err(HttpFailure::Timeout)) {
+        return Err(log.fail(
+            started,
+            Diagnosis::new(
+                Code::Timeout,
+                Stage::Ping,
+                format!(
+                    "{url} answered {status} but its body did not finish within {} ms, before the deadline of this image",
+                    started.elapsed().as_millis()
+                ),
+            ),
+        ));
+    }
     let text = body
         .as_deref()
         .map(String::from_utf8_lossy)
@@ -504,6 +519,11 @@ pub(crate) fn http_diagnosis(f: &HttpFailure, stage: Stage, url: &str) -> Diagno
         ),
         HttpFailure::Connect(t) => tcp_diagnosis(url, std::slice::from_ref(t)),
         HttpFailure::Tls(t) => tls_diagnosis(t, url, None),
+        HttpFailure::Redirects { detail } => Diagnosis::new(
+            Code::RegistryError,
+            stage,
+            format!("{url}: the registry's redirects do not end: {detail}"),
+        ),
         HttpFailure::Protocol { detail } => Diagnosis::new(
             Code::RegistryError,
             stage,

@@ -548,8 +548,19 @@ pub(crate) async fn peek_certificate(
         .and_then(|s| s.certificate)
 }
 
+/// The longest a protocol probe ([`speaks_http`], [`speaks_tls`]) waits. A probe only refines a
+/// diagnosis that is already known to be a failure, and a server of the protocol asked about
+/// answers within one round trip; one that is not may stay silent, waiting for input that makes
+/// sense to it, and must not take the image's whole deadline with it.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn probe_deadline(deadline: Instant) -> Instant {
+    deadline.min(Instant::now() + PROBE_TIMEOUT)
+}
+
 /// Sends one plain-HTTP request and says whether an HTTP response came back.
 pub(crate) async fn speaks_http(addr: SocketAddr, host: &str, deadline: Instant) -> bool {
+    let deadline = probe_deadline(deadline);
     let probe = async {
         let mut s = TcpStream::connect(addr).await.ok()?;
         let req = format!("GET /v2/ HTTP/1.0\r\nHost: {host}\r\nUser-Agent: preflight\r\n\r\n");
@@ -571,6 +582,7 @@ pub(crate) async fn speaks_tls(
     skip: Arc<ClientConfig>,
     deadline: Instant,
 ) -> bool {
+    let deadline = probe_deadline(deadline);
     let Ok(Ok(stream)) = tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await else {
         return false;
     };
@@ -633,7 +645,7 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
             && next.host_str() == first.host_str()
             && next.port_or_known_default() == first.port_or_known_default();
         if attempt.previous().len() > 5 {
-            attempt.error("more than five redirects")
+            attempt.error("redirected more than five times (a redirect loop?)")
         } else if same {
             attempt.follow()
         } else {
@@ -655,6 +667,12 @@ pub enum HttpFailure {
     /// The TLS handshake failed.
     #[error("{0}")]
     Tls(TlsFailure),
+    /// Redirects that do not end: a loop, or more than the client follows.
+    #[error("{detail}")]
+    Redirects {
+        /// What happened.
+        detail: String,
+    },
     /// Anything else: the peer broke the protocol, closed early, …
     #[error("{detail}")]
     Protocol {
@@ -695,6 +713,11 @@ pub(crate) fn classify_reqwest(e: &reqwest::Error, host: &str) -> HttpFailure {
     }
     if e.is_timeout() {
         return HttpFailure::Timeout;
+    }
+    if e.is_redirect() {
+        return HttpFailure::Redirects {
+            detail: error_chain(e),
+        };
     }
     HttpFailure::Protocol {
         detail: error_chain(e),

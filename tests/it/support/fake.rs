@@ -6,13 +6,19 @@
 //! grow dependencies, and because a fake has to be able to misbehave (send
 //! a wrong Content-Length, raw bytes, or nothing) which a correct HTTP
 //! library prevents.
+//!
+//! Misbehaviour that takes time or volume — headers that never end, a byte a
+//! second, a 1 GiB body — is a [`Tail`] after the response: streamed piece by
+//! piece (never held in memory) while the fake watches for the client hanging
+//! up, and recorded as a [`Streamed`] so a test can tell that the client
+//! stopped reading early.
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -71,6 +77,34 @@ pub struct FakeResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Streamed after everything else; the connection is closed after it.
+    pub tail: Option<Tail>,
+}
+
+/// Bytes sent after a response (or after [`FakeResponse::raw`] bytes), one
+/// piece at a time, for as long as the client keeps the connection open.
+/// Nothing here is ever allocated whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tail {
+    /// Nothing more; the connection stays open until the client closes it.
+    Stall,
+    /// `chunk` over and over, `total` bytes in all, as fast as the client
+    /// reads (`u64::MAX`: without end).
+    Repeat { chunk: Vec<u8>, total: u64 },
+    /// `bytes` one at a time, `every` apart, cycling without end.
+    Trickle { bytes: Vec<u8>, every: Duration },
+}
+
+/// How one [`Tail`] went, seen from the fake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streamed {
+    /// Tail bytes written into the socket (some may still sit in kernel
+    /// buffers, unread, when the client hangs up).
+    pub written: u64,
+    /// The client closed the connection before the tail was done.
+    pub client_closed: bool,
+    /// From the start of the tail to its end.
+    pub lasted: Duration,
 }
 
 impl FakeResponse {
@@ -79,7 +113,15 @@ impl FakeResponse {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            tail: None,
         }
+    }
+
+    /// Streams `tail` after the response, then closes the connection.
+    #[must_use]
+    pub fn then(mut self, tail: Tail) -> FakeResponse {
+        self.tail = Some(tail);
+        self
     }
 
     /// Adds a header. A `content-length` here is sent as given (even if it
@@ -138,6 +180,7 @@ pub struct FakeServer {
     tls: bool,
     requests: Arc<Mutex<Vec<FakeRequest>>>,
     connections: Arc<AtomicUsize>,
+    streams: Arc<Mutex<Vec<Streamed>>>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -201,6 +244,29 @@ impl FakeServer {
         self.connections.load(Ordering::SeqCst)
     }
 
+    /// The tails streamed so far, in the order they ended. A tail still
+    /// running is not here yet: see [`FakeServer::wait_streams`].
+    pub fn streams(&self) -> Vec<Streamed> {
+        self.streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits up to `timeout` until `n` tails have ended, and returns them
+    /// (fewer if the time ran out). The client's hang-up reaches the fake a
+    /// moment after the client process is gone, hence the wait.
+    pub fn wait_streams(&self, n: usize, timeout: Duration) -> Vec<Streamed> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let streams = self.streams();
+            if streams.len() >= n || Instant::now() >= deadline {
+                return streams;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn start(acceptor: Option<TlsAcceptor>, handler: Arc<Handler>) -> FakeServer {
         // Bind before returning so the port is accepting as soon as the
         // caller has the address; no readiness polling needed.
@@ -211,23 +277,21 @@ impl FakeServer {
         let addr = listener.local_addr().expect("fake server address");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
+        let streams = Arc::new(Mutex::new(Vec::new()));
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let tls = acceptor.is_some();
 
         let thread = {
-            let requests = Arc::clone(&requests);
+            let shared = Shared {
+                handler,
+                requests: Arc::clone(&requests),
+                streams: Arc::clone(&streams),
+            };
             let connections = Arc::clone(&connections);
             thread::Builder::new()
                 .name(format!("fake-http-{}", addr.port()))
                 .spawn(move || {
-                    serve(
-                        listener,
-                        acceptor,
-                        handler,
-                        requests,
-                        connections,
-                        shutdown_rx,
-                    );
+                    serve(listener, acceptor, shared, connections, shutdown_rx);
                 })
                 .expect("spawn fake server thread")
         };
@@ -237,6 +301,7 @@ impl FakeServer {
             tls,
             requests,
             connections,
+            streams,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
         }
@@ -254,11 +319,18 @@ impl Drop for FakeServer {
     }
 }
 
+/// What every connection of one fake shares.
+#[derive(Clone)]
+struct Shared {
+    handler: Arc<Handler>,
+    requests: Arc<Mutex<Vec<FakeRequest>>>,
+    streams: Arc<Mutex<Vec<Streamed>>>,
+}
+
 fn serve(
     listener: std::net::TcpListener,
     acceptor: Option<TlsAcceptor>,
-    handler: Arc<Handler>,
-    requests: Arc<Mutex<Vec<FakeRequest>>>,
+    shared: Shared,
     connections: Arc<AtomicUsize>,
     mut shutdown: oneshot::Receiver<()>,
 ) {
@@ -274,18 +346,17 @@ fn serve(
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     connections.fetch_add(1, Ordering::SeqCst);
-                    let handler = Arc::clone(&handler);
-                    let requests = Arc::clone(&requests);
+                    let shared = shared.clone();
                     let acceptor = acceptor.clone();
                     tokio::spawn(async move {
                         if let Some(acceptor) = acceptor {
                             // A failed handshake is often the point of the
                             // test (client rejects our certificate): drop it.
                             if let Ok(tls) = acceptor.accept(stream).await {
-                                serve_connection(tls, handler, requests).await;
+                                serve_connection(tls, shared).await;
                             }
                         } else {
-                            serve_connection(stream, handler, requests).await;
+                            serve_connection(stream, shared).await;
                         }
                     });
                 }
@@ -305,11 +376,8 @@ enum Stop {
     Reject(u16),
 }
 
-async fn serve_connection<S>(
-    mut stream: S,
-    handler: Arc<Handler>,
-    requests: Arc<Mutex<Vec<FakeRequest>>>,
-) where
+async fn serve_connection<S>(mut stream: S, shared: Shared)
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     // Bytes read but not consumed yet; may hold a pipelined next request.
@@ -328,14 +396,15 @@ async fn serve_connection<S>(
                 return;
             }
         };
-        requests
+        shared
+            .requests
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(request.clone());
 
         let is_head = request.method.eq_ignore_ascii_case("HEAD");
         let response = {
-            let handler = Arc::clone(&handler);
+            let handler = Arc::clone(&shared.handler);
             match tokio::task::spawn_blocking(move || handler(&request)).await {
                 Ok(response) => response,
                 // The panic message is already on stderr; make it visible
@@ -349,11 +418,17 @@ async fn serve_connection<S>(
                 let _ = stream.write_all(&response.body).await;
                 let _ = stream.flush().await;
             }
+            if let Some(tail) = &response.tail {
+                let streamed = stream_tail(stream, tail).await;
+                record(&shared.streams, streamed);
+                return;
+            }
             let _ = stream.shutdown().await;
             return;
         }
 
-        let close = !keep_alive
+        let close = response.tail.is_some()
+            || !keep_alive
             || response
                 .header_value("connection")
                 .is_some_and(|v| v.eq_ignore_ascii_case("close"));
@@ -361,10 +436,91 @@ async fn serve_connection<S>(
         if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
             return;
         }
+        if let Some(tail) = &response.tail {
+            let streamed = stream_tail(stream, tail).await;
+            record(&shared.streams, streamed);
+            return;
+        }
         if close {
             let _ = stream.shutdown().await;
             return;
         }
+    }
+}
+
+fn record(streams: &Mutex<Vec<Streamed>>, streamed: Streamed) {
+    streams
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(streamed);
+}
+
+/// Writes `tail` until it is done or the client hangs up. The read half is
+/// watched meanwhile: a client that closes shows up as EOF at once, where a
+/// write into a dead socket may succeed for a while (kernel buffers), and a
+/// stall or trickle would otherwise not notice at all.
+async fn stream_tail<S>(stream: S, tail: &Tail) -> Streamed
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let started = Instant::now();
+    // Shared by both futures below; whichever wins, the count survives.
+    let written = AtomicU64::new(0);
+    let hung_up = async {
+        // Anything the client still sends (a pipelined request) is ignored.
+        let mut sink = [0u8; 1024];
+        loop {
+            match reader.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    let write = async {
+        match tail {
+            Tail::Stall => std::future::pending::<bool>().await,
+            Tail::Repeat { chunk, total } => {
+                if chunk.is_empty() {
+                    return true;
+                }
+                let mut sent = 0u64;
+                while sent < *total {
+                    let left = usize::try_from(*total - sent).unwrap_or(usize::MAX);
+                    let piece = &chunk[..chunk.len().min(left)];
+                    if writer.write_all(piece).await.is_err() {
+                        return false;
+                    }
+                    sent += piece.len() as u64;
+                    written.store(sent, Ordering::SeqCst);
+                }
+                let _ = writer.flush().await;
+                let _ = writer.shutdown().await;
+                true
+            }
+            Tail::Trickle { bytes, every } => {
+                for byte in bytes.iter().cycle() {
+                    if writer.write_all(std::slice::from_ref(byte)).await.is_err()
+                        || writer.flush().await.is_err()
+                    {
+                        return false;
+                    }
+                    written.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(*every).await;
+                }
+                // An empty `bytes`: nothing to trickle, so just hold on.
+                std::future::pending::<bool>().await
+            }
+        }
+    };
+    let finished = tokio::select! {
+        () = hung_up => false,
+        done = write => done,
+    };
+    Streamed {
+        written: written.load(Ordering::SeqCst),
+        client_closed: !finished,
+        lasted: started.elapsed(),
     }
 }
 

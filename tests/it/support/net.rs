@@ -3,7 +3,7 @@
 //! diagnosis, and none can be produced by a well-behaved server.
 
 use std::fmt;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -105,14 +105,20 @@ fn listen_with_backlog_zero(ip: [u8; 4]) -> TcpListener {
 
 /// Accepts TCP connections and never sends a byte (nor closes them until
 /// dropped): a TLS server that stalls mid-handshake, or a registry that
-/// never answers.
+/// never answers. What the clients send is read and kept (the first
+/// [`RECEIVED_MAX`] bytes of each connection), so a test can show that the
+/// server really got, say, a `ClientHello` and stalled after it.
 pub struct Silent {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
     accepted: Arc<AtomicUsize>,
     held: Arc<Mutex<Vec<TcpStream>>>,
+    received: Arc<Mutex<Vec<Vec<u8>>>>,
     thread: Option<JoinHandle<()>>,
 }
+
+/// How much of each connection's input a [`Silent`] keeps.
+pub const RECEIVED_MAX: usize = 16 * 1024;
 
 impl fmt::Debug for Silent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -130,9 +136,14 @@ impl Silent {
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));
         let held = Arc::new(Mutex::new(Vec::new()));
+        let received = Arc::new(Mutex::new(Vec::new()));
         let thread = {
-            let (stop, accepted, held) =
-                (Arc::clone(&stop), Arc::clone(&accepted), Arc::clone(&held));
+            let (stop, accepted, held, received) = (
+                Arc::clone(&stop),
+                Arc::clone(&accepted),
+                Arc::clone(&held),
+                Arc::clone(&received),
+            );
             thread::spawn(move || {
                 for stream in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
@@ -140,6 +151,9 @@ impl Silent {
                     }
                     if let Ok(stream) = stream {
                         accepted.fetch_add(1, Ordering::SeqCst);
+                        if let Ok(reader) = stream.try_clone() {
+                            keep_input(reader, &received, &stop);
+                        }
                         // Held, not dropped: closing would end the client's
                         // wait with EOF instead of a timeout.
                         held.lock()
@@ -154,6 +168,7 @@ impl Silent {
             stop,
             accepted,
             held,
+            received,
             thread: Some(thread),
         }
     }
@@ -162,6 +177,45 @@ impl Silent {
     pub fn connections(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
     }
+
+    /// What each connection has sent so far, in order of acceptance.
+    pub fn received(&self) -> Vec<Vec<u8>> {
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Reads what one connection sends into a new slot of `received`, on its own
+/// thread, until the peer closes, [`RECEIVED_MAX`] bytes are kept, or `stop`.
+/// Reading never answers: the peer still waits for a reply that never comes.
+fn keep_input(mut reader: TcpStream, received: &Arc<Mutex<Vec<Vec<u8>>>>, stop: &Arc<AtomicBool>) {
+    let slot = {
+        let mut all = received.lock().unwrap_or_else(PoisonError::into_inner);
+        all.push(Vec::new());
+        all.len() - 1
+    };
+    let (received, stop) = (Arc::clone(received), Arc::clone(stop));
+    // The timeout only lets the thread see `stop`; the connection stays open.
+    let _ = reader.set_read_timeout(Some(Duration::from_millis(100)));
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut kept = 0;
+        while kept < RECEIVED_MAX && !stop.load(Ordering::SeqCst) {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let n = n.min(RECEIVED_MAX - kept);
+                    kept += n;
+                    received.lock().unwrap_or_else(PoisonError::into_inner)[slot]
+                        .extend_from_slice(&buf[..n]);
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => break,
+            }
+        }
+    });
 }
 
 impl Default for Silent {
