@@ -604,3 +604,41 @@ fn a_tls_server_that_reads_the_client_hello_and_stalls_times_out_in_tls() {
         "no ClientHello reached the server: {received:?}"
     );
 }
+
+#[test]
+fn an_index_that_trickles_times_out_in_the_platform_stage() {
+    let fake = registry(v2_ok, |req| {
+        let index = FakeResponse::new(200)
+            .header("content-type", "application/vnd.oci.image.index.v1+json")
+            .header("docker-content-digest", DIGEST);
+        if req.method == "HEAD" {
+            index.header("content-length", "1000")
+        } else {
+            index
+                .header("content-length", "1000")
+                .body("{")
+                .then(Tail::Trickle {
+                    bytes: b" ".to_vec(),
+                    every: Duration::from_secs(1),
+                })
+        }
+    });
+    let host = fake.host();
+    let image = expect_failure(
+        &[
+            "--plain-http",
+            &host,
+            "--platform",
+            "linux/amd64",
+            &format!("{host}/app:v1"),
+        ],
+        "timeout",
+        "platform",
+        TIMEOUT + SLACK,
+    );
+    assert!(
+        image["warnings"].as_array().is_none_or(Vec::is_empty),
+        "no credential warning blames the lookup for the deadline: {image:#}"
+    );
+    hung_up_on(&fake);
+}

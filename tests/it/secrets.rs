@@ -24,17 +24,15 @@ fn assert_no_secret(outputs: &[&str], secrets: &[&str]) {
 }
 
 /// Every report format `check -o` has.
-const FORMATS: [&str; 4] = ["human", "json", "junit", "gitlab"];
+const FORMATS: [&str; 5] = ["human", "json", "junit", "gitlab", "sarif"];
 
-/// stdout and stderr of `check -o FORMAT ARGS…` at trace level, for every format in
-/// [`FORMATS`] order (so `[2]` is the JSON report).
+/// stdout and stderr of `check -o FORMAT ARGS…` at trace level (`-vvv`; the canary test below
+/// uses `RUST_LOG=trace`), for every format in [`FORMATS`] order (so `[2]` is the JSON report).
 fn every_output(args: &[&str]) -> Vec<String> {
     let mut outs = Vec::new();
     for format in FORMATS {
         let mut cmd = preflight();
-        cmd.env("RUST_LOG", "trace")
-            .args(["check", "-o", format])
-            .args(args);
+        cmd.args(["-vvv", "check", "-o", format]).args(args);
         let r = run_cmd(&mut cmd);
         assert!(r.code == 0 || r.code == 1, "exit {}: {}", r.code, r.stderr);
         assert!(

@@ -21,8 +21,8 @@ use crate::manifest::{self, AccessContext};
 use crate::platform::{self, Platform};
 use crate::probe::{self, Endpoint, Net, Probe, StageLog};
 use crate::reference::{Digest, Reference};
-use crate::schedule::Scheduler;
 use crate::report::{HubBudget, ImageReport, RegistryReport, Report, Source};
+use crate::schedule::Scheduler;
 use crate::transport::{self, HttpClients, TlsConfigs, TlsMode, TransportSetupError};
 use crate::wire::GrantedAccess;
 
@@ -1045,6 +1045,11 @@ impl Inner {
         let Some(source) = source else {
             return Candidates::default();
         };
+        // Earlier stages used the whole deadline: the next stage says so; a warning that the
+        // lookup "did not finish" would blame the credentials for it.
+        if Instant::now() >= deadline {
+            return Candidates::default();
+        }
         let r = reference.clone();
         let lookup = tokio::task::spawn_blocking(move || source.candidates(&r));
         let failure = match tokio::time::timeout_at(deadline, lookup).await {
@@ -1361,7 +1366,12 @@ impl Inner {
         let offered = match fetched {
             Ok(o) => o,
             Err(why) => {
-                let d = Diagnosis::new(Code::RegistryError, Stage::Platform, why);
+                let code = if why.timed_out {
+                    Code::Timeout
+                } else {
+                    Code::RegistryError
+                };
+                let d = Diagnosis::new(code, Stage::Platform, why.message);
                 report.diagnosis = Some(log.fail(started, d));
                 return;
             }

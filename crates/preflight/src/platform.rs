@@ -138,13 +138,38 @@ pub(crate) async fn fetch(
     media_type: &str,
     access: &Access,
     deadline: Instant,
-) -> Result<Vec<Platform>, String> {
+) -> Result<Vec<Platform>, FetchFailure> {
     let url = format!("{}/v2/{repository}/manifests/{manifest_ref}", ep.base_url());
     let client = net.http.for_mode(ep.mode);
     let req = access.apply(client.get(&url).header(ACCEPT, media_type));
     match get(req, &url, &ep.host, deadline).await? {
-        (body, None) => offered(&body),
-        (_, Some(_)) => Err(format!("GET {url} redirected to another host")),
+        (body, None) => Ok(offered(&body)?),
+        (_, Some(_)) => Err(format!("GET {url} redirected to another host").into()),
+    }
+}
+
+/// Why the platforms could not be read: the deadline passed, or anything else.
+#[derive(Debug)]
+pub(crate) struct FetchFailure {
+    pub(crate) timed_out: bool,
+    pub(crate) message: String,
+}
+
+impl From<String> for FetchFailure {
+    fn from(message: String) -> Self {
+        FetchFailure {
+            timed_out: false,
+            message,
+        }
+    }
+}
+
+impl FetchFailure {
+    fn timeout(message: String) -> Self {
+        FetchFailure {
+            timed_out: true,
+            message,
+        }
     }
 }
 
@@ -162,7 +187,7 @@ pub(crate) async fn config_platform(
     media_type: &str,
     access: &Access,
     deadline: Instant,
-) -> Result<Platform, String> {
+) -> Result<Platform, FetchFailure> {
     let client = net.http.for_mode(ep.mode);
     let manifest_url = format!("{}/v2/{repository}/manifests/{manifest_ref}", ep.base_url());
     let body = get(
@@ -200,7 +225,7 @@ pub(crate) async fn config_platform(
             .0
         }
     };
-    image_config_platform(&bytes)
+    Ok(image_config_platform(&bytes)?)
 }
 
 /// The digest of the config blob a single-platform manifest names.
@@ -245,14 +270,21 @@ async fn get(
     url: &str,
     host: &str,
     deadline: Instant,
-) -> Result<(Vec<u8>, Option<String>), String> {
+) -> Result<(Vec<u8>, Option<String>), FetchFailure> {
     let resp = match tokio::time::timeout_at(deadline, req.send()).await {
-        Err(_) => return Err(format!("GET {url}: no answer before the deadline")),
+        Err(_) => {
+            return Err(FetchFailure::timeout(format!(
+                "GET {url}: no answer before the deadline"
+            )));
+        }
         Ok(Err(e)) => {
-            return Err(format!(
-                "GET {url}: {}",
-                transport::classify_reqwest(&e, host)
-            ));
+            let failure = transport::classify_reqwest(&e, host);
+            let message = format!("GET {url}: {failure}");
+            return Err(if matches!(failure, transport::HttpFailure::Timeout) {
+                FetchFailure::timeout(message)
+            } else {
+                message.into()
+            });
         }
         Ok(Ok(r)) => r,
     };
@@ -266,17 +298,22 @@ async fn get(
             .map(str::to_owned);
         return match location {
             Some(l) => Ok((Vec::new(), Some(l))),
-            None => Err(format!(
-                "GET {url} answered {status} without a usable Location"
-            )),
+            None => Err(format!("GET {url} answered {status} without a usable Location").into()),
         };
     }
     if status != StatusCode::OK {
-        return Err(format!("GET {url} answered {status}"));
+        return Err(format!("GET {url} answered {status}").into());
     }
     let body = transport::read_body(resp, CONFIG_BODY_LIMIT, host, deadline)
         .await
-        .map_err(|e| format!("reading {url} failed: {e}"))?;
+        .map_err(|e| {
+            let message = format!("reading {url} failed: {e}");
+            if matches!(e, transport::HttpFailure::Timeout) {
+                FetchFailure::timeout(message)
+            } else {
+                message.into()
+            }
+        })?;
     Ok((body, None))
 }
 
