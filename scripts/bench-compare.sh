@@ -220,7 +220,7 @@ preflight_run() { # label concurrency refs-file
     cpu0=$(registry_cpu)
     t0=$(now)
     bounded 600 /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
-        "$bin" check --plain-http "$host" -o json --concurrency "$c" "${list[@]}" >"$work/out.json" ||
+        "$bin" check --plain-http "$host" -o json --concurrency "$c" --registry-concurrency "$c" "${list[@]}" >"$work/out.json" ||
         { echo "preflight failed ($label), see above" >&2; exit 2; }
     t1=$(now)
     cpu1=$(registry_cpu)
