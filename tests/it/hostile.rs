@@ -11,7 +11,9 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use crate::common::{Run, docker_config, path_str, preflight, run_cmd};
-use crate::support::fake::{FakeRequest, FakeResponse, FakeServer, Streamed, Tail};
+use crate::support::fake::{
+    DIGEST, FakeRequest, FakeResponse, FakeServer, Streamed, Tail, manifest_ok, v2_ok,
+};
 use crate::support::net::Silent;
 use crate::support::pki::Pki;
 
@@ -24,21 +26,7 @@ const SLACK: Duration = Duration::from_millis(1500);
 /// The bound for a server that gives itself away at once: nothing should wait for the deadline.
 const FAST: Duration = Duration::from_secs(2);
 
-const DIGEST: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 const GIB: u64 = 1 << 30;
-
-fn v2_ok() -> FakeResponse {
-    FakeResponse::new(200)
-        .header("docker-distribution-api-version", "registry/2.0")
-        .json(serde_json::json!({}))
-}
-
-fn manifest_ok() -> FakeResponse {
-    FakeResponse::new(200)
-        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-        .header("docker-content-digest", DIGEST)
-        .header("content-length", "400")
-}
 
 /// `preflight check -o json --timeout 3 ARGS…`, timed.
 fn timed_check(args: &[&str]) -> (Run, Duration) {

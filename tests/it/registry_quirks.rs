@@ -5,23 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use crate::common::{check, expect_code, expect_pullable, path_str, write_config};
-use crate::support::fake::{FakeRequest, FakeResponse, FakeServer};
+use crate::support::fake::{DIGEST, FakeRequest, FakeResponse, FakeServer, manifest_ok, v2_ok};
 use crate::support::pki::Pki;
-
-const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-
-fn v2_ok() -> FakeResponse {
-    FakeResponse::new(200)
-        .header("docker-distribution-api-version", "registry/2.0")
-        .json(serde_json::json!({}))
-}
-
-fn manifest_ok() -> FakeResponse {
-    FakeResponse::new(200)
-        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-        .header("docker-content-digest", DIGEST)
-        .header("content-length", "400")
-}
 
 /// A token endpoint answering with `respond`, on plain HTTP.
 fn token_server(

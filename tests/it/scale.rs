@@ -8,22 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::common::{check, preflight, run_cmd};
-use crate::support::fake::{FakeRequest, FakeResponse, FakeServer};
-
-const DIGEST: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
-
-fn manifest_ok() -> FakeResponse {
-    FakeResponse::new(200)
-        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-        .header("docker-content-digest", DIGEST)
-        .header("content-length", "400")
-}
-
-fn v2_ok() -> FakeResponse {
-    FakeResponse::new(200)
-        .header("docker-distribution-api-version", "registry/2.0")
-        .json(serde_json::json!({}))
-}
+use crate::support::fake::{DIGEST, FakeRequest, FakeResponse, FakeServer, manifest_ok, v2_ok};
 
 /// The `scope` query parameter of a token request, percent-decoded enough for `/` and `:`.
 fn scope_of(req: &FakeRequest) -> String {
@@ -351,18 +336,7 @@ fn a_progress_bar_is_drawn_for_a_long_run_on_a_terminal_only() {
     );
     let refs: Vec<String> = (0..8).map(|i| format!("{host}/app:v{i}")).collect();
     command = format!("{command} {}", refs.join(" "));
-    // `script` gives the command a terminal (util-linux, on every Debian machine).
-    let out = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("HOME", "/nonexistent/preflight-test-home")
-        .env_remove("CI")
-        .env_remove("NO_COLOR")
-        .env_remove("RUST_LOG")
-        .env("TERM", "xterm")
-        .output()
-        .expect("script (util-linux) runs");
-    let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{screen}");
+    let screen = on_a_terminal(&command, None);
     assert!(
         screen.contains("/8 images ["),
         "no bar on a terminal: {screen:?}"
@@ -371,21 +345,32 @@ fn a_progress_bar_is_drawn_for_a_long_run_on_a_terminal_only() {
         screen.contains("\x1b[32m✓"),
         "colour on a terminal: {screen:?}"
     );
-
     // The same run in a CI job, on a terminal still: no bar.
-    let out = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("HOME", "/nonexistent/preflight-test-home")
-        .env("CI", "true")
-        .env("TERM", "xterm")
-        .output()
-        .expect("script (util-linux) runs");
-    let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{screen}");
+    let screen = on_a_terminal(&command, Some("true"));
     assert!(
         !screen.contains("images ["),
         "a bar in a CI log: {screen:?}"
     );
+}
+
+/// What a terminal shows of `command`, run by `script` (util-linux, on every Debian machine)
+/// with `CI` set to `ci` or unset.
+fn on_a_terminal(command: &str, ci: Option<&str>) -> String {
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", command, "/dev/null"])
+        .env("HOME", "/nonexistent/preflight-test-home")
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG");
+    match ci {
+        Some(v) => script.env("CI", v),
+        None => script.env_remove("CI"),
+    };
+    let out = script.output().expect("script (util-linux) runs");
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{screen}");
+    screen
 }
 
 /// The most file descriptors the process had open, sampled while it runs.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 
 use crate::common::{docker_config, path_str, preflight, run_cmd, write_config};
-use crate::support::fake::{FakeResponse, FakeServer};
+use crate::support::fake::{FakeResponse, FakeServer, manifest_ok, v2_ok};
 use crate::support::pki::Pki;
 use crate::support::registry::Registry;
 use crate::support::seed::{self, ImageKind};
@@ -227,22 +227,6 @@ fn b64(s: &str) -> String {
 
 fn basic_canary() -> String {
     format!("Basic {}", b64(&format!("{USER}:{CANARY}")))
-}
-
-fn v2_ok() -> FakeResponse {
-    FakeResponse::new(200)
-        .header("docker-distribution-api-version", "registry/2.0")
-        .json(serde_json::json!({}))
-}
-
-fn manifest_ok() -> FakeResponse {
-    FakeResponse::new(200)
-        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-        .header(
-            "docker-content-digest",
-            format!("sha256:{}", "3".repeat(64)),
-        )
-        .header("content-length", "400")
 }
 
 fn bearer_challenge(realm: &str) -> FakeResponse {

@@ -98,16 +98,7 @@ pub(crate) fn offered(body: &[u8]) -> Result<Vec<Platform>, String> {
     }
     #[derive(Deserialize)]
     struct Entry {
-        platform: Option<Wire>,
-    }
-    #[derive(Deserialize)]
-    struct Wire {
-        #[serde(default)]
-        os: String,
-        #[serde(default)]
-        architecture: String,
-        #[serde(default)]
-        variant: Option<String>,
+        platform: Option<WirePlatform>,
     }
     let index: Index =
         serde_json::from_slice(body).map_err(|_| "the index is not valid JSON".to_owned())?;
@@ -117,11 +108,7 @@ pub(crate) fn offered(body: &[u8]) -> Result<Vec<Platform>, String> {
         if p.os == "unknown" && p.architecture == "unknown" {
             continue;
         }
-        let p = Platform {
-            os: p.os,
-            architecture: p.architecture,
-            variant: p.variant.filter(|v| !v.is_empty()),
-        };
+        let p = p.into_platform();
         if !out.contains(&p) {
             out.push(p);
         }
@@ -246,22 +233,30 @@ pub(crate) fn config_digest(manifest: &[u8]) -> Result<crate::reference::Digest,
 
 /// The platform an image config blob says it was built for.
 pub(crate) fn image_config_platform(config: &[u8]) -> Result<Platform, String> {
-    #[derive(Deserialize)]
-    struct Config {
-        #[serde(default)]
-        os: String,
-        #[serde(default)]
-        architecture: String,
-        #[serde(default)]
-        variant: Option<String>,
-    }
-    let config: Config = serde_json::from_slice(config)
+    let config: WirePlatform = serde_json::from_slice(config)
         .map_err(|_| "the image config is not valid JSON".to_owned())?;
-    Ok(Platform {
-        os: config.os,
-        architecture: config.architecture,
-        variant: config.variant.filter(|v| !v.is_empty()),
-    })
+    Ok(config.into_platform())
+}
+
+/// A platform as indexes and image configs spell it (`os`, `architecture`, `variant`).
+#[derive(Deserialize)]
+struct WirePlatform {
+    #[serde(default)]
+    os: String,
+    #[serde(default)]
+    architecture: String,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+impl WirePlatform {
+    fn into_platform(self) -> Platform {
+        Platform {
+            os: self.os,
+            architecture: self.architecture,
+            variant: self.variant.filter(|v| !v.is_empty()),
+        }
+    }
 }
 
 /// Sends a GET; the body of a 200, or the `Location` of a redirect the client did not follow.

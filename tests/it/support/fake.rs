@@ -174,6 +174,24 @@ impl FakeResponse {
     }
 }
 
+/// The digest every fake image manifest claims.
+pub const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+/// `/v2/` of a registry that lets anyone in.
+pub fn v2_ok() -> FakeResponse {
+    FakeResponse::new(200)
+        .header("docker-distribution-api-version", "registry/2.0")
+        .json(serde_json::json!({}))
+}
+
+/// A manifest HEAD answer: an OCI image manifest with digest [`DIGEST`].
+pub fn manifest_ok() -> FakeResponse {
+    FakeResponse::new(200)
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .header("docker-content-digest", DIGEST)
+        .header("content-length", "400")
+}
+
 /// A running fake; stops (and frees the port) on Drop.
 pub struct FakeServer {
     pub addr: SocketAddr,
