@@ -62,6 +62,17 @@ fn expect_failure(args: &[&str], code: &str, stage: &str, bound: Duration) -> Va
     image
 }
 
+/// Checks one image and asserts it fails with `timeout` in `stage`, no sooner than the deadline
+/// and no later than the slack after it, with `fragment` in the message.
+fn expect_timeout_at_deadline(args: &[&str], stage: &str, fragment: &str) -> Value {
+    let started = Instant::now();
+    let image = expect_failure(args, "timeout", stage, TIMEOUT + SLACK);
+    assert!(started.elapsed() >= TIMEOUT, "gave up before the deadline");
+    let message = image["diagnosis"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(fragment), "{image:#}");
+    image
+}
+
 /// A plain-HTTP registry whose `/v2/` is answered by `ping` and everything else by `rest`.
 fn registry(
     ping: impl Fn() -> FakeResponse + Send + Sync + 'static,
@@ -93,20 +104,10 @@ fn hung_up_on(fake: &FakeServer) -> Streamed {
 fn a_registry_that_never_finishes_its_headers_times_out_in_ping() {
     let fake = FakeServer::plain(|_| FakeResponse::raw("HTTP/1.1 200 OK\r\n").then(Tail::Stall));
     let host = fake.host();
-    let started = Instant::now();
-    let image = expect_failure(
+    expect_timeout_at_deadline(
         &["--plain-http", &host, &format!("{host}/app:v1")],
-        "timeout",
         "ping",
-        TIMEOUT + SLACK,
-    );
-    assert!(started.elapsed() >= TIMEOUT, "gave up before the deadline");
-    assert!(
-        image["diagnosis"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("/v2/"),
-        "{image:#}"
+        "/v2/",
     );
     // Released at the deadline, not held until the process exited.
     let streamed = hung_up_on(&fake);
@@ -560,21 +561,7 @@ fn basic_credentials_go_to_a_plain_http_realm_only_when_its_host_is_configured()
 fn a_tls_server_that_reads_the_client_hello_and_stalls_times_out_in_tls() {
     let stall = Silent::new();
     let addr = stall.addr.to_string();
-    let started = Instant::now();
-    let image = expect_failure(
-        &[&format!("{addr}/app:v1")],
-        "timeout",
-        "tls",
-        TIMEOUT + SLACK,
-    );
-    assert!(started.elapsed() >= TIMEOUT, "gave up before the deadline");
-    assert!(
-        image["diagnosis"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("handshake"),
-        "{image:#}"
-    );
+    let image = expect_timeout_at_deadline(&[&format!("{addr}/app:v1")], "tls", "handshake");
     let tcp = image["stages"]
         .as_array()
         .unwrap()
