@@ -18,15 +18,21 @@
 #     once, peak RSS and wall time.
 # It prints a table and the ratios against the targets of issue 5. Numbers depend on the machine
 # and on what else runs on it: the load tool, the registry and the tool measured share its cores.
+# On loopback the round trip is about 0, which makes sequential clients unrealistically cheap;
+# --rtt MS puts a user-space latency proxy (crates/preflight-cli/examples/delay_proxy.rs, MS/2 each
+# way, one more RTT for each new connection) in front of the registry, and every measured client
+# (preflight, skopeo, the load tools) goes through it; seeding still goes to the registry directly.
 #
 # Usage: scripts/bench-compare.sh [-c N] [--skopeo-sample N|all] [--load-seconds S] [--runs N]
-#                                 [--no-10k] [--sweep "16 64"]
+#                                 [--no-10k] [--sweep "16 64"] [--rtt MS]
 #   -c, --concurrency N   C for preflight, xargs -P and the load tool (default 32; BENCH_CONCURRENCY)
 #   --skopeo-sample N     references for the sequential skopeo run (default 100, "all" = 1,000)
 #   --load-seconds S      duration of each load-tool measurement (default 10)
 #   --runs N              preflight runs over the 1,000 (default 3; the median is reported)
 #   --no-10k              skip the 10,000-reference memory run (BENCH_10K=0)
 #   --sweep "N M…"        also run preflight and the HEAD load at these concurrencies
+#   --rtt MS              add MS milliseconds of round-trip time through delay_proxy (default 0:
+#                         no proxy; BENCH_RTT)
 # PREFLIGHT_BIN=path uses that binary instead of building target/release/preflight.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +43,7 @@ load_secs=${BENCH_LOAD_SECONDS:-10}
 runs=${BENCH_RUNS:-3}
 big=${BENCH_10K:-1}
 sweep=${BENCH_SWEEP:-}
+rtt=${BENCH_RTT:-0}
 while [ $# -gt 0 ]; do
     case $1 in
         -c | --concurrency) conc=$2; shift 2 ;;
@@ -45,6 +52,7 @@ while [ $# -gt 0 ]; do
         --runs) runs=$2; shift 2 ;;
         --no-10k) big=0; shift ;;
         --sweep) sweep=$2; shift 2 ;;
+        --rtt) rtt=$2; shift 2 ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -56,6 +64,8 @@ for v in "$conc" "$sample" "$load_secs" "$runs"; do
     case $v in '' | *[!0-9]* | 0) echo "expected a positive whole number, got '$v'" >&2; exit 2 ;; esac
 done
 [ "$sample" -le "$n" ] || sample=$n
+case $rtt in '' | *[!0-9]*) echo "--rtt expects whole milliseconds, got '$rtt'" >&2; exit 2 ;; esac
+rtt=$((10#$rtt))
 
 # What the run needs, installed from Debian when missing (as scripts/test.sh does).
 need=()
@@ -81,9 +91,13 @@ else
     bin=${CARGO_TARGET_DIR:-target}/release/preflight
 fi
 [ -x "$bin" ] || { echo "no preflight binary at $bin" >&2; exit 2; }
+if [ "$rtt" -gt 0 ]; then
+    cargo build -q --release -p preflight-cli --example delay_proxy
+    proxy_bin=${CARGO_TARGET_DIR:-target}/release/examples/delay_proxy
+fi
 
 work=$(mktemp -d)
-registry_pid="" step_pid=""
+registry_pid="" proxy_pid="" step_pid=""
 cleanup() {
     # timeout(1) leads its own process group and passes the signal on to the whole group, so
     # killing the current step's timeout also ends xargs' skopeo children or wrk.
@@ -91,6 +105,7 @@ cleanup() {
         kill "$step_pid" 2>/dev/null || true
         wait "$step_pid" 2>/dev/null || true
     fi
+    if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; fi
     if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; fi
     wait 2>/dev/null || true
     rm -rf "$work"
@@ -147,8 +162,11 @@ for _ in 1 2 3 4 5; do
     registry_pid=""
 done
 [ -n "$port" ] || { cat "$work/registry.log" >&2; exit 2; }
+# Seeding talks to the registry (reg_base); the measured clients to host/base, which is the
+# latency proxy's address under --rtt (started after seeding) and the registry's otherwise.
 host=127.0.0.1:$port
 base=http://$host
+reg_base=$base
 
 # Seeding: one config and one layer blob, uploaded once and mounted into every repository, and
 # one manifest PUT per tag; curl's parallel mode keeps it to a few processes.
@@ -173,8 +191,8 @@ seed() { # first-repo last-repo
     local first=$1 last=$2 r t d loc sep
     if [ "$first" -eq 1 ]; then
         for d in "cfg:$cfg_digest" "layer:$layer_digest"; do
-            loc=$(curl -fsS -X POST -D - -o /dev/null "$base/v2/bench/app1/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
-            case "$loc" in http*) ;; *) loc="$base$loc" ;; esac
+            loc=$(curl -fsS -X POST -D - -o /dev/null "$reg_base/v2/bench/app1/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+            case "$loc" in http*) ;; *) loc="$reg_base$loc" ;; esac
             case "$loc" in *\?*) sep='&' ;; *) sep='?' ;; esac
             curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$work/${d%%:*}" \
                 "$loc${sep}digest=${d#*:}" >/dev/null
@@ -184,14 +202,14 @@ seed() { # first-repo last-repo
     for r in $(seq "$first" "$last"); do
         for d in "$cfg_digest" "$layer_digest"; do
             printf 'url = "%s/v2/bench/app%s/blobs/uploads/?mount=%s&from=bench/app1"\noutput = "/dev/null"\n' \
-                "$base" "$r" "$d"
+                "$reg_base" "$r" "$d"
         done
     done >"$work/mount.cfg"
     [ "$first" -le "$last" ] && curl_batch "$work/mount.cfg" -X POST
     [ "$1" -eq 1 ] && first=1
     for r in $(seq "$first" "$last"); do
         for t in $(seq "$tags"); do
-            printf 'url = "%s/v2/bench/app%s/manifests/v%s"\noutput = "/dev/null"\n' "$base" "$r" "$t"
+            printf 'url = "%s/v2/bench/app%s/manifests/v%s"\noutput = "/dev/null"\n' "$reg_base" "$r" "$t"
         done
     done >"$work/manifests.cfg"
     curl_batch "$work/manifests.cfg" -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
@@ -206,6 +224,19 @@ echo "registry $base; seeding $n references ($repos repositories × $tags tags)�
 t0=$(now)
 seed 1 "$repos"
 result seed_secs "$(echo "$(now) - $t0" | bc)"
+if [ "$rtt" -gt 0 ]; then
+    "$proxy_bin" 127.0.0.1:0 "$host" "$(echo "scale=1; $rtt / 2" | bc)" >"$work/proxy.out" 2>"$work/proxy.log" &
+    proxy_pid=$!
+    for _ in $(seq 100); do
+        [ -s "$work/proxy.out" ] && break
+        kill -0 "$proxy_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    host=$(head -n1 "$work/proxy.out")
+    [ -n "$host" ] || { echo "delay_proxy did not start" >&2; cat "$work/proxy.log" >&2; exit 2; }
+    base=http://$host
+    echo "clients go through delay_proxy at $base: ${rtt} ms round trip" >&2
+fi
 refs_file "$repos" "$work/refs"
 sed 's#^[^/]*\(/.*\):\([^:]*\)$#/v2\1/manifests/\2#' "$work/refs" >"$work/paths"
 mapfile -t refs <"$work/refs"
@@ -363,10 +394,13 @@ if [ "$big" != 0 ]; then
     preflight_run big "$conc" "$work/refs10k"
 fi
 
+if [ -n "$proxy_pid" ]; then
+    result proxy_cpu "$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$proxy_pid/stat")"
+fi
 echo >&2
-python3 - "$work/results" "$conc" "$sample" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+python3 - "$work/results" "$conc" "$sample" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$rtt" <<'PY'
 import statistics, sys
-path, conc, sample, cores, load = sys.argv[1:]
+path, conc, sample, cores, load, rtt = sys.argv[1:]
 r = {}
 for line in open(path):
     k, _, v = line.rstrip("\n").partition("=")
@@ -388,7 +422,9 @@ par = int(r["sk_par_n"]) / f("sk_par_wall")
 head, get = f("head_rps"), f("get_rps")
 
 print(f"preflight bench-compare: {n} references ({f('seed_secs'):.1f} s to seed), concurrency {conc}, "
-      f"{cores} cores shared with other work (load average at the end {load})")
+      f"{cores} cores shared with other work (load average at the end {load})"
+      + (f"; {rtt} ms RTT through delay_proxy (+1 RTT a new connection, {r['proxy_cpu']} CPU s in all)"
+         if int(rtt) else ""))
 print(f"{'':32} {'images':>6} {'wall s':>7} {'per s':>6} {'CPU s':>6} {'reg µs':>6}  notes")
 row = lambda name, cnt, w, rate, c, us, note: print(
     f"{name:32} {cnt:>6} {w:7.2f} {rate:6.0f} {c:>6} {us:>6}  {note}")
