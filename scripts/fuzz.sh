@@ -35,11 +35,12 @@ bin_dir="target/$(rustc -vV | sed -n 's/^host: //p')/release"
 failed=0
 summary=()
 for target in "${targets[@]}"; do
-    mkdir -p "corpus/$target"
+    mkdir -p "corpus/$target" "artifacts/$target"
     log="$(mktemp)"
     # -rss_limit_mb: a memory blow-up is a finding; -timeout: one input taking 10 s is a hang.
     if "$bin_dir/$target" "corpus/$target" "seeds/$target" \
         -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -max_len=65536 \
+        -artifact_prefix="artifacts/$target/" \
         -print_final_stats=1 >"$log" 2>&1; then
         verdict=ok
     else
