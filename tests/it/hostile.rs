@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::common::{Run, docker_config, path_str, preflight, run_cmd};
 use crate::support::fake::{
-    DIGEST, FakeRequest, FakeResponse, FakeServer, Streamed, Tail, manifest_ok, v2_ok,
+    DIGEST, FakeRequest, FakeResponse, FakeServer, Streamed, Tail, challenge, manifest_ok, v2_ok,
+    v2_or_manifest,
 };
 use crate::support::net::Silent;
 use crate::support::pki::Pki;
@@ -273,19 +274,8 @@ fn a_plain_http_registry_that_hangs_up_is_a_registry_error_before_the_deadline()
 /// A registry asking for a token from `realm`, granting the manifest to any bearer.
 fn token_registry(realm: String) -> FakeServer {
     FakeServer::plain(move |req| match req.header("authorization") {
-        Some(a) if a.starts_with("Bearer ") => {
-            if req.path == "/v2/" {
-                v2_ok()
-            } else {
-                manifest_ok()
-            }
-        }
-        _ => FakeResponse::new(401)
-            .header("docker-distribution-api-version", "registry/2.0")
-            .header(
-                "www-authenticate",
-                format!(r#"Bearer realm="{realm}",service="reg""#),
-            ),
+        Some(a) if a.starts_with("Bearer ") => v2_or_manifest(req),
+        _ => challenge(format!(r#"Bearer realm="{realm}",service="reg""#)),
     })
 }
 
@@ -435,9 +425,7 @@ fn a_manifest_redirect_to_another_host_is_not_followed_with_credentials() {
     let expected = basic_canary();
     let reg = FakeServer::plain(move |req| {
         if req.header("authorization") != Some(expected.as_str()) {
-            return FakeResponse::new(401)
-                .header("docker-distribution-api-version", "registry/2.0")
-                .header("www-authenticate", r#"Basic realm="reg""#);
+            return challenge(r#"Basic realm="reg""#);
         }
         if req.path == "/v2/" {
             v2_ok()
@@ -492,18 +480,9 @@ fn registry_with_plain_realm(pki: &Pki) -> (FakeServer, FakeServer) {
     let url = format!("{}/token", realm.base_url());
     let reg = FakeServer::tls(&pki.server, move |req| {
         if req.header("authorization") == Some("Bearer granted") {
-            return if req.path == "/v2/" {
-                v2_ok()
-            } else {
-                manifest_ok()
-            };
+            return v2_or_manifest(req);
         }
-        FakeResponse::new(401)
-            .header("docker-distribution-api-version", "registry/2.0")
-            .header(
-                "www-authenticate",
-                format!(r#"Bearer realm="{url}",service="reg""#),
-            )
+        challenge(format!(r#"Bearer realm="{url}",service="reg""#))
     });
     (reg, realm)
 }

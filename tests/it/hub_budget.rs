@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::common::{check, path_str, run};
-use crate::support::fake::{FakeResponse, FakeServer};
+use crate::support::fake::{FakeResponse, FakeServer, challenge};
 use crate::support::pki::Pki;
 
 struct FakeHub {
@@ -25,12 +25,9 @@ fn fake_hub() -> FakeHub {
     let left = Arc::clone(&remaining);
     let hub = FakeServer::tls(&pki.server, move |req| {
         if req.header("authorization") != Some("Bearer hub-token") {
-            return FakeResponse::new(401)
-                .header("docker-distribution-api-version", "registry/2.0")
-                .header(
-                    "www-authenticate",
-                    format!(r#"Bearer realm="{realm}",service="registry.docker.io""#),
-                );
+            return challenge(format!(
+                r#"Bearer realm="{realm}",service="registry.docker.io""#
+            ));
         }
         if req.path == "/v2/" {
             return FakeResponse::new(200).json(serde_json::json!({}));

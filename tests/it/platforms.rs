@@ -2,7 +2,7 @@
 //! read only with `--allow-hub-pulls`, and the pulls spent are counted.
 
 use crate::common::{check, expect_code, expect_pullable, path_str};
-use crate::support::fake::{FakeResponse, FakeServer};
+use crate::support::fake::{FakeResponse, FakeServer, challenge};
 use crate::support::pki::Pki;
 use crate::support::registry::Registry;
 use crate::support::seed::{self, ImageKind};
@@ -223,9 +223,7 @@ fn a_config_blob_redirected_to_storage_is_fetched_without_credentials() {
     .to_string();
     let registry = FakeServer::plain(move |req| {
         if req.header("authorization").is_none() {
-            return FakeResponse::new(401)
-                .header("docker-distribution-api-version", "registry/2.0")
-                .header("www-authenticate", r#"Basic realm="test""#);
+            return challenge(r#"Basic realm="test""#);
         }
         if req.path == "/v2/" {
             return FakeResponse::new(200).json(serde_json::json!({}));

@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex};
 
 use crate::common::{check, expect_code, expect_pullable, path_str, write_config};
-use crate::support::fake::{DIGEST, FakeRequest, FakeResponse, FakeServer, manifest_ok, v2_ok};
+use crate::support::fake::{
+    DIGEST, FakeRequest, FakeResponse, FakeServer, challenge, manifest_ok, v2_ok, v2_or_manifest,
+};
 use crate::support::pki::Pki;
 
 /// A token endpoint answering with `respond`, on plain HTTP.
@@ -23,12 +25,9 @@ fn per_repository_registry(realm: String) -> FakeServer {
         }
         match req.header("authorization") {
             Some("Bearer per-repo-token") => manifest_ok(),
-            _ => FakeResponse::new(401).header(
-                "www-authenticate",
-                format!(
-                    r#"Bearer realm="{realm}",service="quay-like",scope="repository:team/app:pull""#
-                ),
-            ),
+            _ => challenge(format!(
+                r#"Bearer realm="{realm}",service="quay-like",scope="repository:team/app:pull""#
+            )),
         }
     })
 }
@@ -74,18 +73,9 @@ fn short_lived_tokens_do_not_loop() {
 fn token_registry(pki: &Pki, realm: String) -> FakeServer {
     FakeServer::tls(&pki.server, move |req| {
         if req.header("authorization").is_some() {
-            return if req.path == "/v2/" {
-                v2_ok()
-            } else {
-                manifest_ok()
-            };
+            return v2_or_manifest(req);
         }
-        FakeResponse::new(401)
-            .header("docker-distribution-api-version", "registry/2.0")
-            .header(
-                "www-authenticate",
-                format!(r#"Bearer realm="{realm}",service="reg""#),
-            )
+        challenge(format!(r#"Bearer realm="{realm}",service="reg""#))
     })
 }
 

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::common::{check, preflight, run_cmd};
-use crate::support::fake::{DIGEST, FakeRequest, FakeResponse, FakeServer, manifest_ok, v2_ok};
+use crate::support::fake::{
+    DIGEST, FakeRequest, FakeResponse, FakeServer, challenge, manifest_ok, v2_ok,
+};
 
 /// The `scope` query parameter of a token request, percent-decoded enough for `/` and `:`.
 fn scope_of(req: &FakeRequest) -> String {
@@ -30,10 +32,7 @@ fn one_head_per_distinct_image_and_one_token_per_scope() {
     let realm = format!("{}/token", tokens.base_url());
     let registry = FakeServer::plain(move |req| {
         if req.path == "/v2/" {
-            return FakeResponse::new(401).header(
-                "www-authenticate",
-                format!(r#"Bearer realm="{realm}",service="fake""#),
-            );
+            return challenge(format!(r#"Bearer realm="{realm}",service="fake""#));
         }
         // /v2/REPO/manifests/TAG wants the token for REPO.
         let repo = req
@@ -46,10 +45,9 @@ fn one_head_per_distinct_image_and_one_token_per_scope() {
         if req.header("authorization") == Some(&format!("Bearer tok-{scope}")) {
             manifest_ok()
         } else {
-            FakeResponse::new(401).header(
-                "www-authenticate",
-                format!(r#"Bearer realm="{realm}",service="fake",scope="{scope}""#),
-            )
+            challenge(format!(
+                r#"Bearer realm="{realm}",service="fake",scope="{scope}""#
+            ))
         }
     });
     let host = registry.host();

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 
 use crate::common::{docker_config, path_str, preflight, run_cmd, write_config};
-use crate::support::fake::{FakeResponse, FakeServer, manifest_ok, v2_ok};
+use crate::support::fake::{
+    FakeResponse, FakeServer, challenge, manifest_ok, v2_ok, v2_or_manifest,
+};
 use crate::support::pki::Pki;
 use crate::support::registry::Registry;
 use crate::support::seed::{self, ImageKind};
@@ -230,12 +232,7 @@ fn basic_canary() -> String {
 }
 
 fn bearer_challenge(realm: &str) -> FakeResponse {
-    FakeResponse::new(401)
-        .header("docker-distribution-api-version", "registry/2.0")
-        .header(
-            "www-authenticate",
-            format!(r#"Bearer realm="{realm}/token",service="reg""#),
-        )
+    challenge(format!(r#"Bearer realm="{realm}/token",service="reg""#))
 }
 
 impl Scoped {
@@ -269,21 +266,14 @@ impl Scoped {
         });
         let foreign_url = foreign.base_url();
         let reg2 = FakeServer::plain(move |req| match req.header("authorization") {
-            Some("Bearer anonymous-token") if req.path == "/v2/" => v2_ok(),
-            Some("Bearer anonymous-token") => manifest_ok(),
+            Some("Bearer anonymous-token") => v2_or_manifest(req),
             _ => bearer_challenge(&foreign_url),
         });
         let reg3 = FakeServer::plain(|req| {
             if req.header("authorization") != Some(basic_canary().as_str()) {
-                return FakeResponse::new(401)
-                    .header("docker-distribution-api-version", "registry/2.0")
-                    .header("www-authenticate", r#"Basic realm="reg3""#);
+                return challenge(r#"Basic realm="reg3""#);
             }
-            if req.path == "/v2/" {
-                v2_ok()
-            } else {
-                manifest_ok()
-            }
+            v2_or_manifest(req)
         });
         Scoped {
             reg,

@@ -192,6 +192,24 @@ pub fn manifest_ok() -> FakeResponse {
         .header("content-length", "400")
 }
 
+/// `401` with the given `WWW-Authenticate` challenge, as a registry answers a request it wants
+/// credentials for, e.g. `Basic realm="reg"` or `Bearer realm="…",service="reg"`.
+pub fn challenge(www_authenticate: impl Into<String>) -> FakeResponse {
+    FakeResponse::new(401)
+        .header("docker-distribution-api-version", "registry/2.0")
+        .header("www-authenticate", www_authenticate)
+}
+
+/// What an authorized request gets from a registry that has every image: [`v2_ok`] for `/v2/`,
+/// [`manifest_ok`] for anything else.
+pub fn v2_or_manifest(req: &FakeRequest) -> FakeResponse {
+    if req.path == "/v2/" {
+        v2_ok()
+    } else {
+        manifest_ok()
+    }
+}
+
 /// A running fake; stops (and frees the port) on Drop.
 pub struct FakeServer {
     pub addr: SocketAddr,
