@@ -5,12 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v docker-registry >/dev/null 2>&1; then
-    sudo_cmd=()
-    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends docker-registry curl
-fi
+source scripts/apt-install.sh
+need=()
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+apt_install "${need[@]}"
 cargo build -q -p preflight-cli
 
 work=$(mktemp -d)

@@ -402,13 +402,7 @@ fn basic_canary() -> String {
 fn received_no_canary(fake: &FakeServer) {
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{CANARY}"));
     for req in fake.requests() {
-        let seen = format!(
-            "{} {} {:?} {}",
-            req.method,
-            req.path,
-            req.headers,
-            String::from_utf8_lossy(&req.body)
-        );
+        let seen = req.as_text();
         assert!(
             !seen.contains(CANARY) && !seen.contains(&encoded),
             "the credentials reached {}: {seen}",

@@ -65,6 +65,18 @@ impl FakeRequest {
     pub fn query(&self) -> Option<&str> {
         self.path.split_once('?').map(|(_, q)| q)
     }
+
+    /// Everything the request carried (method, target, headers, body) as one text, to search
+    /// for a secret that must not have arrived.
+    pub fn as_text(&self) -> String {
+        format!(
+            "{} {} {:?} {}",
+            self.method,
+            self.path,
+            self.headers,
+            String::from_utf8_lossy(&self.body)
+        )
+    }
 }
 
 /// What the handler wants sent back.
