@@ -271,12 +271,23 @@ fn a_plain_http_registry_that_hangs_up_is_a_registry_error_before_the_deadline()
     );
 }
 
-/// A registry asking for a token from `realm`, granting the manifest to any bearer.
-fn token_registry(realm: String) -> FakeServer {
-    FakeServer::plain(move |req| match req.header("authorization") {
+/// Checks an image on a registry that sends clients to `tokens` for a token (and grants the
+/// manifest to any bearer); asserts `auth-server-error` within `bound`. Returns the registry and
+/// the image's report.
+fn expect_token_failure(tokens: &FakeServer, bound: Duration) -> (FakeServer, Value) {
+    let realm = format!("{}/token", tokens.base_url());
+    let reg = FakeServer::plain(move |req| match req.header("authorization") {
         Some(a) if a.starts_with("Bearer ") => v2_or_manifest(req),
         _ => challenge(format!(r#"Bearer realm="{realm}",service="reg""#)),
-    })
+    });
+    let host = reg.host();
+    let image = expect_failure(
+        &["--plain-http", &host, &format!("{host}/team/app:v1")],
+        "auth-server-error",
+        "auth",
+        bound,
+    );
+    (reg, image)
 }
 
 #[test]
@@ -293,14 +304,7 @@ fn a_token_service_answering_100_mb_of_json_is_auth_server_error_at_once() {
                 total: SIZE - opening.len() as u64,
             })
     });
-    let reg = token_registry(format!("{}/token", tokens.base_url()));
-    let host = reg.host();
-    let image = expect_failure(
-        &["--plain-http", &host, &format!("{host}/team/app:v1")],
-        "auth-server-error",
-        "auth",
-        FAST,
-    );
+    let (_reg, image) = expect_token_failure(&tokens, FAST);
     let message = image["diagnosis"]["message"].as_str().unwrap();
     assert!(message.contains("larger than"), "{message}");
     let streamed = hung_up_on(&tokens);
@@ -319,15 +323,8 @@ fn a_token_service_that_trickles_its_token_is_auth_server_error_at_the_deadline(
                 every: Duration::from_secs(1),
             })
     });
-    let reg = token_registry(format!("{}/token", tokens.base_url()));
-    let host = reg.host();
     let started = Instant::now();
-    let image = expect_failure(
-        &["--plain-http", &host, &format!("{host}/team/app:v1")],
-        "auth-server-error",
-        "auth",
-        TIMEOUT + SLACK,
-    );
+    let (reg, image) = expect_token_failure(&tokens, TIMEOUT + SLACK);
     assert!(started.elapsed() >= TIMEOUT, "gave up before the deadline");
     let message = image["diagnosis"]["message"].as_str().unwrap();
     assert!(message.contains("deadline"), "{message}");
@@ -345,14 +342,7 @@ fn a_token_service_answering_malformed_json_is_auth_server_error() {
             .header("content-type", "application/json")
             .body(r#"{"token": "abc", "expires_in": 300"#)
     });
-    let reg = token_registry(format!("{}/token", tokens.base_url()));
-    let host = reg.host();
-    let image = expect_failure(
-        &["--plain-http", &host, &format!("{host}/team/app:v1")],
-        "auth-server-error",
-        "auth",
-        FAST,
-    );
+    let (_reg, image) = expect_token_failure(&tokens, FAST);
     let message = image["diagnosis"]["message"].as_str().unwrap();
     assert!(message.contains("not JSON"), "{message}");
     assert_eq!(tokens.requests().len(), 1, "asked once, not in a loop");
