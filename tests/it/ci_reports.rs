@@ -164,3 +164,69 @@ fn ci_formats_are_for_check_only_and_bad_reports_exit_2() {
         r.stderr
     );
 }
+
+#[test]
+fn an_image_used_in_two_places_is_reported_at_both_and_a_command_line_image_without_a_file() {
+    let reg = Registry::plain();
+    let host = reg.host();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploy.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app}}\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          image: {host}/shop/app:v1\n        - name: b\n          image: {host}/shop/app:v1\n"
+        ),
+    )
+    .unwrap();
+    let args = |format| {
+        run(&[
+            "check",
+            "-o",
+            format,
+            "--plain-http",
+            &host,
+            "-f",
+            path_str(&file),
+            &format!("{host}/shop/other:v1"),
+        ])
+    };
+
+    let r = args("sarif");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let sarif: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let lines: Vec<Option<u64>> = results
+        .iter()
+        .map(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"].as_u64())
+        .collect();
+    assert_eq!(lines, [None, Some(9), Some(11)], "{sarif:#}");
+    assert_eq!(results[0]["locations"], serde_json::json!([]), "{sarif:#}");
+    let fingerprints: std::collections::HashSet<&str> = results
+        .iter()
+        .map(|r| r["partialFingerprints"]["preflight/v1"].as_str().unwrap())
+        .collect();
+    assert_eq!(fingerprints.len(), 3, "one per place: {sarif:#}");
+
+    let r = args("gitlab");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let issues: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let places: Vec<(String, u64)> = issues
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let path = i["location"]["path"].as_str().unwrap();
+            let name = path.rsplit('/').next().unwrap().to_owned();
+            (name, i["location"]["lines"]["begin"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (".gitlab-ci.yml".to_owned(), 1),
+            ("deploy.yaml".to_owned(), 9),
+            ("deploy.yaml".to_owned(), 11),
+        ],
+        "{issues:#}"
+    );
+}

@@ -140,30 +140,40 @@ pub(crate) fn sarif(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let mut rules: Vec<&str> = findings.iter().map(|f| f.code).collect();
     rules.sort_unstable();
     rules.dedup();
-    let results: Vec<serde_json::Value> = findings
-        .iter()
-        .map(|f| {
-            let locations: Vec<serde_json::Value> = places(f.image)
-                .into_iter()
-                .map(|(path, line)| {
-                    serde_json::json!({ "physicalLocation": {
+    let mut results = Vec::new();
+    for f in &findings {
+        // A result per place, as code scanning shows one location per result; an image named on
+        // the command line has no file, and gets one result without a location.
+        let places = places(f.image);
+        let located = if places.is_empty() {
+            vec![None]
+        } else {
+            places.into_iter().map(Some).collect()
+        };
+        for place in located {
+            let (locations, fingerprint) = match place {
+                Some((path, line)) => (
+                    serde_json::json!([{ "physicalLocation": {
                         "artifactLocation": { "uri": path },
                         "region": { "startLine": line },
-                    }})
-                })
-                .collect();
-            serde_json::json!({
+                    }}]),
+                    fingerprint(&[f.code, &f.image.reference, path, &line.to_string()]),
+                ),
+                None => (
+                    serde_json::json!([]),
+                    fingerprint(&[f.code, &f.image.reference]),
+                ),
+            };
+            results.push(serde_json::json!({
                 "ruleId": f.code,
                 "ruleIndex": rules.binary_search(&f.code).unwrap_or_default(),
                 "level": if f.failure { "error" } else { "warning" },
                 "message": { "text": f.text },
                 "locations": locations,
-                "partialFingerprints": {
-                    "preflight/v1": fingerprint(&[f.code, &f.image.reference]),
-                },
-            })
-        })
-        .collect();
+                "partialFingerprints": { "preflight/v1": fingerprint },
+            }));
+        }
+    }
     let rules: Vec<serde_json::Value> = rules
         .iter()
         .map(|code| {

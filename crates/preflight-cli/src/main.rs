@@ -222,12 +222,14 @@ struct NetArgs {
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
     timeout: Duration,
 
-    /// How many images are checked at once.
+    /// How many images are checked at once, over all registries. Each registry also has its own
+    /// limit (--registry-concurrency): raise both to go faster against one registry.
     #[arg(long, value_name = "N", default_value_t = preflight::checker::DEFAULT_CONCURRENCY,
           value_parser = parse_concurrency)]
     concurrency: usize,
 
-    /// How many images of one registry are checked at once, at most.
+    /// How many images of one registry are checked at once, at most, so one deploy does not flood
+    /// a registry.
     #[arg(long = "registry-concurrency", value_name = "N",
           default_value_t = preflight::checker::DEFAULT_REGISTRY_CONCURRENCY,
           value_parser = parse_concurrency)]
@@ -384,17 +386,14 @@ fn report_problems(problems: &[String]) -> Option<ExitCode> {
 }
 
 fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
-    if matches!(args.output, Output::Junit | Output::Gitlab | Output::Sarif) {
-        return Err(check_only(args.output));
-    }
+    let format = plain_output(args.output)?;
     let (requests, problems) = requests(&args.images, &args.input)?;
     let inventory = preflight::plan::inventory(requests);
     // Buffered: a large inventory is hundreds of thousands of lines.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = match args.output {
-        Output::Human => render::inventory_human(&mut out, &inventory),
-        Output::Json => render::json(&mut out, &inventory),
-        Output::Junit | Output::Gitlab | Output::Sarif => return Err(check_only(args.output)),
+    let written = match format {
+        PlainOutput::Human => render::inventory_human(&mut out, &inventory),
+        PlainOutput::Json => render::json(&mut out, &inventory),
     };
     finish(written.and_then(|()| out.flush()))?;
     if let Some(code) = report_problems(&problems) {
@@ -408,19 +407,13 @@ fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
 }
 
 async fn registry(args: RegistryArgs) -> Result<ExitCode, RunError> {
-    if matches!(
-        args.net.output,
-        Output::Junit | Output::Gitlab | Output::Sarif
-    ) {
-        return Err(check_only(args.net.output));
-    }
+    let format = plain_output(args.net.output)?;
     let (checker, _) = build_checker(&args.net)?;
     let report = checker.inspect_registry(&args.registry).await;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = match args.net.output {
-        Output::Human => render::registry_human(&mut out, &report),
-        Output::Json => render::json(&mut out, &report),
-        Output::Junit | Output::Gitlab | Output::Sarif => return Err(check_only(args.net.output)),
+    let written = match format {
+        PlainOutput::Human => render::registry_human(&mut out, &report),
+        PlainOutput::Json => render::json(&mut out, &report),
     };
     finish(written.and_then(|()| out.flush()))?;
     Ok(if report.ok {
@@ -430,14 +423,28 @@ async fn registry(args: RegistryArgs) -> Result<ExitCode, RunError> {
     })
 }
 
-fn check_only(format: Output) -> RunError {
-    let name = format
-        .to_possible_value()
-        .map_or_else(String::new, |v| v.get_name().to_owned());
-    UsageError(format!(
-        "-o {name} is a report of `preflight check`; use human or json here"
-    ))
-    .into()
+/// The formats of the commands other than `check`.
+#[derive(Debug, Clone, Copy)]
+enum PlainOutput {
+    Human,
+    Json,
+}
+
+/// `format` for a command other than `check`, which has no CI reports.
+fn plain_output(format: Output) -> Result<PlainOutput, RunError> {
+    match format {
+        Output::Human => Ok(PlainOutput::Human),
+        Output::Json => Ok(PlainOutput::Json),
+        Output::Junit | Output::Gitlab | Output::Sarif => {
+            let name = format
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_owned());
+            Err(UsageError(format!(
+                "-o {name} is a report of `preflight check`; use human or json here"
+            ))
+            .into())
+        }
+    }
 }
 
 fn write_report(
@@ -466,19 +473,13 @@ fn finish(written: std::io::Result<()>) -> Result<(), RunError> {
 }
 
 async fn ratelimit(args: RatelimitArgs) -> Result<ExitCode, RunError> {
-    if matches!(
-        args.net.output,
-        Output::Junit | Output::Gitlab | Output::Sarif
-    ) {
-        return Err(check_only(args.net.output));
-    }
+    let format = plain_output(args.net.output)?;
     let (checker, _) = build_checker(&args.net)?;
     let budget = checker.docker_hub_budget().await;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = match args.net.output {
-        Output::Human => render::budget_human(&mut out, &budget),
-        Output::Json => render::json(&mut out, &budget),
-        Output::Junit | Output::Gitlab | Output::Sarif => return Err(check_only(args.net.output)),
+    let written = match format {
+        PlainOutput::Human => render::budget_human(&mut out, &budget),
+        PlainOutput::Json => render::json(&mut out, &budget),
     };
     finish(written.and_then(|()| out.flush()))?;
     Ok(if budget.diagnosis.is_none() {

@@ -282,7 +282,9 @@ impl CheckerBuilder {
         self
     }
 
-    /// How many images are checked at once.
+    /// How many images are checked at once over all registries (default
+    /// [`DEFAULT_CONCURRENCY`]); each registry also has its own limit,
+    /// [`CheckerBuilder::registry_concurrency`].
     #[must_use]
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n;
@@ -495,11 +497,11 @@ impl Checker {
         let merged = merge_requests(images);
         let count = merged.len();
         let keyed = merged.into_iter().enumerate().map(|(i, req)| {
-            // An unparseable reference fails without a request; it shares no registry's limit.
-            let registry = Reference::parse(&req.reference).map_or_else(
-                |_| req.reference.clone(),
-                |r| r.api_host().to_ascii_lowercase(),
-            );
+            // Keyed as the shared probes are, so `host` and `host:443` are one registry. An
+            // unparseable reference fails without a request; those share one key of their own.
+            let registry = Reference::parse(&req.reference)
+                .ok()
+                .map(|r| self.inner.endpoint(&r));
             (registry, (i, req))
         });
         let mut schedule = Scheduler::new(

@@ -8,15 +8,20 @@
 //! and completions, the same images start in the same order.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::Hash;
+
+/// Where an item stands in the overall start order: its place in its registry's list, then its
+/// place in the order given.
+type Place = (usize, usize);
 
 /// Hands out work items as the limits allow.
 #[derive(Debug)]
 pub(crate) struct Scheduler<T> {
-    /// Per registry, its items in start order, each with its place in the overall order.
-    queues: Vec<VecDeque<(usize, T)>>,
+    /// Per registry, its items in start order.
+    queues: Vec<VecDeque<(Place, T)>>,
     running: Vec<usize>,
     /// Registries below their limit with items waiting, by the place of their next item.
-    ready: BTreeMap<usize, usize>,
+    ready: BTreeMap<Place, usize>,
     overall: usize,
     per_registry: usize,
     in_flight: usize,
@@ -24,28 +29,21 @@ pub(crate) struct Scheduler<T> {
 
 impl<T> Scheduler<T> {
     /// `items` as (registry key, item), in the order given; both limits at least 1.
-    pub(crate) fn new(
-        items: impl IntoIterator<Item = (String, T)>,
+    pub(crate) fn new<K: Hash + Eq>(
+        items: impl IntoIterator<Item = (K, T)>,
         overall: usize,
         per_registry: usize,
     ) -> Scheduler<T> {
-        let mut registries: HashMap<String, usize> = HashMap::new();
-        let mut ranked: Vec<(usize, usize, usize, T)> = Vec::new();
-        let mut seen: Vec<usize> = Vec::new();
+        let mut registries: HashMap<K, usize> = HashMap::new();
+        let mut queues: Vec<VecDeque<(Place, T)>> = Vec::new();
         for (i, (key, item)) in items.into_iter().enumerate() {
-            let next = registries.len();
+            let next = queues.len();
             let r = *registries.entry(key).or_insert(next);
-            if r == seen.len() {
-                seen.push(0);
+            if r == next {
+                queues.push(VecDeque::new());
             }
-            ranked.push((seen[r], i, r, item));
-            seen[r] += 1;
-        }
-        ranked.sort_by_key(|(nth, i, _, _)| (*nth, *i));
-        let mut queues: Vec<VecDeque<(usize, T)>> =
-            (0..seen.len()).map(|_| VecDeque::new()).collect();
-        for (place, (_, _, r, item)) in ranked.into_iter().enumerate() {
-            queues[r].push_back((place, item));
+            let nth = queues[r].len();
+            queues[r].push_back(((nth, i), item));
         }
         let ready = queues
             .iter()
