@@ -365,19 +365,15 @@ pf_rate=$(awk -F= '$1 == "pf1_n" { n = $2 } $1 == "pf1_wall" { w = $2 } END { pr
 echo "registry capacity at $conc connections, ${load_secs} s each…" >&2
 load wrkhead HEAD wrk "$conc" 3
 wrk_heads=$(grep '^wrkhead_wrk_requests=' "$work/results" | cut -d= -f2)
-if [ "${wrk_heads:-0}" -gt 0 ]; then
-    result head_tool wrk
-    load head HEAD wrk "$conc" "$load_secs"
-else
-    result head_tool "curl --parallel"
-    load head HEAD curl "$conc" "$load_secs"
-fi
+if [ "${wrk_heads:-0}" -gt 0 ]; then head_tool=wrk; else head_tool=curl; fi
+if [ "$head_tool" = wrk ]; then result head_tool wrk; else result head_tool "curl --parallel"; fi
+load head HEAD "$head_tool" "$conc" "$load_secs"
 load get GET wrk "$conc" "$load_secs"
 
 for c in $sweep; do
     echo "sweep: concurrency $c…" >&2
     preflight_run "sw$c" "$c" "$work/refs"
-    load "sw${c}_head" HEAD curl "$c" "$load_secs"
+    load "sw${c}_head" HEAD "$head_tool" "$c" "$load_secs"
 done
 result sweep "$sweep"
 

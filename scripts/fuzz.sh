@@ -2,7 +2,7 @@
 # Runs every cargo-fuzz target (or the ones named) for SECONDS each, one after another, and prints
 # one line per target: executions, corpus size, and whether anything was found.
 #
-#   scripts/fuzz.sh              # 20 s per target, what CI runs
+#   scripts/fuzz.sh              # 20 s per target (.ci/run runs 15, the GitLab job 30)
 #   scripts/fuzz.sh 600          # 10 minutes per target, the release bar
 #   scripts/fuzz.sh 600 reference k8s_manifests
 #

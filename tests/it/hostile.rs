@@ -531,7 +531,7 @@ fn an_index_that_trickles_times_out_in_the_platform_stage() {
     );
     assert!(
         image["warnings"].as_array().is_none_or(Vec::is_empty),
-        "no credential warning blames the lookup for the deadline: {image:#}"
+        "the timeout is the whole finding, with no warning beside it: {image:#}"
     );
     hung_up_on(&fake);
 }

@@ -208,7 +208,12 @@ fn a_single_manifests_platform_is_read_from_its_config_when_asked() {
 
 #[test]
 fn a_config_blob_redirected_to_storage_is_fetched_without_credentials() {
-    let storage = FakeServer::plain(|_| {
+    let refuse = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refusing = std::sync::Arc::clone(&refuse);
+    let storage = FakeServer::plain(move |_| {
+        if refusing.load(std::sync::atomic::Ordering::SeqCst) {
+            return FakeResponse::new(403).body("signature expired");
+        }
         FakeResponse::new(200)
             .json(serde_json::json!({"os": "linux", "architecture": "arm64", "variant": "v8"}))
     });
@@ -242,7 +247,8 @@ fn a_config_blob_redirected_to_storage_is_fetched_without_credentials() {
     let host = registry.host();
     let dir = tempfile::tempdir().unwrap();
     let config = crate::common::docker_config(dir.path(), &[(&host, "robot", "CANARY-robot-pass")]);
-    expect_pullable(&[
+    let image = format!("{host}/shop/app:v1");
+    let args = [
         "--plain-http",
         &host,
         "--docker-config",
@@ -250,12 +256,21 @@ fn a_config_blob_redirected_to_storage_is_fetched_without_credentials() {
         "--platform",
         "linux/arm64",
         "--verify-config-platform",
-        &format!("{host}/shop/app:v1"),
-    ]);
+        &image,
+    ];
+    expect_pullable(&args);
     let fetched = storage.requests();
     assert_eq!(fetched.len(), 1, "{fetched:?}");
     assert!(
         fetched[0].header("authorization").is_none(),
         "credentials followed the redirect: {fetched:?}"
     );
+
+    // Storage refusing is the registry's problem, named without the URL's signature.
+    refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    let failed = expect_code(&args, "registry-error");
+    assert_eq!(failed["diagnosis"]["stage"], "platform", "{failed:#}");
+    let message = failed["diagnosis"]["message"].as_str().unwrap();
+    assert!(message.contains("/bucket/config answered 403"), "{message}");
+    assert!(!message.contains("signature"), "{message}");
 }

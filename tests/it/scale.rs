@@ -437,10 +437,13 @@ fn ten_thousand_images_on_a_thousand_black_holed_registries_stay_bounded() {
         serde_json::from_str(&reader.join().expect("reader")).expect("JSON report");
 
     eprintln!("10,000 images on 1,000 black-holed registries: {elapsed:?}, peak {peak} fds");
+    // The bound is deadline × ceil(images / concurrency) = 50 s; probes of different
+    // registries run side by side, so this holds far inside it.
     let bound = Duration::from_secs(timeout_s * 10_000u64.div_ceil(concurrency as u64));
-    assert!(elapsed < bound, "took {elapsed:?}, bound {bound:?}");
-    // Probes of different registries run side by side: far inside the bound.
-    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+    assert!(
+        elapsed < bound.min(Duration::from_secs(30)),
+        "took {elapsed:?}, bound {bound:?}"
+    );
     assert!(
         peak <= concurrency + 64,
         "peak of {peak} open file descriptors at concurrency {concurrency}"

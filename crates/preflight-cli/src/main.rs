@@ -59,8 +59,7 @@ struct Ui {
 impl Ui {
     fn new(cli: &Cli) -> Ui {
         use std::io::IsTerminal;
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = !no_color
+        let color = !no_color()
             && match cli.color {
                 ColorWhen::Always => true,
                 ColorWhen::Never => false,
@@ -71,7 +70,7 @@ impl Ui {
                 color,
                 quiet: cli.quiet,
             },
-            progress: progress::wanted(cli.quiet),
+            progress: progress::wanted(cli.quiet, cli.verbose),
         }
     }
 }
@@ -316,6 +315,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// `NO_COLOR` set to anything but the empty string turns colour off (no-color.org).
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
 fn init_tracing(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
     let level = match (quiet, verbose) {
@@ -329,10 +333,7 @@ fn init_tracing(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none(),
-        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && !no_color())
         .try_init();
 }
 

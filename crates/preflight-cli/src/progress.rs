@@ -10,9 +10,12 @@ use preflight::checker::Progress;
 /// A run shorter than this draws nothing.
 const SHOW_AFTER: Duration = Duration::from_millis(750);
 
-/// Whether a bar may be drawn at all: stderr is a terminal, not a CI job, not `TERM=dumb`.
-pub(crate) fn wanted(quiet: bool) -> bool {
+/// Whether a bar may be drawn at all: stderr is a terminal, not a CI job, not `TERM=dumb`, and
+/// no log beyond warnings was asked for (`-q`, `-v`, `RUST_LOG`): log lines would tear the bar.
+pub(crate) fn wanted(quiet: bool, verbose: u8) -> bool {
     !quiet
+        && verbose == 0
+        && std::env::var_os("RUST_LOG").is_none()
         && std::io::stderr().is_terminal()
         && std::env::var_os("CI").is_none_or(|v| v.is_empty())
         && std::env::var_os("TERM").is_none_or(|t| t != "dumb")

@@ -1047,11 +1047,6 @@ impl Inner {
         let Some(source) = source else {
             return Candidates::default();
         };
-        // Earlier stages used the whole deadline: the next stage says so; a warning that the
-        // lookup "did not finish" would blame the credentials for it.
-        if Instant::now() >= deadline {
-            return Candidates::default();
-        }
         let r = reference.clone();
         let lookup = tokio::task::spawn_blocking(move || source.candidates(&r));
         let failure = match tokio::time::timeout_at(deadline, lookup).await {
@@ -1098,6 +1093,19 @@ impl Inner {
                 return;
             }
         };
+        // The registry answered just as the deadline passed: say so here, rather than let the
+        // credential lookup or the token request be blamed for having no time left.
+        if Instant::now() >= deadline {
+            report.diagnosis = Some(Diagnosis::new(
+                Code::Timeout,
+                Stage::Auth,
+                format!(
+                    "the registry's connection checks took the whole deadline of {} s; nothing was left for authentication",
+                    self.timeout.as_secs_f64()
+                ),
+            ));
+            return;
+        }
 
         let candidates = self
             .candidates(source, reference, deadline, &mut report.warnings)
@@ -1368,12 +1376,14 @@ impl Inner {
         let offered = match fetched {
             Ok(o) => o,
             Err(why) => {
-                let code = if why.timed_out {
-                    Code::Timeout
-                } else {
-                    Code::RegistryError
+                let d = match why {
+                    platform::FetchFailure::Http { failure, url } => {
+                        probe::http_diagnosis(&failure, Stage::Platform, &url)
+                    }
+                    platform::FetchFailure::Other(message) => {
+                        Diagnosis::new(Code::RegistryError, Stage::Platform, message)
+                    }
                 };
-                let d = Diagnosis::new(code, Stage::Platform, why.message);
                 report.diagnosis = Some(log.fail(started, d));
                 return;
             }

@@ -135,29 +135,37 @@ pub(crate) async fn fetch(
     }
 }
 
-/// Why the platforms could not be read: the deadline passed, or anything else.
+/// Why the platforms could not be read.
 #[derive(Debug)]
-pub(crate) struct FetchFailure {
-    pub(crate) timed_out: bool,
-    pub(crate) message: String,
+pub(crate) enum FetchFailure {
+    /// The exchange with `url` failed (deadline, connection, TLS, protocol, size). The URL is
+    /// shown without its query, which for a storage redirect is a signature.
+    Http {
+        failure: transport::HttpFailure,
+        url: String,
+    },
+    /// An answer that was not the document asked for, or a document that says nothing usable.
+    Other(String),
 }
 
 impl From<String> for FetchFailure {
     fn from(message: String) -> Self {
-        FetchFailure {
-            timed_out: false,
-            message,
-        }
+        FetchFailure::Other(message)
     }
 }
 
 impl FetchFailure {
-    fn timeout(message: String) -> Self {
-        FetchFailure {
-            timed_out: true,
-            message,
+    fn http(failure: transport::HttpFailure, url: &str) -> Self {
+        FetchFailure::Http {
+            failure,
+            url: format!("GET {}", without_query(url)),
         }
     }
+}
+
+/// `url` as messages show it: a storage redirect's query is its signature.
+fn without_query(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(path, _)| path)
 }
 
 /// The most of an index, manifest or config read.
@@ -267,23 +275,17 @@ async fn get(
     deadline: Instant,
 ) -> Result<(Vec<u8>, Option<String>), FetchFailure> {
     let resp = match tokio::time::timeout_at(deadline, req.send()).await {
-        Err(_) => {
-            return Err(FetchFailure::timeout(format!(
-                "GET {url}: no answer before the deadline"
-            )));
-        }
+        Err(_) => return Err(FetchFailure::http(transport::HttpFailure::Timeout, url)),
         Ok(Err(e)) => {
-            let failure = transport::classify_reqwest(&e, host);
-            let message = format!("GET {url}: {failure}");
-            return Err(if matches!(failure, transport::HttpFailure::Timeout) {
-                FetchFailure::timeout(message)
-            } else {
-                message.into()
-            });
+            return Err(FetchFailure::http(
+                transport::classify_reqwest(&e, host),
+                url,
+            ));
         }
         Ok(Ok(r)) => r,
     };
     let status = resp.status();
+    let shown = without_query(url);
     if status.is_redirection() {
         let location = resp
             .headers()
@@ -293,22 +295,15 @@ async fn get(
             .map(str::to_owned);
         return match location {
             Some(l) => Ok((Vec::new(), Some(l))),
-            None => Err(format!("GET {url} answered {status} without a usable Location").into()),
+            None => Err(format!("GET {shown} answered {status} without a usable Location").into()),
         };
     }
     if status != StatusCode::OK {
-        return Err(format!("GET {url} answered {status}").into());
+        return Err(format!("GET {shown} answered {status}").into());
     }
     let body = transport::read_body(resp, CONFIG_BODY_LIMIT, host, deadline)
         .await
-        .map_err(|e| {
-            let message = format!("reading {url} failed: {e}");
-            if matches!(e, transport::HttpFailure::Timeout) {
-                FetchFailure::timeout(message)
-            } else {
-                message.into()
-            }
-        })?;
+        .map_err(|e| FetchFailure::http(e, url))?;
     Ok((body, None))
 }
 

@@ -263,17 +263,8 @@ async fn ping(
     // A body that outlives the deadline is this stage's timeout, not something later stages
     // should inherit with no time left. A body that is cut short or too long just says nothing.
     if matches!(body, Err(HttpFailure::Timeout)) {
-        return Err(log.fail(
-            started,
-            Diagnosis::new(
-                Code::Timeout,
-                Stage::Ping,
-                format!(
-                    "{url} answered {status} but its body did not finish within {} ms, before the deadline of this image",
-                    started.elapsed().as_millis()
-                ),
-            ),
-        ));
+        let what = format!("{url} answered {status} but its body did not finish");
+        return Err(log.fail(started, late_diagnosis(Stage::Ping, &what, started)));
     }
     let text = body
         .as_deref()
@@ -539,11 +530,17 @@ pub(crate) fn http_diagnosis(f: &HttpFailure, stage: Stage, url: &str) -> Diagno
 
 /// A diagnosis for a deadline passed while waiting on `url`.
 pub(crate) fn timeout_diagnosis(stage: Stage, url: &str, started: Instant) -> Diagnosis {
+    late_diagnosis(stage, &format!("{url}: no answer"), started)
+}
+
+/// `timeout` in `stage`: `what` did not happen within the time since `started`, which ended
+/// at the image's deadline.
+pub(crate) fn late_diagnosis(stage: Stage, what: &str, started: Instant) -> Diagnosis {
     Diagnosis::new(
         Code::Timeout,
         stage,
         format!(
-            "{url}: no answer within {} ms, before the deadline of this image",
+            "{what} within {} ms, before the deadline of this image",
             started.elapsed().as_millis()
         ),
     )
