@@ -82,11 +82,44 @@ pub fn run(args: &[&str]) -> Run {
 
 pub fn run_cmd(cmd: &mut Command) -> Run {
     let out = cmd.output().expect("preflight runs");
-    Run {
+    let run = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    };
+    record(cmd, &run);
+    run
+}
+
+/// With `PREFLIGHT_RECORD=DIR`, appends every run's arguments, exit code and stdout to a file per
+/// test in DIR, so the reports of the whole suite can be compared before and after a change that
+/// must not alter them (`scripts/record-reports.sh`).
+fn record(cmd: &Command, run: &Run) {
+    use std::io::Write as _;
+    let Some(dir) = std::env::var_os("PREFLIGHT_RECORD") else {
+        return;
+    };
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .replace("::", ".");
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(Path::new(&dir).join(test))
+        .expect("record file opens");
+    writeln!(
+        file,
+        "$ preflight {}\nexit {}\n{}",
+        args.join(" "),
+        run.code,
+        run.stdout
+    )
+    .expect("record written");
 }
 
 /// `preflight check -o json ARGS…`.

@@ -1,8 +1,8 @@
 //! Entry points for the fuzz targets under `fuzz/`: the crate-private parsers of what registries
 //! send, reachable from outside only with the `fuzzing` feature. Not part of the library's API.
 
-use crate::platform::{self, Platform};
-use crate::reference::Digest;
+use crate::model::platform::{self, Platform};
+use crate::model::reference::Digest;
 
 /// The platforms an index body offers.
 ///
@@ -31,11 +31,11 @@ pub fn config_platform(body: &[u8]) -> Result<Platform, String> {
 /// The `rel="next"` target of a `Link` header.
 #[must_use]
 pub fn next_link(header: &str) -> Option<String> {
-    crate::tags::next_link(header)
+    crate::registry::tags::next_link(header)
 }
 
 /// Tag suggestions for a missing tag.
 #[must_use]
 pub fn suggest(wanted: &str, tags: &[String]) -> Vec<String> {
-    crate::tags::suggest(wanted, tags)
+    crate::registry::tags::suggest(wanted, tags)
 }

@@ -58,44 +58,40 @@
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
-mod auth;
-pub mod challenge;
-pub mod checker;
-pub mod ci_credentials;
-pub mod credentials;
 pub mod diagnosis;
-pub mod digests;
-pub mod dns;
-pub mod docker_config;
+pub mod engine;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod kubelet;
-pub mod lint;
-mod manifest;
-pub mod manifests;
-pub mod plan;
-pub mod platform;
-mod probe;
-pub mod ratelimit;
-pub mod reference;
+pub mod inputs;
+pub mod model;
+pub mod net;
+pub(crate) mod registry;
 pub mod report;
-mod schedule;
-pub mod secret;
-mod tags;
-pub mod transport;
-pub mod wire;
+pub(crate) mod stages;
 
-pub use checker::{BuildError, Checker, CheckerBuilder, ImageRequest};
-pub use ci_credentials::CiCredentials;
-pub use credentials::{Candidates, Credential, CredentialSource, LocatedCredential};
+// The paths modules had before the folders: kept for the CLI, the fuzz targets and embedders.
+#[doc(hidden)]
+pub use diagnosis::lint;
+#[doc(hidden)]
+pub use engine::checker;
+#[doc(hidden)]
+pub use inputs::{ci_credentials, digests, docker_config, kubelet, manifests, plan};
+#[doc(hidden)]
+pub use model::{challenge, credentials, platform, ratelimit, reference, secret, wire};
+#[doc(hidden)]
+pub use net::{dns, transport};
+
 pub use diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
-pub use dns::DnsConfig;
-pub use docker_config::{DockerConfig, HelperRunner};
-pub use platform::Platform;
-pub use reference::Reference;
+pub use engine::checker::{BuildError, Checker, CheckerBuilder, ImageRequest};
+pub use inputs::ci_credentials::CiCredentials;
+pub use inputs::docker_config::{DockerConfig, HelperRunner};
+pub use model::credentials::{Candidates, Credential, CredentialSource, LocatedCredential};
+pub use model::platform::Platform;
+pub use model::reference::Reference;
+pub use net::dns::DnsConfig;
+pub use net::transport::TlsMode;
 pub use report::{ImageReport, Report, Source};
-pub use transport::TlsMode;
 
 // Compiles the README's code so it cannot drift from the API.
 #[cfg(doctest)]

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::diagnosis::{Diagnosis, Stage, Warning};
-use crate::ratelimit::RateLimit;
+use crate::model::ratelimit::RateLimit;
 
 /// The version of the report format.
 pub const REPORT_VERSION: u32 = 1;
@@ -165,7 +165,7 @@ pub struct RegistryReport {
     /// A TCP connect to each address the name resolved to.
     pub addresses: Vec<AddressResult>,
     /// The certificate the registry presented (TLS only).
-    pub certificate: Option<crate::transport::CertificateSummary>,
+    pub certificate: Option<crate::net::transport::CertificateSummary>,
     /// The `WWW-Authenticate` challenge of `/v2/`, described; null when none.
     pub challenge: Option<String>,
     /// The token service named by a Bearer challenge: its own `dns`, `tcp`, `tls`.

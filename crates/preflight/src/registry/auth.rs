@@ -13,10 +13,10 @@ use reqwest::header::{AUTHORIZATION, HeaderValue};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use crate::challenge::BearerChallenge;
-use crate::credentials::Credential;
-use crate::transport;
-use crate::wire::{self, GrantedAccess};
+use crate::model::challenge::BearerChallenge;
+use crate::model::credentials::Credential;
+use crate::model::wire::{self, GrantedAccess};
+use crate::net::transport;
 
 /// How long a token is assumed to live when the endpoint does not say (the spec's minimum).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);

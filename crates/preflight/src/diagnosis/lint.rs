@@ -2,7 +2,7 @@
 //! tags, `latest`, and pull policies that make them worse.
 
 use crate::diagnosis::{Warning, WarningCode};
-use crate::reference::Reference;
+use crate::model::reference::Reference;
 
 /// Warnings about the reference itself: `latest`, written or implied.
 pub fn reference_warnings(r: &Reference) -> Vec<Warning> {

@@ -1,5 +1,5 @@
 //! Credentials and where they come from: the types every credential source shares, and the
-//! trait the checker asks. Sources: [`crate::docker_config`] (the CI runner's `config.json`) and
+//! trait the checker asks. Sources: [`crate::inputs::docker_config`] (the CI runner's `config.json`) and
 //! any a user plugs in.
 
 use std::fmt;
@@ -9,8 +9,8 @@ use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-use crate::reference::Reference;
-use crate::secret::Secret;
+use crate::model::reference::Reference;
+use crate::model::secret::Secret;
 
 /// A credential for one registry.
 ///
@@ -77,7 +77,7 @@ pub struct Candidates {
 #[non_exhaustive]
 pub enum CredentialError {
     /// config.json names a credential helper for this registry, and this config was not given a
-    /// [`HelperRunner`](crate::docker_config::HelperRunner) (the kubelet never runs a node's
+    /// [`HelperRunner`](crate::inputs::docker_config::HelperRunner) (the kubelet never runs a node's
     /// helpers). The checker turns this into a warning and continues anonymously.
     #[error(
         "docker config {path} sends {registry} to the credential helper docker-credential-{helper}, which preflight does not run yet"

@@ -41,13 +41,13 @@ use std::net::Ipv6Addr;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::credentials::{
+use crate::inputs::docker_config::DockerConfig;
+use crate::model::credentials::{
     Candidates, Credential, CredentialError, CredentialSource, GO_RAW_STD_BASE64, GO_STD_BASE64,
     LocatedCredential, go_json_field as field, json_kind as kind,
 };
-use crate::docker_config::DockerConfig;
-use crate::reference::Reference;
-use crate::secret::Secret;
+use crate::model::reference::Reference;
+use crate::model::secret::Secret;
 
 const TYPE_DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
 const TYPE_DOCKERCFG: &str = "kubernetes.io/dockercfg";
@@ -408,7 +408,7 @@ fn decode_auth(auth: &str) -> Result<(String, String), String> {
     } else {
         &GO_RAW_STD_BASE64
     };
-    let text = crate::credentials::decode_auth_text(engine, auth)?;
+    let text = crate::model::credentials::decode_auth_text(engine, auth)?;
     let Some((user, password)) = text.split_once(':') else {
         return Err(
             "auth has no ':' between user name and password (it must be base64 of user:password)"

@@ -12,19 +12,19 @@ use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::auth::{self, Access, AuthFailure, TokenCache, TokenRequest};
-use crate::challenge::{BearerChallenge, Challenge};
-use crate::credentials::{Candidates, Credential, CredentialSource, LocatedCredential};
 use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
-use crate::dns::{Dns, DnsConfig, DnsSetupError};
-use crate::manifest::{self, AccessContext};
-use crate::platform::{self, Platform};
-use crate::probe::{self, Endpoint, Net, Probe, StageLog};
-use crate::reference::{Digest, Reference};
+use crate::engine::schedule::Scheduler;
+use crate::model::challenge::{BearerChallenge, Challenge};
+use crate::model::credentials::{Candidates, Credential, CredentialSource, LocatedCredential};
+use crate::model::platform::{self, Platform};
+use crate::model::reference::{Digest, Reference};
+use crate::model::wire::GrantedAccess;
+use crate::net::dns::{Dns, DnsConfig, DnsSetupError};
+use crate::net::transport::{self, HttpClients, TlsConfigs, TlsMode, TransportSetupError};
+use crate::registry::auth::{self, Access, AuthFailure, TokenCache, TokenRequest};
 use crate::report::{HubBudget, ImageReport, RegistryReport, Report, Source};
-use crate::schedule::Scheduler;
-use crate::transport::{self, HttpClients, TlsConfigs, TlsMode, TransportSetupError};
-use crate::wire::GrantedAccess;
+use crate::stages::manifest::{self, AccessContext};
+use crate::stages::probe::{self, Endpoint, Net, Probe, StageLog};
 
 /// The default deadline for one image, all stages together.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -658,7 +658,7 @@ impl Inner {
         report.registry = Some(reference.registry().to_owned());
         report.repository = Some(reference.repository().to_owned());
         report.tag = reference.tag().map(str::to_owned);
-        report.warnings = crate::lint::reference_warnings(&reference);
+        report.warnings = crate::diagnosis::lint::reference_warnings(&reference);
         for w in req.warnings {
             if !report.warnings.contains(&w) {
                 report.warnings.push(w);
@@ -1207,7 +1207,7 @@ impl Inner {
         platforms: &[Platform],
         reference: &Reference,
         ep: &Endpoint,
-        pinged: &crate::probe::Pinged,
+        pinged: &crate::stages::probe::Pinged,
         cred: Cred,
         deadline: Instant,
         report: &mut ImageReport,

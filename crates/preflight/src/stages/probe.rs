@@ -9,15 +9,15 @@ use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 use tokio::time::Instant;
 
-use crate::challenge::Challenge;
 use crate::diagnosis::{Code, Diagnosis, Stage};
-use crate::dns::{Dns, DnsFailure};
-use crate::ratelimit::{self, RateLimit};
-use crate::report::StageResult;
-use crate::transport::{
+use crate::model::challenge::Challenge;
+use crate::model::ratelimit::{self, RateLimit};
+use crate::model::wire;
+use crate::net::dns::{Dns, DnsFailure};
+use crate::net::transport::{
     self, HttpClients, HttpFailure, TcpFailure, TlsConfigs, TlsFailure, TlsMode,
 };
-use crate::wire;
+use crate::report::StageResult;
 
 /// The most of a `/v2/` body read to tell a registry from a web page.
 const PING_BODY_LIMIT: usize = 64 * 1024;

@@ -7,9 +7,9 @@ use reqwest::header::LINK;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::auth::Access;
-use crate::probe::{Endpoint, Net};
-use crate::transport;
+use crate::net::transport;
+use crate::registry::auth::Access;
+use crate::stages::probe::{Endpoint, Net};
 
 /// Tags asked for per page.
 pub(crate) const PAGE_SIZE: usize = 100;

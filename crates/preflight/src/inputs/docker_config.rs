@@ -36,12 +36,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::credentials::{
+use crate::model::credentials::{
     Credential, CredentialError, CredentialSource, GO_STD_BASE64, LocatedCredential,
     go_json_field as field, json_kind as kind,
 };
 
-use crate::secret::Secret;
+use crate::model::secret::Secret;
 
 /// The registry name that image references give Docker Hub.
 const HUB_REGISTRY: &str = "docker.io";
@@ -916,7 +916,7 @@ fn parse_entry(entry: &Value) -> Result<Option<Credential>, String> {
 /// Decodes `auth` (base64 of `user:password`) with Docker's rules: split at the first ':', the
 /// user must not be empty, NULs around the password are dropped. Errors never quote the input.
 fn decode_auth(auth: &str) -> Result<(String, String), String> {
-    let text = crate::credentials::decode_auth_text(&GO_STD_BASE64, auth)?;
+    let text = crate::model::credentials::decode_auth_text(&GO_STD_BASE64, auth)?;
     let Some((user, password)) = text.split_once(':') else {
         return Err("auth has no ':' between user and password".into());
     };

@@ -25,7 +25,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::dns::{Dns, HttpResolver};
+use crate::net::dns::{Dns, HttpResolver};
 
 /// How to talk to one registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

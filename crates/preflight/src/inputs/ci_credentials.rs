@@ -23,12 +23,12 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::credentials::{
+use crate::inputs::docker_config::{ConfigError, DockerConfig, HelperRunner};
+use crate::model::credentials::{
     Candidates, Credential, CredentialError, CredentialSource, LocatedCredential,
 };
-use crate::docker_config::{ConfigError, DockerConfig, HelperRunner};
-use crate::reference::Reference;
-use crate::secret::Secret;
+use crate::model::reference::Reference;
+use crate::model::secret::Secret;
 
 /// The "path" that errors about `DOCKER_AUTH_CONFIG` name, so that they point at the variable.
 const DOCKER_AUTH_CONFIG_PATH: &str = "$DOCKER_AUTH_CONFIG";

@@ -8,10 +8,10 @@ use reqwest::header::ACCEPT;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::auth::Access;
-use crate::probe::{Endpoint, Net};
-use crate::transport;
-use crate::wire;
+use crate::model::wire;
+use crate::net::transport;
+use crate::registry::auth::Access;
+use crate::stages::probe::{Endpoint, Net};
 
 /// `OS/ARCH[/VARIANT]`, as `--platform` and an index's entries name it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -210,7 +210,7 @@ pub(crate) async fn config_platform(
                 .unwrap_or_default();
             get(
                 net.http
-                    .for_mode(crate::transport::TlsMode::Verify)
+                    .for_mode(crate::net::transport::TlsMode::Verify)
                     .get(&target),
                 &target,
                 &host,
@@ -224,7 +224,7 @@ pub(crate) async fn config_platform(
 }
 
 /// The digest of the config blob a single-platform manifest names.
-pub(crate) fn config_digest(manifest: &[u8]) -> Result<crate::reference::Digest, String> {
+pub(crate) fn config_digest(manifest: &[u8]) -> Result<crate::model::reference::Digest, String> {
     #[derive(Deserialize)]
     struct Manifest {
         config: Descriptor,
@@ -235,7 +235,7 @@ pub(crate) fn config_digest(manifest: &[u8]) -> Result<crate::reference::Digest,
     }
     let manifest: Manifest =
         serde_json::from_slice(manifest).map_err(|_| "the manifest names no config".to_owned())?;
-    crate::reference::Digest::parse(&manifest.config.digest)
+    crate::model::reference::Digest::parse(&manifest.config.digest)
         .map_err(|_| "the manifest's config digest is not valid".to_owned())
 }
 

@@ -13,15 +13,15 @@ use reqwest::header::{
 };
 use tokio::time::Instant;
 
-use crate::auth::Access;
-use crate::challenge::Challenge;
 use crate::diagnosis::{Code, Diagnosis, Stage};
-use crate::probe::{self, Endpoint, Net};
-use crate::ratelimit::RateLimit;
-use crate::reference::Reference;
-use crate::tags;
-use crate::transport;
-use crate::wire::{self, ErrorCode, GrantedAccess};
+use crate::model::challenge::Challenge;
+use crate::model::ratelimit::RateLimit;
+use crate::model::reference::Reference;
+use crate::model::wire::{self, ErrorCode, GrantedAccess};
+use crate::net::transport;
+use crate::registry::auth::Access;
+use crate::registry::tags;
+use crate::stages::probe::{self, Endpoint, Net};
 
 /// The most of an error body read.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;

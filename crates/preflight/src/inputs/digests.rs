@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::reference::{Digest, Reference};
+use crate::model::reference::{Digest, Reference};
 
 /// Expected manifest digests, by canonical reference (`registry/repository:tag`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

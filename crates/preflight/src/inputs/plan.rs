@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::checker::ImageRequest;
-use crate::credentials::CredentialSource;
+use crate::diagnosis::lint;
 use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
-use crate::docker_config::DockerConfig;
-use crate::kubelet::{PodCredentials, PullSecret, PullSecretError};
-use crate::lint;
-use crate::manifests::{Extraction, ImageUse, SecretObject};
-use crate::reference::Reference;
+use crate::engine::checker::ImageRequest;
+use crate::inputs::docker_config::DockerConfig;
+use crate::inputs::kubelet::{PodCredentials, PullSecret, PullSecretError};
+use crate::inputs::manifests::{Extraction, ImageUse, SecretObject};
+use crate::model::credentials::CredentialSource;
+use crate::model::reference::Reference;
 use crate::report::Source;
 
 /// Whose credentials images from manifests are pulled with.
@@ -89,7 +89,7 @@ pub fn plan(extraction: &Extraction, options: &PlanOptions) -> Plan {
         req.platforms = use_
             .node_platforms
             .iter()
-            .filter_map(|p| crate::platform::Platform::parse(p).ok())
+            .filter_map(|p| crate::model::platform::Platform::parse(p).ok())
             .collect();
         if let Ok(r) = Reference::parse(&use_.reference) {
             req.warnings =
@@ -262,7 +262,7 @@ pub struct InventoryImage {
 
 /// Lists the planned images without touching the network, merging equal ones as `check` does.
 pub fn inventory(requests: Vec<ImageRequest>) -> Inventory {
-    let merged = crate::checker::merge_requests(requests);
+    let merged = crate::engine::checker::merge_requests(requests);
     let mut images: Vec<InventoryImage> = Vec::with_capacity(merged.len());
     for req in merged {
         let parsed = Reference::parse(&req.reference);

@@ -1,0 +1,11 @@
+//! Inputs: files and environment turned into plain data the engine consumes — Kubernetes
+//! manifests, Docker's and podman's credential files, the CI runner's variables, pull Secrets and
+//! the kubelet's keyring, digests files, and the plan that turns all of them into image requests.
+//! The engine never reads a file.
+
+pub mod ci_credentials;
+pub mod digests;
+pub mod docker_config;
+pub mod kubelet;
+pub mod manifests;
+pub mod plan;
