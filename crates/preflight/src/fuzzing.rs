@@ -1,14 +1,14 @@
 //! Entry points for the fuzz targets under `fuzz/`: the crate-private parsers of what registries
 //! send, reachable from outside only with the `fuzzing` feature. Not part of the library's API.
 
-use crate::model::platform::{self, Platform};
+use crate::model::platform::{self, BodyError, Platform};
 use crate::model::reference::Digest;
 
 /// The platforms an index body offers.
 ///
 /// # Errors
 /// The body is not an index.
-pub fn index_platforms(body: &[u8]) -> Result<Vec<Platform>, String> {
+pub fn index_platforms(body: &[u8]) -> Result<Vec<Platform>, BodyError> {
     platform::offered(body)
 }
 
@@ -16,7 +16,7 @@ pub fn index_platforms(body: &[u8]) -> Result<Vec<Platform>, String> {
 ///
 /// # Errors
 /// The body names no valid config digest.
-pub fn manifest_config_digest(body: &[u8]) -> Result<Digest, String> {
+pub fn manifest_config_digest(body: &[u8]) -> Result<Digest, BodyError> {
     platform::config_digest(body)
 }
 
@@ -24,7 +24,7 @@ pub fn manifest_config_digest(body: &[u8]) -> Result<Digest, String> {
 ///
 /// # Errors
 /// The blob is not an image config.
-pub fn config_platform(body: &[u8]) -> Result<Platform, String> {
+pub fn config_platform(body: &[u8]) -> Result<Platform, BodyError> {
     platform::image_config_platform(body)
 }
 

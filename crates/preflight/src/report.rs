@@ -131,6 +131,29 @@ pub struct ImageReport {
 }
 
 impl ImageReport {
+    /// The report of an image not checked yet: nothing known but where it was found.
+    pub(crate) fn new(reference: String, sources: Vec<Source>) -> ImageReport {
+        ImageReport {
+            reference,
+            canonical: None,
+            registry: None,
+            repository: None,
+            tag: None,
+            digest: None,
+            media_type: None,
+            size: None,
+            hub_pulls: 0,
+            tries: 0,
+            pullable: false,
+            stages: Vec::new(),
+            diagnosis: None,
+            warnings: Vec::new(),
+            rate_limit: None,
+            credential: None,
+            sources,
+        }
+    }
+
     /// The first stage that failed.
     pub fn failed_stage(&self) -> Option<Stage> {
         self.diagnosis.as_ref().map(|d| d.stage)
@@ -178,6 +201,27 @@ pub struct RegistryReport {
     pub warnings: Vec<Warning>,
     /// Rate-limit headers of `/v2/`, when sent.
     pub rate_limit: Option<RateLimit>,
+}
+
+impl RegistryReport {
+    /// The report of a registry not walked yet.
+    pub(crate) fn new(registry: String) -> RegistryReport {
+        RegistryReport {
+            version: REPORT_VERSION,
+            registry,
+            endpoint: String::new(),
+            ok: false,
+            stages: Vec::new(),
+            addresses: Vec::new(),
+            certificate: None,
+            challenge: None,
+            realm: None,
+            credential: None,
+            diagnosis: None,
+            warnings: Vec::new(),
+            rate_limit: None,
+        }
+    }
 }
 
 /// One address and whether a TCP connect to it worked.

@@ -3,6 +3,7 @@
 //! The codes are public interface (CI pipelines match on them); add new ones, never rename.
 
 pub mod lint;
+pub(crate) mod network;
 
 use std::fmt;
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::diagnosis::lint;
 use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
-use crate::engine::checker::ImageRequest;
+use crate::engine::request::ImageRequest;
 use crate::inputs::docker_config::DockerConfig;
 use crate::inputs::kubelet::{PodCredentials, PullSecret, PullSecretError};
 use crate::inputs::manifests::{Extraction, ImageUse, SecretObject};
@@ -262,7 +262,7 @@ pub struct InventoryImage {
 
 /// Lists the planned images without touching the network, merging equal ones as `check` does.
 pub fn inventory(requests: Vec<ImageRequest>) -> Inventory {
-    let merged = crate::engine::checker::merge_requests(requests);
+    let merged = crate::engine::request::merge_requests(requests);
     let mut images: Vec<InventoryImage> = Vec::with_capacity(merged.len());
     for req in merged {
         let parsed = Reference::parse(&req.reference);

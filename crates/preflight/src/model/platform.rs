@@ -1,17 +1,12 @@
-//! The `platform` stage: an image index must hold a manifest for every platform the nodes run.
-//! Reading the index takes a GET of it, which Docker Hub counts as a pull.
+//! Platforms: `OS/ARCH[/VARIANT]` as `--platform` and indexes name them, which one serves which,
+//! and reading them from an index or an image config. No I/O: the `platform` stage fetches.
 
 use std::fmt;
 
-use reqwest::StatusCode;
-use reqwest::header::ACCEPT;
 use serde::Deserialize;
-use tokio::time::Instant;
 
+use crate::model::reference::Digest;
 use crate::model::wire;
-use crate::net::transport;
-use crate::registry::auth::Access;
-use crate::stages::probe::{Endpoint, Net};
 
 /// `OS/ARCH[/VARIANT]`, as `--platform` and an index's entries name it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -81,6 +76,24 @@ impl fmt::Display for Platform {
     }
 }
 
+/// Why an index, a manifest or an image config says nothing about platforms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The index is not JSON.
+    #[error("the index is not valid JSON")]
+    IndexNotJson,
+    /// The manifest has no `config` descriptor.
+    #[error("the manifest names no config")]
+    NoConfig,
+    /// The manifest's config digest does not parse.
+    #[error("the manifest's config digest is not valid")]
+    ConfigDigestInvalid,
+    /// The image config is not JSON.
+    #[error("the image config is not valid JSON")]
+    ConfigNotJson,
+}
+
 /// Whether a media type is an index (a manifest per platform).
 pub(crate) fn is_index(media_type: Option<&str>) -> bool {
     matches!(
@@ -90,7 +103,7 @@ pub(crate) fn is_index(media_type: Option<&str>) -> bool {
 }
 
 /// Reads the platforms an index offers, attestation entries (`unknown/unknown`) left out.
-pub(crate) fn offered(body: &[u8]) -> Result<Vec<Platform>, String> {
+pub(crate) fn offered(body: &[u8]) -> Result<Vec<Platform>, BodyError> {
     #[derive(Deserialize)]
     struct Index {
         #[serde(default)]
@@ -100,8 +113,7 @@ pub(crate) fn offered(body: &[u8]) -> Result<Vec<Platform>, String> {
     struct Entry {
         platform: Option<WirePlatform>,
     }
-    let index: Index =
-        serde_json::from_slice(body).map_err(|_| "the index is not valid JSON".to_owned())?;
+    let index: Index = serde_json::from_slice(body).map_err(|_| BodyError::IndexNotJson)?;
     let mut out: Vec<Platform> = Vec::new();
     for e in index.manifests {
         let Some(p) = e.platform else { continue };
@@ -116,115 +128,8 @@ pub(crate) fn offered(body: &[u8]) -> Result<Vec<Platform>, String> {
     Ok(out)
 }
 
-/// GETs the index named by `manifest_ref` and returns what it offers.
-pub(crate) async fn fetch(
-    net: &Net,
-    ep: &Endpoint,
-    repository: &str,
-    manifest_ref: &str,
-    media_type: &str,
-    access: &Access,
-    deadline: Instant,
-) -> Result<Vec<Platform>, FetchFailure> {
-    let url = format!("{}/v2/{repository}/manifests/{manifest_ref}", ep.base_url());
-    let client = net.http.for_mode(ep.mode);
-    let req = access.apply(client.get(&url).header(ACCEPT, media_type));
-    match get(req, &url, &ep.host, deadline).await? {
-        (body, None) => Ok(offered(&body)?),
-        (_, Some(_)) => Err(format!("GET {url} redirected to another host").into()),
-    }
-}
-
-/// Why the platforms could not be read.
-#[derive(Debug)]
-pub(crate) enum FetchFailure {
-    /// The exchange with `url` failed (deadline, connection, TLS, protocol, size). The URL is
-    /// shown without its query, which for a storage redirect is a signature.
-    Http {
-        failure: transport::HttpFailure,
-        url: String,
-    },
-    /// An answer that was not the document asked for, or a document that says nothing usable.
-    Other(String),
-}
-
-impl From<String> for FetchFailure {
-    fn from(message: String) -> Self {
-        FetchFailure::Other(message)
-    }
-}
-
-impl FetchFailure {
-    fn http(failure: transport::HttpFailure, url: &str) -> Self {
-        FetchFailure::Http {
-            failure,
-            url: format!("GET {}", without_query(url)),
-        }
-    }
-}
-
-/// `url` as messages show it: a storage redirect's query is its signature.
-fn without_query(url: &str) -> &str {
-    url.split_once('?').map_or(url, |(path, _)| path)
-}
-
-/// The most of an index, manifest or config read.
-const CONFIG_BODY_LIMIT: usize = 4 * 1024 * 1024;
-
-/// Reads a single-platform manifest's platform from its config blob: a GET of the manifest (a
-/// pull on Docker Hub) and one of the config. Registries often redirect blobs to storage on
-/// another host; that redirect is followed with a new request that carries no credentials.
-pub(crate) async fn config_platform(
-    net: &Net,
-    ep: &Endpoint,
-    repository: &str,
-    manifest_ref: &str,
-    media_type: &str,
-    access: &Access,
-    deadline: Instant,
-) -> Result<Platform, FetchFailure> {
-    let client = net.http.for_mode(ep.mode);
-    let manifest_url = format!("{}/v2/{repository}/manifests/{manifest_ref}", ep.base_url());
-    let body = get(
-        access.apply(client.get(&manifest_url).header(ACCEPT, media_type)),
-        &manifest_url,
-        &ep.host,
-        deadline,
-    )
-    .await?;
-    let digest = config_digest(&body.0)?;
-    let blob_url = format!("{}/v2/{repository}/blobs/{digest}", ep.base_url());
-    let (bytes, location) = get(
-        access.apply(client.get(&blob_url)),
-        &blob_url,
-        &ep.host,
-        deadline,
-    )
-    .await?;
-    let bytes = match location {
-        None => bytes,
-        Some(target) => {
-            let host = reqwest::Url::parse(&target)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .unwrap_or_default();
-            get(
-                net.http
-                    .for_mode(crate::net::transport::TlsMode::Verify)
-                    .get(&target),
-                &target,
-                &host,
-                deadline,
-            )
-            .await?
-            .0
-        }
-    };
-    Ok(image_config_platform(&bytes)?)
-}
-
 /// The digest of the config blob a single-platform manifest names.
-pub(crate) fn config_digest(manifest: &[u8]) -> Result<crate::model::reference::Digest, String> {
+pub(crate) fn config_digest(manifest: &[u8]) -> Result<Digest, BodyError> {
     #[derive(Deserialize)]
     struct Manifest {
         config: Descriptor,
@@ -233,16 +138,14 @@ pub(crate) fn config_digest(manifest: &[u8]) -> Result<crate::model::reference::
     struct Descriptor {
         digest: String,
     }
-    let manifest: Manifest =
-        serde_json::from_slice(manifest).map_err(|_| "the manifest names no config".to_owned())?;
-    crate::model::reference::Digest::parse(&manifest.config.digest)
-        .map_err(|_| "the manifest's config digest is not valid".to_owned())
+    let manifest: Manifest = serde_json::from_slice(manifest).map_err(|_| BodyError::NoConfig)?;
+    Digest::parse(&manifest.config.digest).map_err(|_| BodyError::ConfigDigestInvalid)
 }
 
 /// The platform an image config blob says it was built for.
-pub(crate) fn image_config_platform(config: &[u8]) -> Result<Platform, String> {
-    let config: WirePlatform = serde_json::from_slice(config)
-        .map_err(|_| "the image config is not valid JSON".to_owned())?;
+pub(crate) fn image_config_platform(config: &[u8]) -> Result<Platform, BodyError> {
+    let config: WirePlatform =
+        serde_json::from_slice(config).map_err(|_| BodyError::ConfigNotJson)?;
     Ok(config.into_platform())
 }
 
@@ -265,46 +168,6 @@ impl WirePlatform {
             variant: self.variant.filter(|v| !v.is_empty()),
         }
     }
-}
-
-/// Sends a GET; the body of a 200, or the `Location` of a redirect the client did not follow.
-async fn get(
-    req: reqwest::RequestBuilder,
-    url: &str,
-    host: &str,
-    deadline: Instant,
-) -> Result<(Vec<u8>, Option<String>), FetchFailure> {
-    let resp = match tokio::time::timeout_at(deadline, req.send()).await {
-        Err(_) => return Err(FetchFailure::http(transport::HttpFailure::Timeout, url)),
-        Ok(Err(e)) => {
-            return Err(FetchFailure::http(
-                transport::classify_reqwest(&e, host),
-                url,
-            ));
-        }
-        Ok(Ok(r)) => r,
-    };
-    let status = resp.status();
-    let shown = without_query(url);
-    if status.is_redirection() {
-        let location = resp
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
-            .map(str::to_owned);
-        return match location {
-            Some(l) => Ok((Vec::new(), Some(l))),
-            None => Err(format!("GET {shown} answered {status} without a usable Location").into()),
-        };
-    }
-    if status != StatusCode::OK {
-        return Err(format!("GET {shown} answered {status}").into());
-    }
-    let body = transport::read_body(resp, CONFIG_BODY_LIMIT, host, deadline)
-        .await
-        .map_err(|e| FetchFailure::http(e, url))?;
-    Ok((body, None))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use std::fmt;
 use std::net::Ipv6Addr;
 use std::str::FromStr;
 
-const DOCKER_HUB: &str = "docker.io";
+pub(crate) const DOCKER_HUB: &str = "docker.io";
 const DOCKER_HUB_LEGACY: &str = "index.docker.io";
 const DOCKER_HUB_API_HOST: &str = "registry-1.docker.io";
 const DEFAULT_TAG: &str = "latest";

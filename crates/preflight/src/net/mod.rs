@@ -4,3 +4,14 @@
 
 pub mod dns;
 pub mod transport;
+
+use std::sync::Arc;
+
+/// The network machinery every stage shares: the resolver, the TLS configurations and the HTTP
+/// clients built on both.
+#[derive(Debug)]
+pub(crate) struct Net {
+    pub(crate) dns: Arc<dns::Dns>,
+    pub(crate) tls: transport::TlsConfigs,
+    pub(crate) http: transport::HttpClients,
+}

@@ -7,9 +7,10 @@ use reqwest::header::LINK;
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use crate::net::Net;
 use crate::net::transport;
 use crate::registry::auth::Access;
-use crate::stages::probe::{Endpoint, Net};
+use crate::registry::endpoint::Endpoint;
 
 /// Tags asked for per page.
 pub(crate) const PAGE_SIZE: usize = 100;
@@ -44,8 +45,7 @@ pub(crate) async fn list(
         tags: Option<Vec<String>>,
     }
     let client = net.http.for_mode(ep.mode);
-    let base = ep.base_url();
-    let mut url = format!("{base}/v2/{repository}/tags/list?n={PAGE_SIZE}");
+    let mut url = ep.tags_url(repository, PAGE_SIZE);
     let mut tags = Vec::new();
     for page in 0..MAX_PAGES {
         let sent = tokio::time::timeout_at(deadline, access.apply(client.get(&url)).send()).await;
@@ -84,7 +84,7 @@ pub(crate) async fn list(
         }
         // The link is relative to the registry; one that leaves it is not followed.
         match next_page {
-            Some(path) if path.starts_with('/') => url = format!("{base}{path}"),
+            Some(path) if path.starts_with('/') => url = ep.path_url(&path),
             _ => break,
         }
     }

@@ -13,6 +13,7 @@ use reqwest::header::{
 };
 use tokio::time::Instant;
 
+use crate::diagnosis::network::{http_diagnosis, rate_limited, timeout_diagnosis};
 use crate::diagnosis::{Code, Diagnosis, Stage};
 use crate::model::challenge::Challenge;
 use crate::model::ratelimit::RateLimit;
@@ -21,7 +22,7 @@ use crate::model::wire::{self, ErrorCode, GrantedAccess};
 use crate::net::transport;
 use crate::registry::auth::Access;
 use crate::registry::tags;
-use crate::stages::probe::{self, Endpoint, Net};
+use crate::stages::Target;
 
 /// The most of an error body read.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -39,8 +40,6 @@ pub(crate) struct Found {
 pub(crate) struct AccessContext<'a> {
     /// Credentials were sent (to the registry or its token realm).
     pub(crate) with_credentials: bool,
-    /// The registry is Docker Hub, which answers 401 for repositories that do not exist.
-    pub(crate) hides_missing: bool,
     /// What the token says it grants, when it says.
     pub(crate) granted: &'a GrantedAccess,
 }
@@ -56,26 +55,41 @@ pub(crate) struct Outcome {
     pub(crate) tries: u32,
 }
 
+/// What the stage says of a manifest it found.
+pub(crate) fn describe_found(found: &Found) -> String {
+    let mut detail = String::new();
+    if let Some(d) = &found.digest {
+        let _ = write!(detail, "{d}");
+    } else {
+        detail.push_str("exists (the registry sent no Docker-Content-Digest)");
+    }
+    if let Some(m) = &found.media_type {
+        let _ = write!(detail, ", {m}");
+    }
+    if let Some(s) = found.size {
+        let _ = write!(detail, ", {s} bytes");
+    }
+    detail
+}
+
 fn header(h: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// HEADs the manifest of `reference`.
-pub(crate) async fn head(
-    net: &Net,
-    ep: &Endpoint,
-    reference: &Reference,
-    access: &Access,
-    ctx: AccessContext<'_>,
-    deadline: Instant,
-) -> Outcome {
-    let manifest_ref = reference.manifest_reference();
-    let url = format!(
-        "{}/v2/{}/manifests/{}",
-        ep.base_url(),
-        reference.repository(),
-        manifest_ref
-    );
+/// The stage: HEADs the manifest of the target's reference with `access`.
+pub(crate) async fn head(target: Target<'_>, access: &Access, with_credentials: bool) -> Outcome {
+    let Target {
+        net,
+        ep,
+        reference,
+        deadline,
+        ..
+    } = target;
+    let ctx = AccessContext {
+        with_credentials,
+        granted: access.granted(),
+    };
+    let url = ep.manifest_url(reference.repository(), &reference.manifest_reference());
     let client = net.http.for_mode(ep.mode);
     let started = Instant::now();
     let build = || access.apply(client.head(&url).header(ACCEPT, wire::MANIFEST_ACCEPT));
@@ -83,7 +97,7 @@ pub(crate) async fn head(
     let resp = match sent {
         transport::Sent::TimedOut => {
             return Outcome {
-                result: Err(probe::timeout_diagnosis(Stage::Manifest, &url, started)),
+                result: Err(timeout_diagnosis(Stage::Manifest, &url, started)),
                 rate_limit: None,
                 challenge: None,
                 tries,
@@ -91,7 +105,7 @@ pub(crate) async fn head(
         }
         transport::Sent::Failed(f) => {
             return Outcome {
-                result: Err(probe::http_diagnosis(&f, Stage::Manifest, &url)),
+                result: Err(http_diagnosis(&f, Stage::Manifest, &url)),
                 rate_limit: None,
                 challenge: None,
                 tries,
@@ -114,7 +128,7 @@ pub(crate) async fn head(
                 .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned()),
             size: header(&headers, CONTENT_LENGTH).and_then(|v| v.parse().ok()),
         }),
-        StatusCode::UNAUTHORIZED => Err(unauthorized(reference, &headers, ctx)),
+        StatusCode::UNAUTHORIZED => Err(unauthorized(target, &headers, ctx)),
         StatusCode::FORBIDDEN if ctx.with_credentials => Err(Diagnosis::new(
             Code::AccessDenied,
             Stage::Manifest,
@@ -133,7 +147,7 @@ pub(crate) async fn head(
                 reference.repository(),
             ),
         )),
-        StatusCode::NOT_FOUND if ctx.hides_missing => {
+        StatusCode::NOT_FOUND if target.profile.hides_missing() => {
             let d = Diagnosis::new(
                 Code::ManifestUnknown,
                 Stage::Manifest,
@@ -143,10 +157,10 @@ pub(crate) async fn head(
                     reference.repository()
                 ),
             );
-            Err(with_suggestions(net, ep, reference, access, deadline, d).await)
+            Err(with_suggestions(target, access, d).await)
         }
-        StatusCode::NOT_FOUND => Err(not_found(net, ep, reference, access, deadline).await),
-        StatusCode::TOO_MANY_REQUESTS => Err(probe::rate_limited(
+        StatusCode::NOT_FOUND => Err(not_found(target, access).await),
+        StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(
             Stage::Manifest,
             &url,
             header(&headers, "retry-after"),
@@ -207,7 +221,8 @@ fn describe_ref(reference: &Reference) -> String {
 }
 
 /// Explains a 401 on the manifest from the challenge's `error=` and what the token granted.
-fn unauthorized(reference: &Reference, headers: &HeaderMap, ctx: AccessContext<'_>) -> Diagnosis {
+fn unauthorized(target: Target<'_>, headers: &HeaderMap, ctx: AccessContext<'_>) -> Diagnosis {
+    let reference = target.reference;
     let challenge = header(headers, WWW_AUTHENTICATE).and_then(Challenge::parse);
     let error = challenge.as_ref().and_then(Challenge::error).unwrap_or("");
     let repo = format!("{}/{}", reference.registry(), reference.repository());
@@ -231,7 +246,7 @@ fn unauthorized(reference: &Reference, headers: &HeaderMap, ctx: AccessContext<'
         )
         .with_hint("the registry and its token service disagree (service name, issuer or signing certificate): fix the registry's token configuration");
     }
-    if ctx.hides_missing {
+    if target.profile.hides_missing() {
         return Diagnosis::new(
             Code::NotFoundOrUnauthorized,
             Stage::Manifest,
@@ -263,65 +278,50 @@ fn unauthorized(reference: &Reference, headers: &HeaderMap, ctx: AccessContext<'
 /// A 404 on the manifest: the spec's registry says `MANIFEST_UNKNOWN` whether the tag or the whole
 /// repository is missing, so the error body alone cannot tell; `tags/list` answers `NAME_UNKNOWN`
 /// for a missing repository. Neither GET counts as a pull.
-async fn not_found(
-    net: &Net,
-    ep: &Endpoint,
-    reference: &Reference,
-    access: &Access,
-    deadline: Instant,
-) -> Diagnosis {
+async fn not_found(target: Target<'_>, access: &Access) -> Diagnosis {
+    let Target { ep, reference, .. } = target;
     let what = describe_ref(reference);
     let repo = format!("{}/{}", reference.registry(), reference.repository());
-    let manifest_url = format!(
-        "{}/v2/{}/manifests/{}",
-        ep.base_url(),
-        reference.repository(),
-        reference.manifest_reference()
-    );
-    let first = error_code(net, ep, &manifest_url, access, deadline).await;
+    let manifest_url = ep.manifest_url(reference.repository(), &reference.manifest_reference());
+    let first = error_code(target, &manifest_url, access).await;
     let codes = match first {
         Some(codes) if codes.contains(&ErrorCode::NameUnknown) => Some(codes),
         _ => {
-            let tags_url = format!(
-                "{}/v2/{}/tags/list?n=1",
-                ep.base_url(),
-                reference.repository()
-            );
-            error_code(net, ep, &tags_url, access, deadline).await
+            let tags_url = ep.tags_url(reference.repository(), 1);
+            error_code(target, &tags_url, access).await
         }
     };
     // `Some([])`: tags/list answered 2xx, so the repository exists.
     let repository_exists = codes.as_ref().is_some_and(Vec::is_empty);
     if codes.is_some_and(|c| c.contains(&ErrorCode::NameUnknown)) {
-        let mut d = Diagnosis::new(
+        return Diagnosis::new(
             Code::RepositoryNotFound,
             Stage::Manifest,
             format!("repository {repo} does not exist"),
-        );
-        d.hint = format!(
+        )
+        .with_hint(format!(
             "check the repository name for typos, and that the image was pushed to {} (not another registry)",
             reference.registry()
-        );
-        return d;
+        ));
     }
     let mut msg = format!("{what} does not exist in {repo}");
     if repository_exists {
         let _ = write!(msg, " (the repository exists)");
     }
     let d = Diagnosis::new(Code::ManifestUnknown, Stage::Manifest, msg);
-    with_suggestions(net, ep, reference, access, deadline, d).await
+    with_suggestions(target, access, d).await
 }
 
 /// For a missing tag: lists the repository's tags and names the closest ones. A registry that
 /// refuses the listing is said to, rather than guessed about.
-async fn with_suggestions(
-    net: &Net,
-    ep: &Endpoint,
-    reference: &Reference,
-    access: &Access,
-    deadline: Instant,
-    mut d: Diagnosis,
-) -> Diagnosis {
+async fn with_suggestions(target: Target<'_>, access: &Access, mut d: Diagnosis) -> Diagnosis {
+    let Target {
+        net,
+        ep,
+        reference,
+        deadline,
+        ..
+    } = target;
     let Some(wanted) = reference.tag().filter(|_| reference.digest().is_none()) else {
         return d;
     };
@@ -359,13 +359,10 @@ async fn with_suggestions(
 
 /// GETs `url` and decodes the error codes of a 404 body. `None` when the answer was not a 404 or
 /// had no decodable errors; `Some(vec![])` for a 200.
-async fn error_code(
-    net: &Net,
-    ep: &Endpoint,
-    url: &str,
-    access: &Access,
-    deadline: Instant,
-) -> Option<Vec<ErrorCode>> {
+async fn error_code(target: Target<'_>, url: &str, access: &Access) -> Option<Vec<ErrorCode>> {
+    let Target {
+        net, ep, deadline, ..
+    } = target;
     let client = net.http.for_mode(ep.mode);
     let req = access.apply(client.get(url).header(ACCEPT, wire::MANIFEST_ACCEPT));
     let resp = tokio::time::timeout_at(deadline, req.send())

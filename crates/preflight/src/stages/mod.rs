@@ -1,6 +1,93 @@
-//! One module per stage of the contract, each a function from what the stages before it found to
-//! what it finds, or a diagnosis: the registry-wide `dns` → `tcp` → `tls` → `ping` ([`probe`]),
-//! then per image `manifest`.
+//! One module per stage of the contract. Each stage is a function from what the stages before it
+//! found to what it finds, or the [`Diagnosis`] that ends the image's check, and records what it
+//! did in a [`Trail`]:
+//!
+//! - [`probe`] — the registry-wide `dns` → `tcp` → `tls` stages and [`ping`] (`GET /v2/`), run
+//!   once per registry and shared by its images;
+//! - [`auth`] — pull access: Basic, or a token from the realm of a `Bearer` challenge;
+//! - [`manifest`] — the manifest `HEAD`, and why it failed;
+//! - [`platform`] — the platforms an index offers (or a config declares), against those required;
+//! - [`digest`] — the digest the tag points at, against the one the push produced.
+//!
+//! The order is written once, in `engine::pipeline`.
 
+pub(crate) mod auth;
+pub(crate) mod digest;
 pub(crate) mod manifest;
+pub(crate) mod ping;
+pub(crate) mod platform;
 pub(crate) mod probe;
+
+use tokio::time::Instant;
+
+use crate::diagnosis::{Diagnosis, Stage, Warning};
+use crate::model::ratelimit::RateLimit;
+use crate::model::reference::Reference;
+use crate::net::Net;
+use crate::registry::endpoint::Endpoint;
+use crate::registry::profile::Profile;
+use crate::report::StageResult;
+use crate::stages::manifest::Found;
+
+/// The image a per-image stage works on, where its registry is reached, and until when.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) net: &'a Net,
+    pub(crate) ep: &'a Endpoint,
+    pub(crate) profile: Profile,
+    pub(crate) reference: &'a Reference,
+    pub(crate) deadline: Instant,
+}
+
+/// What the stages did, for the report: each stage's result with its timing, the warnings they
+/// raised, and which credential went out.
+#[derive(Debug, Default)]
+pub(crate) struct Trail {
+    pub(crate) stages: Vec<StageResult>,
+    pub(crate) warnings: Vec<Warning>,
+    /// Where the credential used came from (its origin, never its secret).
+    pub(crate) credential: Option<String>,
+    /// GETs that Docker Hub counts as pulls.
+    pub(crate) hub_pulls: u32,
+    /// The manifest found, once the `manifest` stage passed.
+    pub(crate) manifest: Option<Found>,
+    /// How many times the manifest `HEAD` was sent.
+    pub(crate) tries: u32,
+    /// The registry's rate-limit headers, the latest seen.
+    pub(crate) rate_limit: Option<RateLimit>,
+}
+
+impl Trail {
+    /// Records a stage that passed, with what it found.
+    pub(crate) fn pass(&mut self, stage: Stage, started: Instant, detail: impl Into<String>) {
+        self.push(stage, started, true, Some(detail.into()));
+    }
+
+    /// Records the stage of `d` as failed and hands `d` back.
+    pub(crate) fn fail(&mut self, started: Instant, d: Diagnosis) -> Diagnosis {
+        self.push(d.stage, started, false, None);
+        d
+    }
+
+    /// Records a warning.
+    pub(crate) fn warn(&mut self, w: Warning) {
+        self.warnings.push(w);
+    }
+
+    fn push(&mut self, stage: Stage, started: Instant, ok: bool, detail: Option<String>) {
+        let ms = elapsed_ms(started);
+        tracing::debug!(%stage, ok, elapsed_ms = ms, detail = detail.as_deref().unwrap_or(""), "stage finished");
+        self.stages.push(StageResult {
+            stage,
+            ok,
+            elapsed_ms: ms,
+            detail,
+            shared: false,
+        });
+    }
+}
+
+/// Milliseconds since `started`, to a tenth: as precise as a network timing deserves.
+pub(crate) fn elapsed_ms(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0
+}

@@ -1,0 +1,419 @@
+//! The per-image pipeline: the stage order, written once. The registry-wide stages run once per
+//! registry in a [`Session`] and are shared; then, for each credential the node would try, `auth`
+//! → `manifest` → `platform`; then the expected digest. The credential loop and the deadline are
+//! handled here and nowhere else; what each stage did goes into one [`Trail`], from which the
+//! image's report is made.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use crate::diagnosis::lint;
+use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
+use crate::engine::checker::Inner;
+use crate::engine::request::ImageRequest;
+use crate::model::credentials::{Candidates, CredentialSource, LocatedCredential};
+use crate::model::platform::Platform;
+use crate::model::reference::{Digest, Reference};
+use crate::registry::endpoint::Endpoint;
+use crate::registry::profile::Profile;
+use crate::report::{ImageReport, StageResult};
+use crate::stages::auth::{self, AuthEnv, AuthRequest, BasicChecks, Purpose};
+use crate::stages::manifest;
+use crate::stages::platform::{self, Allowance};
+use crate::stages::probe::{self, Pinged, Probe};
+use crate::stages::{Target, Trail, digest};
+
+type ProbeCell = Arc<OnceCell<Probe>>;
+
+/// What one `check` call shares between its images: the registry-wide stages and Basic
+/// verifications. Kept per call, so a long-lived checker never serves yesterday's outage; tokens,
+/// which expire on their own, are kept across calls.
+#[derive(Debug, Default)]
+pub(crate) struct Session {
+    probes: Mutex<HashMap<Endpoint, ProbeCell>>,
+    pub(crate) basic: BasicChecks,
+}
+
+/// One image, parsed, with what it is checked with.
+struct Image {
+    reference: Reference,
+    source: Option<Arc<dyn CredentialSource>>,
+    platforms: Vec<Platform>,
+    expected: Option<Digest>,
+}
+
+impl Inner {
+    /// Checks one image: the reference, then the pipeline within the image's deadline.
+    pub(crate) async fn check_image(
+        self: Arc<Self>,
+        session: &Session,
+        req: ImageRequest,
+    ) -> ImageReport {
+        let mut report = ImageReport::new(req.reference.clone(), req.sources);
+        let reference = match Reference::parse(&req.reference) {
+            Ok(r) => r,
+            Err(e) => {
+                report.stages.push(StageResult {
+                    stage: Stage::Reference,
+                    ok: false,
+                    elapsed_ms: 0.0,
+                    detail: None,
+                    shared: false,
+                });
+                report.diagnosis = Some(Diagnosis::new(
+                    Code::InvalidReference,
+                    Stage::Reference,
+                    e.to_string(),
+                ));
+                return report;
+            }
+        };
+        report.canonical = Some(reference.canonical());
+        report.registry = Some(reference.registry().to_owned());
+        report.repository = Some(reference.repository().to_owned());
+        report.tag = reference.tag().map(str::to_owned);
+        let mut trail = Trail {
+            warnings: lint::reference_warnings(&reference),
+            ..Trail::default()
+        };
+        for w in req.warnings {
+            if !trail.warnings.contains(&w) {
+                trail.warnings.push(w);
+            }
+        }
+        let outcome = if let Some(d) = req.failure {
+            Err(d)
+        } else {
+            let image = Image {
+                source: req.credentials.or_else(|| self.credentials.clone()),
+                platforms: if self.platforms.is_empty() {
+                    req.platforms
+                } else {
+                    self.platforms.clone()
+                },
+                expected: req.expected_digest,
+                reference,
+            };
+            self.within_deadline(session, &image, &mut trail).await
+        };
+        trail.into_report(&mut report, outcome);
+        tracing::info!(
+            image = %report.reference,
+            pullable = report.pullable,
+            code = report.diagnosis.as_ref().map_or("", |d| d.code.as_str()),
+            "checked"
+        );
+        report
+    }
+
+    /// The pipeline, with a backstop: every wait in it has the deadline already; this only
+    /// guarantees it.
+    async fn within_deadline(
+        &self,
+        session: &Session,
+        image: &Image,
+        trail: &mut Trail,
+    ) -> Result<(), Diagnosis> {
+        let deadline = Instant::now() + self.timeout;
+        let grace = deadline + Duration::from_secs(2);
+        let run = self.pipeline(session, image, deadline, trail);
+        match tokio::time::timeout_at(grace, run).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Diagnosis::new(
+                Code::Timeout,
+                trail.stages.last().map_or(Stage::Dns, |s| s.stage),
+                format!(
+                    "the check of {} did not finish within its deadline of {} s",
+                    image.reference,
+                    self.timeout.as_secs_f64()
+                ),
+            )),
+        }
+    }
+
+    /// The stage order: the shared registry stages, the credentials to try, each credential's
+    /// stages, then the expected digest.
+    async fn pipeline(
+        &self,
+        session: &Session,
+        image: &Image,
+        deadline: Instant,
+        trail: &mut Trail,
+    ) -> Result<(), Diagnosis> {
+        let reference = &image.reference;
+        let ep = self.endpoint(reference);
+        let pinged = self.shared_probe(session, &ep, deadline, trail).await?;
+        // The registry answered just as the deadline passed: say so here, rather than let the
+        // credential lookup or the token request be blamed for having no time left.
+        if Instant::now() >= deadline {
+            return Err(Diagnosis::new(
+                Code::Timeout,
+                Stage::Auth,
+                format!(
+                    "the registry's connection checks took the whole deadline of {} s; nothing was left for authentication",
+                    self.timeout.as_secs_f64()
+                ),
+            ));
+        }
+        let candidates = candidates(
+            image.source.clone(),
+            reference,
+            deadline,
+            &mut trail.warnings,
+        )
+        .await;
+        let target = Target {
+            net: &self.net,
+            ep: &ep,
+            profile: Profile::of(reference),
+            reference,
+            deadline,
+        };
+        self.each_credential(
+            session,
+            target,
+            &pinged,
+            candidates,
+            &image.platforms,
+            trail,
+        )
+        .await?;
+        match &image.expected {
+            Some(expected) => {
+                let found = trail.manifest.as_ref().and_then(|m| m.digest.clone());
+                digest::compare(reference, expected, found.as_deref(), trail)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The registry-wide stages, run by the first image of the registry and shared by the rest
+    /// (whose copies are marked shared and take no time).
+    async fn shared_probe(
+        &self,
+        session: &Session,
+        ep: &Endpoint,
+        deadline: Instant,
+        trail: &mut Trail,
+    ) -> Result<Pinged, Diagnosis> {
+        let cell = {
+            let mut probes = session
+                .probes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(probes.entry(ep.clone()).or_default())
+        };
+        let mut ran_here = false;
+        let probe = cell
+            .get_or_init(|| {
+                ran_here = true;
+                probe::probe(&self.net, ep, deadline)
+            })
+            .await;
+        trail.stages = probe
+            .stages
+            .iter()
+            .cloned()
+            .map(|mut s| {
+                if !ran_here {
+                    s.elapsed_ms = 0.0;
+                    s.shared = true;
+                }
+                s
+            })
+            .collect();
+        trail.rate_limit.clone_from(&probe.rate_limit);
+        probe.outcome.clone()
+    }
+
+    /// Tries every credential in order, as the kubelet does: it never falls back to anonymous
+    /// once one matched, and with none it pulls anonymously. A try that fails in a way another
+    /// credential may not is final.
+    async fn each_credential(
+        &self,
+        session: &Session,
+        target: Target<'_>,
+        pinged: &Pinged,
+        candidates: Candidates,
+        platforms: &[Platform],
+        trail: &mut Trail,
+    ) -> Result<(), Diagnosis> {
+        let tries: Vec<Option<LocatedCredential>> = if candidates.credentials.is_empty() {
+            vec![None]
+        } else {
+            candidates.credentials.into_iter().map(Some).collect()
+        };
+        let count = tries.len();
+        let mut failed_tries: Vec<String> = Vec::new();
+        let mut last = Ok(());
+        for (i, cred) in tries.iter().enumerate() {
+            last = self
+                .attempt(session, target, pinged, cred.as_ref(), platforms, trail)
+                .await;
+            let Err(d) = &last else { break };
+            if i + 1 == count || !another_may_work(d.code) {
+                break;
+            }
+            let origin = cred.as_ref().map_or("", |c| c.origin.as_str());
+            failed_tries.push(format!("{origin}: {}", d.code));
+        }
+        let Err(mut d) = last else { return Ok(()) };
+        if trail.credential.is_some() && d.code == Code::NotFoundOrUnauthorized {
+            self.explain_hidden(session, target, pinged, platforms, &mut d)
+                .await;
+        }
+        if !failed_tries.is_empty() {
+            let _ = write!(d.message, " (also tried {})", failed_tries.join("; "));
+        }
+        if matches!(d.code, Code::AuthRequired | Code::NotFoundOrUnauthorized)
+            && !candidates.notes.is_empty()
+        {
+            d.hint = format!("{}; {}", candidates.notes.join("; "), d.hint);
+        }
+        Err(d)
+    }
+
+    /// A registry that hides whether a repository exists (Docker Hub) refused the credentials:
+    /// an anonymous try (one token request and a HEAD, no pull) tells a little more — a public
+    /// image the account may not see, or nothing anyone may see.
+    async fn explain_hidden(
+        &self,
+        session: &Session,
+        target: Target<'_>,
+        pinged: &Pinged,
+        platforms: &[Platform],
+        d: &mut Diagnosis,
+    ) {
+        let mut scratch = Trail::default();
+        let anonymous = self
+            .attempt(session, target, pinged, None, platforms, &mut scratch)
+            .await;
+        match anonymous {
+            Ok(()) => d.message.push_str(
+                "; anonymously it can be pulled, so the repository exists and is public: the credentials are what is refused",
+            ),
+            Err(a) if a.code == Code::NotFoundOrUnauthorized => d.message.push_str(
+                "; anonymously too: the repository does not exist, or it is private and the account used may not pull it",
+            ),
+            Err(_) => {}
+        }
+    }
+
+    /// The `auth`, `manifest` and `platform` stages with one credential (or none).
+    async fn attempt(
+        &self,
+        session: &Session,
+        target: Target<'_>,
+        pinged: &Pinged,
+        cred: Option<&LocatedCredential>,
+        platforms: &[Platform],
+        trail: &mut Trail,
+    ) -> Result<(), Diagnosis> {
+        let env = AuthEnv {
+            net: &self.net,
+            tokens: &self.tokens,
+            basic: &session.basic,
+            hosts: &self.hosts,
+        };
+        let request = AuthRequest {
+            ep: target.ep,
+            registry: target.reference.registry(),
+            repository: target.reference.repository(),
+            profile: target.profile,
+            purpose: Purpose::Pull,
+            deadline: target.deadline,
+        };
+        let mut authed =
+            auth::authenticate(env, request, pinged.challenge.as_ref(), cred, trail).await?;
+        let mut started = Instant::now();
+        let mut outcome = manifest::head(target, &authed.access, authed.with_credentials).await;
+        // Some registries answer `/v2/` anonymously and ask for authentication per repository
+        // (Quay does): authenticate with the manifest's challenge and ask once more, as a
+        // container runtime would.
+        if pinged.challenge.is_none()
+            && outcome.result.is_err()
+            && let Some(
+                challenge @ (crate::model::challenge::Challenge::Bearer(_)
+                | crate::model::challenge::Challenge::Basic { .. }),
+            ) = &outcome.challenge
+        {
+            authed = auth::authenticate(env, request, Some(challenge), cred, trail).await?;
+            started = Instant::now();
+            outcome = manifest::head(target, &authed.access, authed.with_credentials).await;
+        }
+        trail.tries = outcome.tries;
+        if outcome.rate_limit.is_some() {
+            trail.rate_limit = outcome.rate_limit;
+        }
+        let found = outcome.result.map_err(|d| trail.fail(started, d))?;
+        trail.pass(Stage::Manifest, started, manifest::describe_found(&found));
+        trail.manifest = Some(found.clone());
+        if platforms.is_empty() {
+            return Ok(());
+        }
+        let allowance = Allowance {
+            hub_pulls: self.allow_hub_pulls,
+            config: self.verify_config_platform,
+        };
+        platform::check(target, &authed.access, allowance, platforms, &found, trail).await
+    }
+}
+
+impl Trail {
+    /// Writes what the stages found, and the outcome, into the image's report.
+    fn into_report(self, report: &mut ImageReport, outcome: Result<(), Diagnosis>) {
+        report.stages = self.stages;
+        report.warnings = self.warnings;
+        report.credential = self.credential;
+        report.hub_pulls = self.hub_pulls;
+        report.tries = self.tries;
+        report.rate_limit = self.rate_limit;
+        if let Some(found) = self.manifest {
+            report.digest = found.digest;
+            report.media_type = found.media_type;
+            report.size = found.size;
+        }
+        report.diagnosis = outcome.err();
+        report.pullable = report.diagnosis.is_none();
+    }
+}
+
+/// Whether a failure with one credential leaves hope for the next one.
+fn another_may_work(code: Code) -> bool {
+    matches!(
+        code,
+        Code::AuthRejected | Code::AccessDenied | Code::AuthRequired | Code::NotFoundOrUnauthorized
+    )
+}
+
+/// The credentials to try, from the image's own source or the checker's. A source that runs
+/// programs (credential helpers) runs on a blocking thread, within the deadline. A source that
+/// fails is a warning, and the image is checked anonymously.
+pub(crate) async fn candidates(
+    source: Option<Arc<dyn CredentialSource>>,
+    reference: &Reference,
+    deadline: Instant,
+    warnings: &mut Vec<Warning>,
+) -> Candidates {
+    let Some(source) = source else {
+        return Candidates::default();
+    };
+    let r = reference.clone();
+    let lookup = tokio::task::spawn_blocking(move || source.candidates(&r));
+    let failure = match tokio::time::timeout_at(deadline, lookup).await {
+        Ok(Ok(Ok(c))) => return c,
+        Ok(Ok(Err(e))) => e.to_string(),
+        Ok(Err(e)) => format!("looking up credentials failed: {e}"),
+        Err(_) => "looking up credentials did not finish before the deadline".to_owned(),
+    };
+    warnings.push(Warning {
+        code: WarningCode::CredentialUnavailable,
+        message: format!("{failure}; checking anonymously"),
+    });
+    Candidates::default()
+}
