@@ -224,7 +224,56 @@ impl TokenCache {
     }
 }
 
+/// Asks the token service for a token: the request, its deadline, then what the answer means.
 async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedToken, AuthFailure> {
+    let started = Instant::now();
+    let (request, realm_host) = token_request(req, key)?;
+    if started >= req.deadline {
+        return Err(AuthFailure::Server {
+            detail: format!(
+                "the image's deadline was spent by earlier stages before the token service at {realm_host} could be asked"
+            ),
+        });
+    }
+    let resp = match tokio::time::timeout_at(req.deadline, request.send()).await {
+        Err(_) => {
+            return Err(AuthFailure::Server {
+                detail: format!(
+                    "the token service at {realm_host} did not answer within {} ms",
+                    started.elapsed().as_millis()
+                ),
+            });
+        }
+        Ok(Err(e)) => {
+            let why = transport::classify_reqwest(&e, &realm_host);
+            return Err(AuthFailure::Server {
+                detail: format!("the token service at {realm_host} could not be reached: {why}"),
+            });
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(64).collect::<String>());
+    let body = transport::read_body(resp, TOKEN_BODY_LIMIT, &realm_host, req.deadline).await;
+    let answer = TokenAnswer {
+        status,
+        body,
+        retry_after,
+        realm_host: &realm_host,
+    };
+    answer.judge(req.credential.is_some(), req.repository)
+}
+
+/// The token request for `key`: a POST of the refresh token for an identity token (`OAuth2`), else
+/// a GET with the scope, and Basic credentials when there are some. Also the realm's host.
+fn token_request(
+    req: &TokenRequest<'_>,
+    key: &TokenKey,
+) -> Result<(reqwest::RequestBuilder, String), AuthFailure> {
     let Some(realm) = req.challenge.realm.as_deref().filter(|r| !r.is_empty()) else {
         return Err(AuthFailure::Server {
             detail: "the registry's Bearer challenge names no realm to get a token from".into(),
@@ -239,7 +288,6 @@ async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedTok
         });
     }
     let realm_host = url.host_str().unwrap_or_default().to_owned();
-    let started = Instant::now();
     let request = match req.credential {
         Some((Credential::IdentityToken { token, .. }, _)) => {
             let mut form = vec![
@@ -278,123 +326,113 @@ async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedTok
             }
         }
     };
-    let sent_credentials = req.credential.is_some();
-    if started >= req.deadline {
-        return Err(AuthFailure::Server {
-            detail: format!(
-                "the image's deadline was spent by earlier stages before the token service at {realm_host} could be asked"
-            ),
-        });
-    }
-    let resp = match tokio::time::timeout_at(req.deadline, request.send()).await {
-        Err(_) => {
-            return Err(AuthFailure::Server {
-                detail: format!(
-                    "the token service at {realm_host} did not answer within {} ms",
-                    started.elapsed().as_millis()
-                ),
-            });
-        }
-        Ok(Err(e)) => {
-            let why = transport::classify_reqwest(&e, &realm_host);
-            return Err(AuthFailure::Server {
-                detail: format!("the token service at {realm_host} could not be reached: {why}"),
-            });
-        }
-        Ok(Ok(r)) => r,
-    };
-    let status = resp.status();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(64).collect::<String>());
-    let body = transport::read_body(resp, TOKEN_BODY_LIMIT, &realm_host, req.deadline).await;
-    let oauth_error = body
-        .as_ref()
-        .ok()
-        .and_then(|b| wire::decode_errors(b).into_iter().next())
-        .map(|e| e.code);
-    let said = || {
-        body.as_ref()
+    Ok((request, realm_host))
+}
+
+/// What a token service answered.
+struct TokenAnswer<'a> {
+    status: StatusCode,
+    body: Result<Vec<u8>, transport::HttpFailure>,
+    retry_after: Option<String>,
+    realm_host: &'a str,
+}
+
+impl TokenAnswer<'_> {
+    /// The token, or why there is none. `sent_credentials` tells a refusal of credentials from a
+    /// demand for them; `repository` is what the token's access claims are read for.
+    fn judge(self, sent_credentials: bool, repository: &str) -> Result<CachedToken, AuthFailure> {
+        let TokenAnswer {
+            status,
+            body,
+            retry_after,
+            realm_host,
+        } = self;
+        let oauth_error = body
+            .as_ref()
             .ok()
             .and_then(|b| wire::decode_errors(b).into_iter().next())
-            .map(|e| format!(": {}", e.message))
-            .unwrap_or_default()
-    };
-    match status {
-        s if s.is_success() => {
-            let body = body.map_err(|e| AuthFailure::Server {
-                detail: format!("reading the token from {realm_host} failed: {e}"),
-            })?;
-            let t = wire::decode_token(&body).map_err(|e| AuthFailure::Server {
-                detail: format!("{realm_host} answered {s} but {e}"),
-            })?;
-            let lifetime = t
-                .expires_in
-                .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs)
-                .min(MAX_TOKEN_LIFETIME);
-            // Renew a little early so a token never expires between cache and registry.
-            let margin = (lifetime / 4).min(Duration::from_secs(10));
-            let expires = Instant::now() + lifetime.saturating_sub(margin);
-            let granted = wire::granted_access(&t.token, req.repository);
-            Ok(CachedToken {
-                access: Access::Header {
-                    value: sensitive(&format!("Bearer {}", t.token)),
-                    granted,
-                },
-                expires,
-            })
-        }
-        StatusCode::UNAUTHORIZED if sent_credentials => Err(AuthFailure::Rejected {
-            detail: format!(
-                "the token service at {realm_host} rejected the credentials (401){}",
-                said()
-            ),
-        }),
-        StatusCode::UNAUTHORIZED => Err(AuthFailure::Required {
-            detail: format!(
-                "the token service at {realm_host} requires credentials (401){}",
-                said()
-            ),
-        }),
-        StatusCode::FORBIDDEN => Err(AuthFailure::Denied {
-            detail: format!(
-                "the token service at {realm_host} refused access (403){}",
-                said()
-            ),
-        }),
-        StatusCode::TOO_MANY_REQUESTS => Err(AuthFailure::RateLimited {
-            detail: format!(
-                "the token service at {realm_host} is rate limiting (429){}",
-                said()
-            ),
-            retry_after,
-        }),
-        // OAuth2 answers a refused refresh token or client with 400 and one of these codes.
-        StatusCode::BAD_REQUEST
-            if sent_credentials
-                && matches!(
-                    &oauth_error,
-                    Some(wire::ErrorCode::Other(c))
-                        if matches!(c.as_str(), "invalid_grant" | "invalid_client" | "unauthorized_client")
-                ) =>
-        {
-            Err(AuthFailure::Rejected {
+            .map(|e| e.code);
+        let said = || {
+            body.as_ref()
+                .ok()
+                .and_then(|b| wire::decode_errors(b).into_iter().next())
+                .map(|e| format!(": {}", e.message))
+                .unwrap_or_default()
+        };
+        match status {
+            s if s.is_success() => {
+                let body = body.map_err(|e| AuthFailure::Server {
+                    detail: format!("reading the token from {realm_host} failed: {e}"),
+                })?;
+                let t = wire::decode_token(&body).map_err(|e| AuthFailure::Server {
+                    detail: format!("{realm_host} answered {s} but {e}"),
+                })?;
+                let lifetime = t
+                    .expires_in
+                    .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs)
+                    .min(MAX_TOKEN_LIFETIME);
+                // Renew a little early so a token never expires between cache and registry.
+                let margin = (lifetime / 4).min(Duration::from_secs(10));
+                let expires = Instant::now() + lifetime.saturating_sub(margin);
+                let granted = wire::granted_access(&t.token, repository);
+                Ok(CachedToken {
+                    access: Access::Header {
+                        value: sensitive(&format!("Bearer {}", t.token)),
+                        granted,
+                    },
+                    expires,
+                })
+            }
+            StatusCode::UNAUTHORIZED if sent_credentials => Err(AuthFailure::Rejected {
                 detail: format!(
-                    "the token service at {realm_host} refused the identity token (400){}",
+                    "the token service at {realm_host} rejected the credentials (401){}",
                     said()
                 ),
-            })
+            }),
+            StatusCode::UNAUTHORIZED => Err(AuthFailure::Required {
+                detail: format!(
+                    "the token service at {realm_host} requires credentials (401){}",
+                    said()
+                ),
+            }),
+            StatusCode::FORBIDDEN => Err(AuthFailure::Denied {
+                detail: format!(
+                    "the token service at {realm_host} refused access (403){}",
+                    said()
+                ),
+            }),
+            StatusCode::TOO_MANY_REQUESTS => Err(AuthFailure::RateLimited {
+                detail: format!(
+                    "the token service at {realm_host} is rate limiting (429){}",
+                    said()
+                ),
+                retry_after,
+            }),
+            // OAuth2 answers a refused refresh token or client with 400 and one of these codes.
+            StatusCode::BAD_REQUEST
+                if sent_credentials
+                    && matches!(
+                        &oauth_error,
+                        Some(wire::ErrorCode::Other(c))
+                            if matches!(c.as_str(), "invalid_grant" | "invalid_client" | "unauthorized_client")
+                    ) =>
+            {
+                Err(AuthFailure::Rejected {
+                    detail: format!(
+                        "the token service at {realm_host} refused the identity token (400){}",
+                        said()
+                    ),
+                })
+            }
+            s if s.is_redirection() => Err(AuthFailure::Server {
+                detail: format!(
+                    "the token service at {realm_host} answered {s}, redirecting to another origin; credentials are not sent after it"
+                ),
+            }),
+            s => Err(AuthFailure::Server {
+                detail: format!("the token service at {realm_host} answered {s}{}", said()),
+            }),
         }
-        s if s.is_redirection() => Err(AuthFailure::Server {
-            detail: format!(
-                "the token service at {realm_host} answered {s}, redirecting to another origin; credentials are not sent after it"
-            ),
-        }),
-        s => Err(AuthFailure::Server {
-            detail: format!("the token service at {realm_host} answered {s}{}", said()),
-        }),
     }
 }
 

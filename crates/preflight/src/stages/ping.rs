@@ -33,23 +33,9 @@ pub(crate) async fn ping(
 ) -> Result<Pinged, Diagnosis> {
     let started = Instant::now();
     let url = ep.ping_url();
-    let client = net.http.for_mode(ep.mode);
-    let sent = tokio::time::timeout_at(deadline, client.get(&url).send()).await;
-    let resp = match sent {
-        Err(_) => return Err(log.fail(started, timeout_diagnosis(Stage::Ping, &url, started))),
-        Ok(Err(e)) => {
-            let failure = transport::classify_reqwest(&e, &ep.host);
-            if ep.mode == TlsMode::PlainHttp
-                && matches!(failure, HttpFailure::Protocol { .. })
-                && transport::speaks_tls(connected, &ep.host, Arc::clone(&net.tls.skip), deadline)
-                    .await
-            {
-                return Err(log.fail(started, plain_http_to_tls(&ep.authority())));
-            }
-            return Err(log.fail(started, http_diagnosis(&failure, Stage::Ping, &url)));
-        }
-        Ok(Ok(r)) => r,
-    };
+    let resp = send(net, ep, connected, &url, deadline)
+        .await
+        .map_err(|d| log.fail(started, d))?;
     let status = resp.status();
     let headers = resp.headers().clone();
     *rate_limit = RateLimit::from_headers(|n| headers.get(n).and_then(|v| v.to_str().ok()));
@@ -149,6 +135,34 @@ pub(crate) async fn ping(
                 not_a_registry(&url, s, &text)
             },
         )),
+    }
+}
+
+/// Sends `GET /v2/`; a plain-HTTP request that breaks on a port that speaks TLS is
+/// `plain-http-to-tls`, not a protocol error.
+async fn send(
+    net: &Net,
+    ep: &Endpoint,
+    connected: SocketAddr,
+    url: &str,
+    deadline: Instant,
+) -> Result<reqwest::Response, Diagnosis> {
+    let started = Instant::now();
+    let client = net.http.for_mode(ep.mode);
+    match tokio::time::timeout_at(deadline, client.get(url).send()).await {
+        Err(_) => Err(timeout_diagnosis(Stage::Ping, url, started)),
+        Ok(Err(e)) => {
+            let failure = transport::classify_reqwest(&e, &ep.host);
+            if ep.mode == TlsMode::PlainHttp
+                && matches!(failure, HttpFailure::Protocol { .. })
+                && transport::speaks_tls(connected, &ep.host, Arc::clone(&net.tls.skip), deadline)
+                    .await
+            {
+                return Err(plain_http_to_tls(&ep.authority()));
+            }
+            Err(http_diagnosis(&failure, Stage::Ping, url))
+        }
+        Ok(Ok(r)) => Ok(r),
     }
 }
 
