@@ -105,6 +105,31 @@ impl Diagnosis {
         self.hint = hint.into();
         self
     }
+
+    /// Puts a note specific to this case before the general hint, as `NOTE; HINT`: for what the
+    /// check learned on the way (a credential key that nearly matched) while the hint still applies.
+    #[must_use]
+    pub fn with_hint_prefix(mut self, note: impl AsRef<str>) -> Self {
+        self.hint = format!("{}; {}", note.as_ref(), self.hint);
+        self
+    }
+
+    /// Appends `suffix` to the message as it is, for detail found after the diagnosis was made
+    /// (the other credentials tried, what the repository's tag list showed). The caller writes the
+    /// separator (`"; "`, `" ("`).
+    #[must_use]
+    pub fn with_message_suffix(mut self, suffix: impl AsRef<str>) -> Self {
+        self.message.push_str(suffix.as_ref());
+        self
+    }
+
+    /// Sets what is there instead, closest first (the tags nearest a missing one). The hint is
+    /// left alone: a caller that wants `did you mean …?` writes it with [`Diagnosis::with_hint`].
+    #[must_use]
+    pub fn with_suggestions(mut self, suggestions: Vec<String>) -> Self {
+        self.suggestions = suggestions;
+        self
+    }
 }
 
 /// Something worth knowing that does not make the image unpullable.
@@ -114,6 +139,17 @@ pub struct Warning {
     pub code: WarningCode,
     /// What was noticed.
     pub message: String,
+}
+
+impl Warning {
+    /// A warning with its code and what was noticed. Its general hint is `code.hint()`; reports
+    /// leave it out, since the message says what to look at.
+    pub fn new(code: WarningCode, message: impl Into<String>) -> Self {
+        Warning {
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -151,5 +187,44 @@ mod tests {
                 | Stage::Platform => {}
             }
         }
+    }
+
+    #[test]
+    fn builders_change_only_their_field() {
+        let d = Diagnosis::new(
+            Code::ManifestUnknown,
+            Stage::Manifest,
+            "tag v1 does not exist",
+        )
+        .with_message_suffix("; the repository has no tags at all")
+        .with_hint_prefix("note")
+        .with_suggestions(vec!["v2".to_owned()]);
+        assert_eq!(d.code, Code::ManifestUnknown);
+        assert_eq!(d.stage, Stage::Manifest);
+        assert_eq!(
+            d.message,
+            "tag v1 does not exist; the repository has no tags at all"
+        );
+        assert_eq!(d.hint, format!("note; {}", Code::ManifestUnknown.hint()));
+        assert_eq!(d.suggestions, ["v2"]);
+    }
+
+    #[test]
+    fn json_shape_is_unchanged() {
+        let d = Diagnosis::new(Code::ManifestUnknown, Stage::Manifest, "m");
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            serde_json::json!({
+                "code": "manifest-unknown",
+                "stage": "manifest",
+                "message": "m",
+                "hint": Code::ManifestUnknown.hint(),
+            })
+        );
+        let w = Warning::new(WarningCode::LatestTag, "m");
+        assert_eq!(
+            serde_json::to_value(&w).unwrap(),
+            serde_json::json!({ "code": "latest-tag", "message": "m" })
+        );
     }
 }
