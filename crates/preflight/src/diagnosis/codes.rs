@@ -1,0 +1,541 @@
+//! The code table: every code, failure and warning alike, in one row with its kebab-case text,
+//! severity, stages and hint; [`Code`] and [`WarningCode`] are generated from it.
+//!
+//! The codes are public interface (CI pipelines match on them): add rows, never rename. One table
+//! keeps a code's text, hint and stages from drifting apart, and lets a test see every code at once.
+//!
+//! A row's severity is `failure` (a [`Code`]), `warning` (a [`WarningCode`]) or `both`: a cause that
+//! is deliberately a warning in one run and a failure in another (a missing pull Secret fails only
+//! under `--require-pull-secrets`). A `both` row is one variant of each enum with the same text and
+//! hint, so the two can never spell it differently.
+//!
+//! Stages are the contract's (`docs/contract-extensions.md` for the codes it adds); a warning's
+//! stage, which the contract does not give, is the stage whose result produces it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::Stage;
+
+/// Where in the pipeline a code arises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stages {
+    /// Any stage: causes such as a 5xx or the deadline, which stop the pipeline wherever it is
+    /// (the contract's "any").
+    Any,
+    /// These stages, in pipeline order.
+    Only(&'static [Stage]),
+}
+
+impl Stages {
+    /// Whether a diagnosis of this code belongs at `stage`.
+    pub fn contains(self, stage: Stage) -> bool {
+        match self {
+            Stages::Any => true,
+            Stages::Only(stages) => stages.contains(&stage),
+        }
+    }
+}
+
+/// Reads the rows one at a time into the failure and warning lists (a `both` row goes into each),
+/// then generates the two enums. Each list entry is `{ [docs] Variant "text" severity stages "hint" }`.
+macro_rules! code_table {
+    (@row [$($f:tt)*] [$($w:tt)*]) => {
+        code_table!(@failures $($f)*);
+        code_table!(@warnings $($w)*);
+    };
+    (@row [$($f:tt)*] [$($w:tt)*]
+        $(#[doc = $doc:literal])* $variant:ident = $text:literal, failure,
+            stages = $stages:tt, hint = $hint:literal;
+        $($rest:tt)*
+    ) => {
+        code_table!(@row
+            [$($f)* { [$($doc)*] $variant $text failure $stages $hint }]
+            [$($w)*]
+            $($rest)*);
+    };
+    (@row [$($f:tt)*] [$($w:tt)*]
+        $(#[doc = $doc:literal])* $variant:ident = $text:literal, warning,
+            stages = $stages:tt, hint = $hint:literal;
+        $($rest:tt)*
+    ) => {
+        code_table!(@row
+            [$($f)*]
+            [$($w)* { [$($doc)*] $variant $text warning $stages $hint }]
+            $($rest)*);
+    };
+    (@row [$($f:tt)*] [$($w:tt)*]
+        $(#[doc = $doc:literal])* $variant:ident = $text:literal, both,
+            stages = $stages:tt, hint = $hint:literal;
+        $($rest:tt)*
+    ) => {
+        code_table!(@row
+            [$($f)* { [$($doc)*] $variant $text both $stages $hint }]
+            [$($w)* { [$($doc)*] $variant $text both $stages $hint }]
+            $($rest)*);
+    };
+
+    (@row [$($f:tt)*] [$($w:tt)*] $($bad:tt)+) => {
+        compile_error!(concat!("a code table row does not parse: ", stringify!($($bad)+)));
+    };
+
+    (@stages any) => { Stages::Any };
+    (@stages [$($stage:ident),+]) => { Stages::Only(&[$(Stage::$stage),+]) };
+
+    // The other enum's variant, for a `both` row.
+    (@other both $enum:ident $variant:ident) => { Some($enum::$variant) };
+    (@other $severity:ident $enum:ident $variant:ident) => { None };
+
+    (@failures $({ [$($doc:literal)*] $variant:ident $text:literal $severity:ident $stages:tt $hint:literal })*) => {
+        /// Why an image cannot be pulled. Each code names exactly one cause.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Code {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in the order of the contract's table.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable kebab-case code.
+            pub fn as_str(self) -> &'static str {
+                match self { $( Code::$variant => $text, )* }
+            }
+
+            /// What to do about it, in general terms. A diagnosis may carry a more specific hint.
+            pub fn hint(self) -> &'static str {
+                match self { $( Code::$variant => $hint, )* }
+            }
+
+            /// The stages the contract places this cause at. A diagnosis names the stage where the
+            /// check found it, which for a few causes is a later one (a token refused by the
+            /// registry itself is only seen at the manifest request).
+            pub fn stages(self) -> Stages {
+                match self { $( Code::$variant => code_table!(@stages $stages), )* }
+            }
+
+            /// The warning of the same name, for a cause that is deliberately both.
+            pub fn warning(self) -> Option<WarningCode> {
+                match self { $( Code::$variant => code_table!(@other $severity WarningCode $variant), )* }
+            }
+        }
+    };
+
+    (@warnings $({ [$($doc:literal)*] $variant:ident $text:literal $severity:ident $stages:tt $hint:literal })*) => {
+        /// Warning codes: they do not fail a check unless the caller asks for strictness.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum WarningCode {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl WarningCode {
+            /// Every warning code, in the order of the code table.
+            pub const ALL: &'static [WarningCode] = &[$(WarningCode::$variant,)*];
+
+            /// The stable kebab-case code.
+            pub fn as_str(self) -> &'static str {
+                match self { $( WarningCode::$variant => $text, )* }
+            }
+
+            /// What to do about it, in general terms.
+            pub fn hint(self) -> &'static str {
+                match self { $( WarningCode::$variant => $hint, )* }
+            }
+
+            /// The stage whose result produces this warning.
+            pub fn stages(self) -> Stages {
+                match self { $( WarningCode::$variant => code_table!(@stages $stages), )* }
+            }
+
+            /// The failure of the same name, for a cause that is deliberately both.
+            pub fn failure(self) -> Option<Code> {
+                match self { $( WarningCode::$variant => code_table!(@other $severity Code $variant), )* }
+            }
+        }
+    };
+
+    ($($rows:tt)*) => { code_table!(@row [] [] $($rows)*); };
+}
+
+code_table! {
+    /// Not a valid image reference.
+    InvalidReference = "invalid-reference", failure, stages = [Reference],
+        hint = "fix the image reference: [REGISTRY[:PORT]/]REPOSITORY[:TAG][@DIGEST], repository in lower case";
+    /// The registry host name does not exist.
+    DnsNxdomain = "dns-nxdomain", failure, stages = [Dns],
+        hint = "check the registry host name for typos; if it is internal, make sure CI and the nodes use a DNS server that knows it";
+    /// The name exists but has no A/AAAA record.
+    DnsNoAddress = "dns-no-address", failure, stages = [Dns],
+        hint = "the name exists but has no address record: add an A or AAAA record, or use the registry's real host name";
+    /// No DNS answer in time.
+    DnsTimeout = "dns-timeout", failure, stages = [Dns],
+        hint = "the DNS server did not answer in time: check the resolver configuration and that UDP/TCP port 53 is reachable";
+    /// The DNS server failed.
+    DnsError = "dns-error", failure, stages = [Dns],
+        hint = "the DNS server failed the query (SERVFAIL, REFUSED or unreachable): check the resolver and the zone";
+    /// Nothing listens on that port.
+    TcpRefused = "tcp-refused", failure, stages = [Tcp],
+        hint = "nothing listens on that port: check the port in the reference and that the registry is running";
+    /// The TCP connect timed out.
+    TcpTimeout = "tcp-timeout", failure, stages = [Tcp],
+        hint = "the connection timed out: a firewall or security group probably drops traffic to this port";
+    /// No route to the host or network.
+    TcpUnreachable = "tcp-unreachable", failure, stages = [Tcp],
+        hint = "no route to the registry: check the network, VPN or routing between CI/nodes and the registry";
+    /// Certificate signed by an authority the client does not trust.
+    TlsUnknownIssuer = "tls-unknown-issuer", failure, stages = [Tls],
+        hint = "the certificate's issuer is not trusted: pass its CA with --ca-file here, and install it on every node (containerd certs.d) before deploying";
+    /// Certificate expired or not yet valid.
+    TlsExpired = "tls-expired", failure, stages = [Tls],
+        hint = "the registry's certificate is expired or not yet valid: renew it (and check the clocks)";
+    /// Certificate not valid for this host name.
+    TlsHostnameMismatch = "tls-hostname-mismatch", failure, stages = [Tls],
+        hint = "the certificate does not cover this host name: use a name listed in its SANs, or reissue the certificate";
+    /// The server answered a TLS handshake in plain HTTP.
+    TlsServerSpeaksHttp = "tls-server-speaks-http", failure, stages = [Tls],
+        hint = "the registry speaks plain HTTP: pass --plain-http for it here, and configure the nodes' runtime for an insecure registry (or better, enable TLS)";
+    /// Any other handshake failure.
+    TlsHandshake = "tls-handshake", failure, stages = [Tls],
+        hint = "the TLS handshake failed: check the protocol versions and ciphers the registry (or a proxy in front of it) accepts";
+    /// `--plain-http` was given but the server expects TLS.
+    PlainHttpToTls = "plain-http-to-tls", failure, stages = [Ping],
+        hint = "the registry expects TLS: remove --plain-http for it";
+    /// `/v2/` is not a registry API.
+    NotARegistry = "not-a-registry", failure, stages = [Ping],
+        hint = "this host and port do not serve the registry API at /v2/: check the registry host and port (a web server or proxy answered)";
+    /// The configured proxy refused or failed the connection.
+    ProxyError = "proxy-error", failure, stages = [Tcp],
+        hint = "the proxy refused or failed the connection: check HTTPS_PROXY/NO_PROXY";
+    /// The registry wants credentials and none were available.
+    AuthRequired = "auth-required", failure, stages = [Auth],
+        hint = "the registry requires credentials: docker login (for CI) and an imagePullSecret (for the pod)";
+    /// Credentials were sent and rejected.
+    AuthRejected = "auth-rejected", failure, stages = [Auth],
+        hint = "the credentials were rejected: check the user name, password or token (it may have expired or been revoked)";
+    /// Authenticated, but not allowed to pull this repository.
+    AccessDenied = "access-denied", failure, stages = [Auth, Manifest],
+        hint = "these credentials are valid but may not pull this repository: grant the account pull access, or use credentials that have it";
+    /// The token service failed or could not be reached.
+    AuthServerError = "auth-server-error", failure, stages = [Auth],
+        hint = "the registry's token service failed or could not be reached: check the realm host named in the challenge";
+    /// The repository does not exist.
+    RepositoryNotFound = "repository-not-found", failure, stages = [Manifest],
+        hint = "the repository does not exist on this registry: check the image name, or push it";
+    /// The tag or digest does not exist in the repository.
+    ManifestUnknown = "manifest-unknown", failure, stages = [Manifest],
+        hint = "push the tag, or fix the tag in the manifest";
+    /// The registry hides whether the repository is missing or private.
+    NotFoundOrUnauthorized = "not-found-or-unauthorized", failure, stages = [Manifest],
+        hint = "the repository is either missing or private: check the name, and if it is private provide credentials that can pull it";
+    /// The index has no manifest for a required platform.
+    PlatformMissing = "platform-missing", failure, stages = [Platform],
+        hint = "build and push the image for the missing platform (docker buildx build --platform ...)";
+    /// The tag does not point at the expected digest.
+    DigestMismatch = "digest-mismatch", failure, stages = [Manifest],
+        hint = "the tag points at another image than the one pushed: check the push target, or pin the digest";
+    /// 429 / TOOMANYREQUESTS.
+    RateLimited = "rate-limited", failure, stages = any,
+        hint = "the registry is rate limiting: wait for Retry-After, authenticate (Docker Hub gives accounts a larger budget), or use a mirror";
+    /// The registry answered 5xx or broke the protocol.
+    RegistryError = "registry-error", failure, stages = any,
+        hint = "the registry failed: retry later, and check its status and logs";
+    /// The deadline passed in a stage after the connection was made.
+    Timeout = "timeout", failure, stages = any,
+        hint = "the registry connected but did not answer in time: raise --timeout, or check the registry's load";
+    /// A pull Secret the pod names is not usable. A warning when it is not a pull secret (another
+    /// type, or no `.dockerconfigjson`/`.dockercfg` key): the kubelet skips it, and so does the
+    /// check. A failure when its data does not decode (with `--keep-going`).
+    PullSecretInvalid = "pull-secret-invalid", both, stages = [Auth],
+        hint = "recreate the Secret: kubectl create secret docker-registry NAME --docker-server=REGISTRY --docker-username=USER --docker-password=…";
+    /// Docker Hub's remaining pulls are low. A warning when they are below what the deploy needs;
+    /// a failure when they are below the floor set with `--min-hub-remaining`.
+    RateLimitLow = "rate-limit-low", both, stages = [Manifest],
+        hint = "wait for the window to reset, authenticate (docker login / imagePullSecrets) for a larger budget, or mirror the images";
+    /// The pod names a pull Secret that is not in the inputs. A warning, since it may exist in the
+    /// cluster; a failure when `--require-pull-secrets` was given.
+    PullSecretMissing = "pull-secret-missing", both, stages = [Auth],
+        hint = "create the Secret in the pod's namespace, or pass it with --pull-secrets (kubectl get secret NAME -o yaml)";
+
+    /// The reference names the `latest` tag explicitly.
+    LatestTag = "latest-tag", warning, stages = [Reference],
+        hint = "pin a version tag or a digest (IMAGE:1.2.3 or IMAGE@sha256:…): latest moves with every push, so nodes may run another image than the one checked";
+    /// The reference has neither tag nor digest, so `latest` is implied.
+    ImplicitLatest = "implicit-latest", warning, stages = [Reference],
+        hint = "write a version tag or a digest: without either the image means latest, which moves with every push";
+    /// A credential could not be used (for example a credential helper this version does not run).
+    CredentialUnavailable = "credential-unavailable", warning, stages = [Auth],
+        hint = "make the credential usable: check that docker-credential-NAME is on PATH and answers in time, or give the token service's host to --plain-http if credentials may go to it unencrypted";
+    /// `imagePullPolicy: Always` with a mutable tag: each restart may run a different image.
+    AlwaysPullMutableTag = "always-pull-mutable-tag", warning, stages = [Reference],
+        hint = "pin the image by digest (IMAGE@sha256:…) so every restart and replica runs the same image, or push each build under a new tag";
+    /// `imagePullPolicy: IfNotPresent` or `Never` with `latest`: nodes keep whatever they pulled first.
+    StaleLatest = "stale-latest", warning, stages = [Reference],
+        hint = "use a version tag or a digest, or set imagePullPolicy: Always, so nodes do not keep whichever latest they pulled first";
+    /// A digest was expected but the registry sent none to compare with.
+    DigestUnverified = "digest-unverified", warning, stages = [Manifest],
+        hint = "compare the digest another way (docker buildx imagetools inspect IMAGE), and check why the registry or a proxy in front of it drops Docker-Content-Digest";
+    /// Platforms were asked for but not checked (Docker Hub without `--allow-hub-pulls`, or a
+    /// single-platform manifest whose platform is only in its config).
+    PlatformUnchecked = "platform-unchecked", warning, stages = [Platform],
+        hint = "pass --allow-hub-pulls to read Docker Hub indexes (one pull each), or --verify-config-platform to check single-platform manifests from their config";
+    /// The registry's certificate expires within 14 days.
+    CertificateExpiring = "certificate-expiring", warning, stages = [Tls],
+        hint = "renew the registry's certificate and install it before it expires, or nodes will refuse to pull from it";
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl fmt::Display for WarningCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for WarningCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    /// The causes that are deliberately both: a missing pull Secret is a warning, or a failure under
+    /// `--require-pull-secrets`; an unusable one a warning when the kubelet skips it, a failure when
+    /// it breaks the pull; a low Hub budget a warning, or a failure under `--min-hub-remaining`.
+    const BOTH: [&str; 3] = [
+        "pull-secret-invalid",
+        "rate-limit-low",
+        "pull-secret-missing",
+    ];
+
+    fn check_text_and_hint(text: &str, hint: &str) {
+        assert!(
+            !text.is_empty()
+                && !text.starts_with('-')
+                && !text.ends_with('-')
+                && !text.contains("--")
+                && text.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "{text} is not kebab-case"
+        );
+        assert!(!hint.is_empty(), "{text} has no hint");
+        assert!(!hint.ends_with('.'), "{text} hint ends with a period");
+        assert!(
+            !hint.starts_with(|c: char| c.is_uppercase()),
+            "{text} hint starts with a capital"
+        );
+    }
+
+    #[test]
+    fn codes_are_unique_kebab_case_and_hinted() {
+        let mut seen = HashSet::new();
+        for code in Code::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "duplicate code {s}");
+            check_text_and_hint(s, code.hint());
+        }
+        for w in WarningCode::ALL {
+            let s = w.as_str();
+            check_text_and_hint(s, w.hint());
+            if BOTH.contains(&s) {
+                assert!(
+                    seen.contains(s),
+                    "{s} is documented as both but is no failure"
+                );
+                continue;
+            }
+            assert!(seen.insert(s), "warning {s} reuses a code");
+        }
+    }
+
+    #[test]
+    fn both_kinds_are_the_documented_ones_with_one_text_hint_and_stage() {
+        let failures: Vec<_> = Code::ALL.iter().filter_map(|c| c.warning()).collect();
+        let warnings: Vec<_> = WarningCode::ALL
+            .iter()
+            .filter_map(|w| w.failure())
+            .collect();
+        let mut names: Vec<_> = failures.iter().map(|w| w.as_str()).collect();
+        names.sort_unstable();
+        let mut both = BOTH;
+        both.sort_unstable();
+        assert_eq!(names, both);
+        assert_eq!(warnings.len(), BOTH.len());
+        for code in warnings {
+            let w = code.warning().expect("both ways");
+            assert_eq!(w.failure(), Some(code));
+            assert_eq!(code.as_str(), w.as_str());
+            assert_eq!(code.hint(), w.hint());
+            assert_eq!(code.stages(), w.stages());
+        }
+    }
+
+    #[test]
+    fn every_code_has_a_stage() {
+        let stages = Code::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.stages()))
+            .chain(WarningCode::ALL.iter().map(|w| (w.as_str(), w.stages())));
+        for (code, stages) in stages {
+            if let Stages::Only(only) = stages {
+                assert!(!only.is_empty(), "{code} has no stage");
+                assert!(
+                    only.windows(2).all(|w| w[0] < w[1]),
+                    "{code}'s stages are not in pipeline order"
+                );
+            }
+        }
+    }
+
+    /// The contract's table (`stage` column), and `docs/contract-extensions.md` for the codes it adds.
+    #[test]
+    fn stages_are_the_contracts() {
+        use Stage::{Auth, Dns, Manifest, Ping, Platform, Reference, Tcp, Tls};
+        let only = |code: &str, want: &'static [Stage]| {
+            let got = Code::ALL.iter().find(|c| c.as_str() == code).unwrap();
+            assert_eq!(got.stages(), Stages::Only(want), "{code}");
+        };
+        only("invalid-reference", &[Reference]);
+        for c in ["dns-nxdomain", "dns-no-address", "dns-timeout", "dns-error"] {
+            only(c, &[Dns]);
+        }
+        for c in [
+            "tcp-refused",
+            "tcp-timeout",
+            "tcp-unreachable",
+            "proxy-error",
+        ] {
+            only(c, &[Tcp]);
+        }
+        for c in [
+            "tls-unknown-issuer",
+            "tls-expired",
+            "tls-hostname-mismatch",
+            "tls-server-speaks-http",
+            "tls-handshake",
+        ] {
+            only(c, &[Tls]);
+        }
+        for c in ["plain-http-to-tls", "not-a-registry"] {
+            only(c, &[Ping]);
+        }
+        for c in [
+            "auth-required",
+            "auth-rejected",
+            "auth-server-error",
+            "pull-secret-invalid",
+            "pull-secret-missing",
+        ] {
+            only(c, &[Auth]);
+        }
+        only("access-denied", &[Auth, Manifest]);
+        for c in [
+            "repository-not-found",
+            "manifest-unknown",
+            "not-found-or-unauthorized",
+            "digest-mismatch",
+            "rate-limit-low",
+        ] {
+            only(c, &[Manifest]);
+        }
+        only("platform-missing", &[Platform]);
+        for c in ["rate-limited", "registry-error", "timeout"] {
+            let got = Code::ALL.iter().find(|x| x.as_str() == c).unwrap();
+            assert_eq!(got.stages(), Stages::Any, "{c}");
+        }
+    }
+
+    #[test]
+    fn stages_contain() {
+        assert!(Stages::Any.contains(Stage::Reference));
+        assert!(Code::AccessDenied.stages().contains(Stage::Manifest));
+        assert!(!Code::AccessDenied.stages().contains(Stage::Ping));
+    }
+
+    #[test]
+    fn contract_codes_present() {
+        let all: HashSet<_> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        for c in [
+            "invalid-reference",
+            "dns-nxdomain",
+            "dns-no-address",
+            "dns-timeout",
+            "dns-error",
+            "tcp-refused",
+            "tcp-timeout",
+            "tcp-unreachable",
+            "tls-unknown-issuer",
+            "tls-expired",
+            "tls-hostname-mismatch",
+            "tls-server-speaks-http",
+            "tls-handshake",
+            "plain-http-to-tls",
+            "not-a-registry",
+            "proxy-error",
+            "auth-required",
+            "auth-rejected",
+            "access-denied",
+            "auth-server-error",
+            "repository-not-found",
+            "manifest-unknown",
+            "not-found-or-unauthorized",
+            "platform-missing",
+            "digest-mismatch",
+            "rate-limited",
+            "registry-error",
+            "timeout",
+        ] {
+            assert!(all.contains(c), "missing contract code {c}");
+        }
+    }
+
+    /// The warnings the contract and `docs/contract-extensions.md` name.
+    #[test]
+    fn contract_warnings_present() {
+        let all: HashSet<_> = WarningCode::ALL.iter().map(|w| w.as_str()).collect();
+        for w in [
+            "latest-tag",
+            "implicit-latest",
+            "rate-limit-low",
+            "credential-unavailable",
+            "pull-secret-missing",
+            "pull-secret-invalid",
+            "always-pull-mutable-tag",
+            "digest-unverified",
+            "platform-unchecked",
+            "stale-latest",
+            "certificate-expiring",
+        ] {
+            assert!(all.contains(w), "missing contract warning {w}");
+        }
+    }
+
+    #[test]
+    fn serialized_as_the_text() {
+        assert_eq!(
+            serde_json::to_string(&Code::ManifestUnknown).unwrap(),
+            "\"manifest-unknown\""
+        );
+        assert_eq!(
+            serde_json::to_string(&WarningCode::LatestTag).unwrap(),
+            "\"latest-tag\""
+        );
+        assert_eq!(WarningCode::StaleLatest.to_string(), "stale-latest");
+    }
+}
