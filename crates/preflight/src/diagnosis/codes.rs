@@ -109,9 +109,11 @@ macro_rules! code_table {
                 match self { $( Code::$variant => $hint, )* }
             }
 
-            /// The stages the contract places this cause at. A diagnosis names the stage where the
-            /// check found it, which for a few causes is a later one (a token refused by the
-            /// registry itself is only seen at the manifest request).
+            /// The stages this cause is found at: the contract's, and where a check meets it
+            /// besides (a registry that refuses a client at `/v2/` is `access-denied` at `ping`; a
+            /// manifest request refused anonymously, or with a token the registry itself rejects,
+            /// is `auth-required` or `auth-server-error` at `manifest`). Every diagnosis names one
+            /// of them.
             pub fn stages(self) -> Stages {
                 match self { $( Code::$variant => code_table!(@stages $stages), )* }
             }
@@ -210,16 +212,16 @@ code_table! {
     ProxyError = "proxy-error", failure, stages = [Tcp],
         hint = "the proxy refused or failed the connection: check HTTPS_PROXY/NO_PROXY";
     /// The registry wants credentials and none were available.
-    AuthRequired = "auth-required", failure, stages = [Auth],
+    AuthRequired = "auth-required", failure, stages = [Auth, Manifest],
         hint = "the registry requires credentials: docker login (for CI) and an imagePullSecret (for the pod)";
     /// Credentials were sent and rejected.
     AuthRejected = "auth-rejected", failure, stages = [Auth],
         hint = "the credentials were rejected: check the user name, password or token (it may have expired or been revoked)";
     /// Authenticated, but not allowed to pull this repository.
-    AccessDenied = "access-denied", failure, stages = [Auth, Manifest],
+    AccessDenied = "access-denied", failure, stages = [Ping, Auth, Manifest],
         hint = "these credentials are valid but may not pull this repository: grant the account pull access, or use credentials that have it";
     /// The token service failed or could not be reached.
-    AuthServerError = "auth-server-error", failure, stages = [Auth],
+    AuthServerError = "auth-server-error", failure, stages = [Auth, Manifest],
         hint = "the registry's token service failed or could not be reached: check the realm host named in the challenge";
     /// The repository does not exist.
     RepositoryNotFound = "repository-not-found", failure, stages = [Manifest],
@@ -403,7 +405,8 @@ mod tests {
         }
     }
 
-    /// The contract's table (`stage` column), and `docs/contract-extensions.md` for the codes it adds.
+    /// The contract's table (`stage` column), and `docs/contract-extensions.md` for the codes and
+    /// stages it adds.
     #[test]
     fn stages_are_the_contracts() {
         use Stage::{Auth, Dns, Manifest, Ping, Platform, Reference, Tcp, Tls};
@@ -436,15 +439,17 @@ mod tests {
             only(c, &[Ping]);
         }
         for c in [
-            "auth-required",
             "auth-rejected",
-            "auth-server-error",
             "pull-secret-invalid",
             "pull-secret-missing",
         ] {
             only(c, &[Auth]);
         }
-        only("access-denied", &[Auth, Manifest]);
+        // The contract's stage, and the manifest request where a check also meets them
+        // (`docs/contract-extensions.md`).
+        only("auth-required", &[Auth, Manifest]);
+        only("auth-server-error", &[Auth, Manifest]);
+        only("access-denied", &[Ping, Auth, Manifest]);
         for c in [
             "repository-not-found",
             "manifest-unknown",
@@ -465,7 +470,7 @@ mod tests {
     fn stages_contain() {
         assert!(Stages::Any.contains(Stage::Reference));
         assert!(Code::AccessDenied.stages().contains(Stage::Manifest));
-        assert!(!Code::AccessDenied.stages().contains(Stage::Ping));
+        assert!(!Code::AccessDenied.stages().contains(Stage::Platform));
     }
 
     #[test]

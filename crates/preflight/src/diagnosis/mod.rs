@@ -91,6 +91,10 @@ pub struct Diagnosis {
 impl Diagnosis {
     /// A diagnosis with the code's general hint.
     pub fn new(code: Code, stage: Stage, message: impl Into<String>) -> Self {
+        debug_assert!(
+            code.stages().contains(stage),
+            "{code} is not a cause of the {stage} stage: add the stage to the code table"
+        );
         Diagnosis {
             code,
             stage,

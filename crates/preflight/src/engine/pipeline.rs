@@ -5,7 +5,6 @@
 //! image's report is made.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -268,12 +267,12 @@ impl Inner {
                 .await;
         }
         if !failed_tries.is_empty() {
-            let _ = write!(d.message, " (also tried {})", failed_tries.join("; "));
+            d = d.with_message_suffix(format!(" (also tried {})", failed_tries.join("; ")));
         }
         if matches!(d.code, Code::AuthRequired | Code::NotFoundOrUnauthorized)
             && !candidates.notes.is_empty()
         {
-            d.hint = format!("{}; {}", candidates.notes.join("; "), d.hint);
+            d = d.with_hint_prefix(candidates.notes.join("; "));
         }
         Err(d)
     }
