@@ -89,8 +89,8 @@ pub use inputs::docker_config::{DockerConfig, HelperRunner};
 pub use model::credentials::{Candidates, Credential, CredentialSource, LocatedCredential};
 pub use model::platform::Platform;
 pub use model::reference::Reference;
+pub use net::TlsMode;
 pub use net::dns::DnsConfig;
-pub use net::transport::TlsMode;
 pub use report::{ImageReport, Report, Source};
 
 // Compiles the README's code so it cannot drift from the API.

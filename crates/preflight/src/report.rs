@@ -188,7 +188,7 @@ pub struct RegistryReport {
     /// A TCP connect to each address the name resolved to.
     pub addresses: Vec<AddressResult>,
     /// The certificate the registry presented (TLS only).
-    pub certificate: Option<crate::net::transport::CertificateSummary>,
+    pub certificate: Option<crate::net::tls::CertificateSummary>,
     /// The `WWW-Authenticate` challenge of `/v2/`, described; null when none.
     pub challenge: Option<String>,
     /// The token service named by a Bearer challenge: its own `dns`, `tcp`, `tls`.

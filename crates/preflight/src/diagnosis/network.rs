@@ -9,7 +9,8 @@ use crate::diagnosis::{Code, Diagnosis, Stage};
 use crate::model::ratelimit::{self, RateLimit};
 use crate::model::wire;
 use crate::net::dns::DnsFailure;
-use crate::net::transport::{self, HttpFailure, TcpFailure, TlsFailure};
+use crate::net::tls;
+use crate::net::{http::HttpFailure, tcp::TcpFailure, tls::TlsFailure};
 
 /// The diagnosis for a 429, with `Retry-After` and the rate-limit headers.
 pub(crate) fn rate_limited(
@@ -88,7 +89,7 @@ pub(crate) fn tcp_diagnosis(authority: &str, failures: &[TcpFailure]) -> Diagnos
 pub(crate) fn tls_diagnosis(
     f: &TlsFailure,
     authority: &str,
-    seen: Option<&transport::CertificateSummary>,
+    seen: Option<&tls::CertificateSummary>,
 ) -> Diagnosis {
     let code = match f {
         TlsFailure::UnknownIssuer { .. } => Code::TlsUnknownIssuer,

@@ -18,7 +18,7 @@ use crate::model::platform::Platform;
 use crate::model::reference::Reference;
 use crate::net::Net;
 use crate::net::dns::{Dns, DnsConfig, DnsSetupError};
-use crate::net::transport::{HttpClients, TlsConfigs, TlsMode, TransportSetupError};
+use crate::net::{TlsMode, TransportSetupError, http::HttpClients, tls::TlsConfigs};
 use crate::registry::auth::TokenCache;
 use crate::registry::endpoint::Endpoint;
 use crate::registry::hosts::HostModes;

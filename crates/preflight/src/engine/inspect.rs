@@ -12,7 +12,7 @@ use crate::engine::checker::Inner;
 use crate::engine::pipeline::candidates;
 use crate::model::challenge::Challenge;
 use crate::model::reference::Reference;
-use crate::net::transport;
+use crate::net::tcp;
 use crate::registry::endpoint::Endpoint;
 use crate::registry::profile::Profile;
 use crate::report::{AddressResult, RealmReport, RegistryReport};
@@ -129,7 +129,7 @@ async fn connect_each(ep: &Endpoint, reached: &Reached, deadline: Instant) -> Ve
     for ip in &reached.addresses {
         let addr = SocketAddr::new(*ip, ep.port);
         let started = Instant::now();
-        let result = transport::connect_any(&[addr], deadline).await;
+        let result = tcp::connect_any(&[addr], deadline).await;
         results.push(AddressResult {
             address: addr.to_string(),
             ok: result.is_ok(),

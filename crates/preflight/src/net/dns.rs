@@ -1,5 +1,9 @@
 //! Name resolution through hickory-resolver, shared by the `dns` stage and by every HTTP
 //! connection: the addresses the check resolved are the addresses it connects to.
+//!
+//! The first layer of `net`: it imports none of the others. A hickory error is classified
+//! here, in `Dns::classify`, and only here, so the `dns` stage and the HTTP layer (which meets
+//! these failures inside reqwest's errors) tell an NXDOMAIN from a timeout the same way.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -25,9 +29,11 @@ pub enum DnsConfig {
 }
 
 /// Why a name did not resolve. Classified here, once, from hickory's errors.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DnsFailure {
+///
+/// The messages are complete on their own; hickory's error is kept as the source for code. When
+/// the failure reaches reqwest through [`HttpResolver`], the HTTP layer's text stops here.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum DnsFailure {
     /// NXDOMAIN: the name does not exist.
     #[error("{host} does not exist (NXDOMAIN from {resolver})")]
     NxDomain {
@@ -35,6 +41,9 @@ pub enum DnsFailure {
         host: String,
         /// Which resolver answered.
         resolver: String,
+        /// hickory's error.
+        #[source]
+        source: NetError,
     },
     /// The name exists but has no A or AAAA record.
     #[error("{host} exists but has no A or AAAA record (asked {resolver})")]
@@ -43,6 +52,9 @@ pub enum DnsFailure {
         host: String,
         /// Which resolver answered.
         resolver: String,
+        /// hickory's error, when it said so (rather than an empty answer).
+        #[source]
+        source: Option<NetError>,
     },
     /// No answer before the deadline.
     #[error("no answer for {host} from {resolver} within {waited_ms} ms")]
@@ -53,16 +65,33 @@ pub enum DnsFailure {
         resolver: String,
         /// How long we waited.
         waited_ms: u128,
+        /// hickory's error, when hickory gave up before our deadline did.
+        #[source]
+        source: Option<NetError>,
     },
-    /// The server failed the query or could not be reached.
-    #[error("resolving {host} through {resolver} failed: {detail}")]
+    /// The server answered the query with an error code: SERVFAIL, REFUSED….
+    #[error("resolving {host} through {resolver} failed: the server answered {code}")]
+    Answered {
+        /// The name looked up.
+        host: String,
+        /// Which resolver was asked.
+        resolver: String,
+        /// The response code.
+        code: ResponseCode,
+        /// hickory's error.
+        #[source]
+        source: NetError,
+    },
+    /// The server could not be asked: an I/O or protocol error.
+    #[error("resolving {host} through {resolver} failed: {source}")]
     Server {
         /// The name looked up.
         host: String,
         /// Which resolver was asked.
         resolver: String,
-        /// SERVFAIL, REFUSED, an I/O error….
-        detail: String,
+        /// hickory's error: its words are the message.
+        #[source]
+        source: NetError,
     },
 }
 
@@ -178,6 +207,7 @@ impl Dns {
                     host: host.to_owned(),
                     resolver: self.label.clone(),
                     waited_ms: started.elapsed().as_millis(),
+                    source: None,
                 });
             }
             Ok(Err(e)) => return Err(self.classify(host, &e, started)),
@@ -188,6 +218,7 @@ impl Dns {
             return Err(DnsFailure::NoAddress {
                 host: host.to_owned(),
                 resolver: self.label.clone(),
+                source: None,
             });
         }
         Ok(ips)
@@ -207,24 +238,35 @@ impl Dns {
             .and_then(|m| m.get(&host.to_ascii_lowercase()).cloned())
     }
 
+    /// Classifies hickory's error for a lookup of `host` started at `started`.
     fn classify(&self, host: &str, e: &NetError, started: Instant) -> DnsFailure {
         let host = host.to_owned();
         let resolver = self.label.clone();
+        let source = e.clone();
         match e {
             NetError::Dns(DnsError::NoRecordsFound(nr))
                 if nr.response_code == ResponseCode::NXDomain =>
             {
-                DnsFailure::NxDomain { host, resolver }
+                DnsFailure::NxDomain {
+                    host,
+                    resolver,
+                    source,
+                }
             }
             NetError::Dns(DnsError::NoRecordsFound(nr))
                 if nr.response_code == ResponseCode::NoError =>
             {
-                DnsFailure::NoAddress { host, resolver }
+                DnsFailure::NoAddress {
+                    host,
+                    resolver,
+                    source: Some(source),
+                }
             }
             NetError::Timeout => DnsFailure::Timeout {
                 host,
                 resolver,
                 waited_ms: started.elapsed().as_millis(),
+                source: Some(source),
             },
             NetError::Dns(
                 DnsError::ResponseCode(code)
@@ -232,15 +274,16 @@ impl Dns {
                     response_code: code,
                     ..
                 }),
-            ) => DnsFailure::Server {
+            ) => DnsFailure::Answered {
                 host,
                 resolver,
-                detail: format!("the server answered {code}"),
+                code: *code,
+                source,
             },
-            other => DnsFailure::Server {
+            _ => DnsFailure::Server {
                 host,
                 resolver,
-                detail: other.to_string(),
+                source,
             },
         }
     }

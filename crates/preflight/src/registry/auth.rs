@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::model::challenge::BearerChallenge;
 use crate::model::credentials::Credential;
 use crate::model::wire::{self, GrantedAccess};
-use crate::net::transport;
+use crate::net::http;
 
 /// How long a token is assumed to live when the endpoint does not say (the spec's minimum).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
@@ -245,7 +245,7 @@ async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedTok
             });
         }
         Ok(Err(e)) => {
-            let why = transport::classify_reqwest(&e, &realm_host);
+            let why = http::classify_reqwest(&e, &realm_host);
             return Err(AuthFailure::Server {
                 detail: format!("the token service at {realm_host} could not be reached: {why}"),
             });
@@ -258,7 +258,7 @@ async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedTok
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.chars().take(64).collect::<String>());
-    let body = transport::read_body(resp, TOKEN_BODY_LIMIT, &realm_host, req.deadline).await;
+    let body = http::read_body(resp, TOKEN_BODY_LIMIT, &realm_host, req.deadline).await;
     let answer = TokenAnswer {
         status,
         body,
@@ -332,7 +332,7 @@ fn token_request(
 /// What a token service answered.
 struct TokenAnswer<'a> {
     status: StatusCode,
-    body: Result<Vec<u8>, transport::HttpFailure>,
+    body: Result<Vec<u8>, http::HttpFailure>,
     retry_after: Option<String>,
     realm_host: &'a str,
 }

@@ -1,7 +1,7 @@
 //! Where one registry is reached and how, and the URLs of its API: every registry URL in the
 //! crate is built here.
 
-use crate::net::transport::TlsMode;
+use crate::net::TlsMode;
 
 /// Where one registry is reached and how.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

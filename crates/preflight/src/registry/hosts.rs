@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::net::transport::TlsMode;
+use crate::net::TlsMode;
 use crate::registry::endpoint::url_host;
 
 /// The TLS mode of every configured host; any other host is HTTPS, verified.

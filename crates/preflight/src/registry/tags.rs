@@ -8,7 +8,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::net::Net;
-use crate::net::transport;
+use crate::net::http;
 use crate::registry::auth::Access;
 use crate::registry::endpoint::Endpoint;
 
@@ -53,7 +53,7 @@ pub(crate) async fn list(
             Ok(Ok(r)) => r,
             Ok(Err(e)) if page == 0 => {
                 return Err(Unlisted::Failed(
-                    transport::classify_reqwest(&e, &ep.host).to_string(),
+                    http::classify_reqwest(&e, &ep.host).to_string(),
                 ));
             }
             Err(_) if page == 0 => return Err(Unlisted::Failed("no answer in time".into())),
@@ -72,7 +72,7 @@ pub(crate) async fn list(
             .get(LINK)
             .and_then(|v| v.to_str().ok())
             .and_then(next_link);
-        let Ok(body) = transport::read_body(resp, PAGE_BODY_LIMIT, &ep.host, deadline).await else {
+        let Ok(body) = http::read_body(resp, PAGE_BODY_LIMIT, &ep.host, deadline).await else {
             break;
         };
         match serde_json::from_slice::<Page>(&body) {

@@ -15,7 +15,7 @@ use crate::model::challenge::{BearerChallenge, Challenge};
 use crate::model::credentials::{Credential, LocatedCredential};
 use crate::model::wire::GrantedAccess;
 use crate::net::Net;
-use crate::net::transport;
+use crate::net::http;
 use crate::registry::auth::{self, Access, AuthFailure, TokenCache, TokenRequest};
 use crate::registry::endpoint::Endpoint;
 use crate::registry::hosts::HostModes;
@@ -173,7 +173,7 @@ async fn bearer(
     let realm_url = reqwest::Url::parse(realm).ok();
     let realm_mode = realm_url
         .as_ref()
-        .map_or(transport::TlsMode::Verify, |u| env.hosts.realm_mode(u));
+        .map_or(crate::net::TlsMode::Verify, |u| env.hosts.realm_mode(u));
     let credential = match cred {
         Some(c)
             if realm_url
@@ -281,7 +281,7 @@ async fn verify_basic(
         let resp = match tokio::time::timeout_at(deadline, req.send()).await {
             Err(_) => return Err(timeout_diagnosis(Stage::Auth, &url, started)),
             Ok(Err(e)) => {
-                let f = transport::classify_reqwest(&e, &ep.host);
+                let f = http::classify_reqwest(&e, &ep.host);
                 return Err(http_diagnosis(&f, Stage::Auth, &url));
             }
             Ok(Ok(r)) => r,

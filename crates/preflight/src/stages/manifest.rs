@@ -19,7 +19,7 @@ use crate::model::challenge::Challenge;
 use crate::model::ratelimit::RateLimit;
 use crate::model::reference::Reference;
 use crate::model::wire::{self, ErrorCode, GrantedAccess};
-use crate::net::transport;
+use crate::net::http;
 use crate::registry::auth::Access;
 use crate::registry::tags;
 use crate::stages::Target;
@@ -93,9 +93,9 @@ pub(crate) async fn head(target: Target<'_>, access: &Access, with_credentials: 
     let client = net.http.for_mode(ep.mode);
     let started = Instant::now();
     let build = || access.apply(client.head(&url).header(ACCEPT, wire::MANIFEST_ACCEPT));
-    let (sent, tries) = transport::send_retrying(build, &ep.host, deadline).await;
+    let (sent, tries) = http::send_retrying(build, &ep.host, deadline).await;
     let resp = match sent {
-        transport::Sent::TimedOut => {
+        http::Sent::TimedOut => {
             return Outcome {
                 result: Err(timeout_diagnosis(Stage::Manifest, &url, started)),
                 rate_limit: None,
@@ -103,7 +103,7 @@ pub(crate) async fn head(target: Target<'_>, access: &Access, with_credentials: 
                 tries,
             };
         }
-        transport::Sent::Failed(f) => {
+        http::Sent::Failed(f) => {
             return Outcome {
                 result: Err(http_diagnosis(&f, Stage::Manifest, &url)),
                 rate_limit: None,
@@ -111,7 +111,7 @@ pub(crate) async fn head(target: Target<'_>, access: &Access, with_credentials: 
                 tries,
             };
         }
-        transport::Sent::Response(r) => r,
+        http::Sent::Response(r) => r,
     };
     let status = resp.status();
     let headers = resp.headers().clone();
@@ -376,7 +376,7 @@ async fn error_code(target: Target<'_>, url: &str, access: &Access) -> Option<Ve
     if status != StatusCode::NOT_FOUND {
         return None;
     }
-    let body = transport::read_body(resp, ERROR_BODY_LIMIT, &ep.host, deadline)
+    let body = http::read_body(resp, ERROR_BODY_LIMIT, &ep.host, deadline)
         .await
         .ok()?;
     let codes: Vec<ErrorCode> = wire::decode_errors(&body)

@@ -14,7 +14,8 @@ use crate::model::challenge::Challenge;
 use crate::model::ratelimit::RateLimit;
 use crate::model::wire;
 use crate::net::Net;
-use crate::net::transport::{self, HttpFailure, TlsMode};
+use crate::net::{TlsMode, http::HttpFailure};
+use crate::net::{http, tls};
 use crate::registry::endpoint::Endpoint;
 use crate::stages::Trail;
 use crate::stages::probe::Pinged;
@@ -47,7 +48,7 @@ pub(crate) async fn ping(
         .get(WWW_AUTHENTICATE)
         .and_then(|v| v.to_str().ok())
         .and_then(Challenge::parse);
-    let body = transport::read_body(resp, PING_BODY_LIMIT, &ep.host, deadline).await;
+    let body = http::read_body(resp, PING_BODY_LIMIT, &ep.host, deadline).await;
     // A body that outlives the deadline is this stage's timeout, not something later stages
     // should inherit with no time left. A body that is cut short or too long just says nothing.
     if matches!(body, Err(HttpFailure::Timeout)) {
@@ -97,7 +98,7 @@ pub(crate) async fn ping(
         StatusCode::BAD_REQUEST
             if ep.mode == TlsMode::PlainHttp
                 && (text.contains("HTTPS server")
-                    || transport::speaks_tls(connected, &ep.host, Arc::clone(&net.tls.skip), deadline)
+                    || tls::speaks_tls(connected, &ep.host, Arc::clone(&net.tls.skip), deadline)
                         .await) =>
         {
             Err(log.fail(started, plain_http_to_tls(&ep.authority())))
@@ -152,11 +153,10 @@ async fn send(
     match tokio::time::timeout_at(deadline, client.get(url).send()).await {
         Err(_) => Err(timeout_diagnosis(Stage::Ping, url, started)),
         Ok(Err(e)) => {
-            let failure = transport::classify_reqwest(&e, &ep.host);
+            let failure = http::classify_reqwest(&e, &ep.host);
             if ep.mode == TlsMode::PlainHttp
                 && matches!(failure, HttpFailure::Protocol { .. })
-                && transport::speaks_tls(connected, &ep.host, Arc::clone(&net.tls.skip), deadline)
-                    .await
+                && tls::speaks_tls(connected, &ep.host, Arc::clone(&net.tls.skip), deadline).await
             {
                 return Err(plain_http_to_tls(&ep.authority()));
             }

@@ -9,7 +9,8 @@ use tokio::time::Instant;
 use crate::diagnosis::network::http_diagnosis;
 use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
 use crate::model::platform::{self, BodyError, Platform};
-use crate::net::transport::{self, HttpFailure, TlsMode};
+use crate::net::http;
+use crate::net::{TlsMode, http::HttpFailure};
 use crate::registry::auth::Access;
 use crate::stages::manifest::Found;
 use crate::stages::{Target, Trail};
@@ -226,10 +227,7 @@ async fn get(
     let resp = match tokio::time::timeout_at(deadline, req.send()).await {
         Err(_) => return Err(FetchFailure::http(HttpFailure::Timeout, url)),
         Ok(Err(e)) => {
-            return Err(FetchFailure::http(
-                transport::classify_reqwest(&e, host),
-                url,
-            ));
+            return Err(FetchFailure::http(http::classify_reqwest(&e, host), url));
         }
         Ok(Ok(r)) => r,
     };
@@ -250,7 +248,7 @@ async fn get(
     if status != StatusCode::OK {
         return Err(FetchFailure::Status { url: shown, status });
     }
-    let body = transport::read_body(resp, CONFIG_BODY_LIMIT, host, deadline)
+    let body = http::read_body(resp, CONFIG_BODY_LIMIT, host, deadline)
         .await
         .map_err(|e| FetchFailure::http(e, url))?;
     Ok((body, None))

@@ -13,7 +13,8 @@ use crate::diagnosis::network::{dns_diagnosis, tcp_diagnosis, tls_diagnosis};
 use crate::model::challenge::Challenge;
 use crate::model::ratelimit::RateLimit;
 use crate::net::Net;
-use crate::net::transport::{self, TlsFailure, TlsMode};
+use crate::net::{TlsMode, tls::TlsFailure};
+use crate::net::{tcp, tls};
 use crate::registry::endpoint::Endpoint;
 use crate::report::StageResult;
 use crate::stages::Trail;
@@ -40,7 +41,7 @@ pub(crate) struct Probe {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Reached {
     pub(crate) addresses: Vec<std::net::IpAddr>,
-    pub(crate) certificate: Option<transport::CertificateSummary>,
+    pub(crate) certificate: Option<tls::CertificateSummary>,
 }
 
 /// Runs dns → tcp → tls → ping for one endpoint.
@@ -91,7 +92,7 @@ pub(crate) async fn reach(
     // tcp
     let started = Instant::now();
     let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, ep.port)).collect();
-    let (stream, connected) = match transport::connect_any(&addrs, deadline).await {
+    let (stream, connected) = match tcp::connect_any(&addrs, deadline).await {
         Ok(ok) => ok,
         Err(failures) => return Err(log.fail(started, tcp_diagnosis(&ep.authority(), &failures))),
     };
@@ -107,7 +108,7 @@ pub(crate) async fn reach(
     } else {
         let started = Instant::now();
         let config = net.tls.for_mode(ep.mode);
-        match transport::handshake(stream, connected, &ep.host, config, deadline).await {
+        match tls::handshake(stream, connected, &ep.host, config, deadline).await {
             Ok(session) => {
                 let mut detail = session.version.clone();
                 if let Some(alpn) = &session.alpn {
@@ -125,7 +126,7 @@ pub(crate) async fn reach(
             Err(f) => {
                 let seen = match f {
                     TlsFailure::UnknownIssuer { .. } | TlsFailure::Expired { .. } => {
-                        transport::peek_certificate(
+                        tls::peek_certificate(
                             connected,
                             &ep.host,
                             Arc::clone(&net.tls.skip),
