@@ -4,7 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    for e in preflight::wire::decode_errors(data) {
-        let _ = format!("{e:?}");
-    }
+    let _ = preflight::fuzzing::registry_errors(data);
 });

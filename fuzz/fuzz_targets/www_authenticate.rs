@@ -2,17 +2,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use preflight::challenge::Challenge;
+use preflight::fuzzing;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(header) = std::str::from_utf8(data) else {
         return;
     };
-    if let Some(challenge) = Challenge::parse(header) {
-        let _ = (
-            challenge.scheme().len(),
-            challenge.error(),
-            format!("{challenge:?}"),
-        );
+    if let Some((scheme, error, debug)) = fuzzing::challenge(header) {
+        let _ = (scheme.len(), error, debug);
     }
 });

@@ -39,3 +39,42 @@ pub fn next_link(header: &str) -> Option<String> {
 pub fn suggest(wanted: &str, tags: &[String]) -> Vec<String> {
     crate::registry::tags::suggest(wanted, tags)
 }
+
+/// The registry error bodies `body` holds (the distribution envelope, Docker Hub's and `OAuth2`
+/// shapes), each as its debug text.
+#[must_use]
+pub fn registry_errors(body: &[u8]) -> Vec<String> {
+    crate::model::wire::decode_errors(body)
+        .iter()
+        .map(|e| format!("{e:?}"))
+        .collect()
+}
+
+/// A token endpoint's answer, as its debug text when it decodes.
+#[must_use]
+pub fn token_response(body: &[u8]) -> Option<String> {
+    crate::model::wire::decode_token(body)
+        .ok()
+        .map(|t| format!("{t:?}"))
+}
+
+/// What a JWT says it grants on `repository`, as debug text.
+#[must_use]
+pub fn granted_access(token: &str, repository: &str) -> String {
+    format!(
+        "{:?}",
+        crate::model::wire::granted_access(token, repository)
+    )
+}
+
+/// A `WWW-Authenticate` value parsed: its scheme, its `error=` and its debug text.
+#[must_use]
+pub fn challenge(header: &str) -> Option<(String, Option<String>, String)> {
+    crate::model::challenge::Challenge::parse(header).map(|c| {
+        (
+            c.scheme().to_owned(),
+            c.error().map(str::to_owned),
+            format!("{c:?}"),
+        )
+    })
+}

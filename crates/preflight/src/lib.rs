@@ -78,7 +78,7 @@ pub use engine::checker;
 #[doc(hidden)]
 pub use inputs::{ci_credentials, digests, docker_config, kubelet, manifests, plan};
 #[doc(hidden)]
-pub use model::{challenge, credentials, platform, ratelimit, reference, secret, wire};
+pub use model::{credentials, platform, ratelimit, reference, secret};
 #[doc(hidden)]
 pub use net::{dns, transport};
 

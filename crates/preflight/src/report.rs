@@ -11,6 +11,7 @@ pub const REPORT_VERSION: u32 = 1;
 
 /// The outcome of checking a set of images.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// Report format version (1).
     pub version: u32,
@@ -45,6 +46,7 @@ impl Report {
 
 /// Counts over the images of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Distinct images checked.
     pub images: usize,
@@ -60,6 +62,7 @@ pub struct Summary {
 
 /// Where an image reference was found (a manifest file, a line, an object, a container).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
 pub struct Source {
     /// The file, as given.
     pub file: String,
@@ -73,6 +76,7 @@ pub struct Source {
 
 /// The outcome of one stage.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct StageResult {
     /// Which stage.
     pub stage: Stage,
@@ -90,6 +94,7 @@ pub struct StageResult {
 
 /// The outcome for one image.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ImageReport {
     /// The reference as written.
     pub reference: String,
@@ -174,6 +179,7 @@ fn at_most_once(n: &u32) -> bool {
 /// address tried, the certificate, the authentication challenge, the token service's own
 /// reachability and, with credentials, whether they were accepted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct RegistryReport {
     /// Report format version (1).
     pub version: u32,
@@ -226,6 +232,7 @@ impl RegistryReport {
 
 /// One address and whether a TCP connect to it worked.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct AddressResult {
     /// `ip:port`.
     pub address: String,
@@ -240,6 +247,7 @@ pub struct AddressResult {
 
 /// The token service's reachability.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct RealmReport {
     /// The realm URL.
     pub url: String,
@@ -249,6 +257,7 @@ pub struct RealmReport {
 
 /// Docker Hub's pull budget for one identity (`preflight ratelimit`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct HubBudget {
     /// Report format version (1).
     pub version: u32,

@@ -74,6 +74,7 @@ impl fmt::Display for Stage {
 
 /// Why an image cannot be pulled, where it was found, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Diagnosis {
     /// The stable code.
     pub code: Code,
@@ -139,6 +140,7 @@ impl Diagnosis {
 
 /// Something worth knowing that does not make the image unpullable.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
 pub struct Warning {
     /// The stable code.
     pub code: WarningCode,

@@ -458,6 +458,7 @@ impl Checker {
 
 /// How far a [`Checker::check_with_progress`] call is.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Progress<'a> {
     /// Images done so far, this one included.
     pub done: usize,

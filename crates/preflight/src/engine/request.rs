@@ -12,6 +12,7 @@ use crate::report::Source;
 
 /// One image to check, with where it was found and what it is pulled with.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct ImageRequest {
     /// The reference as written.
     pub reference: String,

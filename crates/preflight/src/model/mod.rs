@@ -2,10 +2,10 @@
 //! a rate limit, a credential and the registry's wire formats are. Everything above builds on
 //! these; nothing here touches the network or the file system.
 
-pub mod challenge;
+pub(crate) mod challenge;
 pub mod credentials;
 pub mod platform;
 pub mod ratelimit;
 pub mod reference;
 pub mod secret;
-pub mod wire;
+pub(crate) mod wire;

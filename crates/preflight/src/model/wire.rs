@@ -7,14 +7,11 @@ use serde::Deserialize;
 
 /// OCI image index.
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-/// OCI image manifest.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// Docker manifest list.
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-/// Docker image manifest, schema 2.
-pub const DOCKER_MANIFEST_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
-/// The `Accept` header for manifest requests: all four types, so that a registry never converts
+/// The `Accept` header for manifest requests: all four types (the two indexes above, the OCI image
+/// manifest and Docker's schema 2), so that a registry never converts
 /// (a Docker list asked without `Accept` comes back as schema 1 with another digest) nor refuses
 /// (an OCI index asked without its type is a 404 on the CNCF registry).
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
