@@ -25,35 +25,39 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The modules follow the data, lower layers never importing higher ones:
+//! # How a check flows
 //!
-//! - [`reference`] — parse and normalize image references exactly like Docker.
-//! - [`dns`] — hickory-resolver, shared by the `dns` stage and every HTTP connection.
-//! - [`transport`] — TCP connects, TLS handshakes, the shared HTTP clients, failure classification.
-//! - [`challenge`] — `WWW-Authenticate` parsing (Basic, Bearer).
-//! - [`wire`] — the registry's wire formats: media types, error bodies, token responses.
-//! - [`secret`], [`credentials`], [`docker_config`] — credentials and where they come from
-//!   (Docker's `config.json` and its credential helpers), never printed.
-//! - [`ci_credentials`] — the CI runner's credentials: `DOCKER_AUTH_CONFIG`, Docker's and podman's files,
-//!   GitLab's `CI_REGISTRY_*` variables.
-//! - [`kubelet`] — pull Secrets and the kubelet's keyring: which credentials a node tries for an image.
-//! - `auth` — Basic and the token flow, with a token cache per scope and credential.
-//! - `probe` — the registry-wide stages `dns` → `tcp` → `tls` → `ping`.
-//! - `manifest` — the `HEAD` of the manifest, and why it failed.
-//! - `tags` — the tags of a repository, and the closest to a missing one.
-//! - [`platform`] — the platforms an image index offers, against those required.
-//! - [`ratelimit`] — Docker Hub's rate-limit headers.
-//! - [`lint`] — warnings about how an image is referenced and pulled.
-//! - [`digests`] — the digests a push produced (`--expect-digest`, buildx metadata, `IMAGE@sha256:…` lines).
-//! - [`diagnosis`] — the stable codes and their hints.
+//! The folders are the architecture; each imports only the ones above it in this list, and none
+//! knows that a CLI exists:
+//!
+//! ```text
+//!  inputs ──► ImageRequest ──► engine ──► stages ──► registry ──► net
+//!  (files)                     (pipeline) (dns…platform) (API, auth)  (dns, tcp, tls, http)
+//!                                 │
+//!                                 └──► report (Report, ImageReport, Diagnosis with code + hint)
+//! ```
+//!
+//! - [`model`] — pure domain types, no I/O: references and digests, platforms, credentials and
+//!   secrets, Docker Hub's rate-limit headers, challenges and the registry's wire formats.
+//! - [`inputs`] — files and environment turned into plain data: Kubernetes manifests, Docker's
+//!   and podman's credential files, the CI runner's variables, pull Secrets and the kubelet's
+//!   keyring, digests files, and the [`plan`] that turns them into
+//!   [`ImageRequest`]s. The engine never reads a file.
+//! - [`net`] — name resolution, TCP, TLS and HTTP, each failure enum classified in one place.
+//! - [`registry`] — the registry API on top: endpoints and every URL, the TLS mode of each host,
+//!   how registries differ (one profile per registry), Basic and token access with a token cache,
+//!   and a repository's tags.
+//! - [`stages`] — one module per contract stage (`dns`, `tcp`, `tls`, `ping`, `auth`, `manifest`,
+//!   `platform`), each a function from what came before to what it finds or the [`Diagnosis`]
+//!   that ends the check.
+//! - [`engine`] — the [`Checker`] and its builder, request merging, the scheduler, the per-image
+//!   pipeline (the stage order and the credential loop, written once), the registry walk and
+//!   Docker Hub's budget.
+//! - [`diagnosis`] — one table of every code, failure and warning alike, with its stages and hint.
 //! - [`report`] — the result as data, serializable to the contract's JSON.
-//! - [`checker`] — the [`Checker`] that ties the stages together.
 //!
-//! Inputs produce plain data the checker consumes:
-//!
-//! - [`manifests`] — Kubernetes YAML/JSON to the images used, with file, line, object and
-//!   container, and the pull Secrets and service accounts beside them.
-//! - [`plan`] — from manifests to image requests, each with the credentials its node would try.
+//! `ARCHITECTURE.md` at the repository root says where a new stage, input, output format, runtime
+//! or registry quirk goes.
 
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
@@ -66,9 +70,9 @@ pub mod fuzzing;
 pub mod inputs;
 pub mod model;
 pub mod net;
-pub(crate) mod registry;
+pub mod registry;
 pub mod report;
-pub(crate) mod stages;
+pub mod stages;
 
 // The paths modules had before the folders: kept for the CLI, the fuzz targets and embedders.
 #[doc(hidden)]

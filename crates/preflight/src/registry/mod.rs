@@ -1,7 +1,7 @@
-//! The registry API on top of the network layer: where a registry is reached and its URLs
-//! ([`endpoint`]), how each host is reached ([`hosts`]), how registries differ ([`profile`]),
-//! access — Basic and the token flow, with a token cache ([`auth`]) — and a repository's tags
-//! ([`tags`]).
+//! The registry API on top of the network layer: where a registry is reached and every URL of its
+//! API (`endpoint`), the TLS mode of each host (`hosts`), how registries differ — one profile
+//! resolved per registry, the one place a registry's quirk goes (`profile`) — access: Basic and
+//! the token flow, with a token cache (`auth`), and a repository's tags (`tags`).
 
 pub(crate) mod auth;
 pub(crate) mod endpoint;

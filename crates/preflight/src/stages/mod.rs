@@ -1,15 +1,18 @@
 //! One module per stage of the contract. Each stage is a function from what the stages before it
-//! found to what it finds, or the [`Diagnosis`] that ends the image's check, and records what it
-//! did in a [`Trail`]:
+//! found to what it finds, or the [`Diagnosis`] that ends the image's check,
+//! and records what it did (stage results, warnings, the credential used) in one trail the engine
+//! turns into the image's report:
 //!
-//! - [`probe`] — the registry-wide `dns` → `tcp` → `tls` stages and [`ping`] (`GET /v2/`), run
-//!   once per registry and shared by its images;
-//! - [`auth`] — pull access: Basic, or a token from the realm of a `Bearer` challenge;
-//! - [`manifest`] — the manifest `HEAD`, and why it failed;
-//! - [`platform`] — the platforms an index offers (or a config declares), against those required;
-//! - [`digest`] — the digest the tag points at, against the one the push produced.
+//! - `probe` — the registry-wide `dns` → `tcp` → `tls` stages and `ping` (`GET /v2/`), run once
+//!   per registry and shared by its images;
+//! - `auth` — pull access: Basic, or a token from the realm of a `Bearer` challenge (the registry
+//!   walk runs it too);
+//! - `manifest` — the manifest `HEAD`, and why it failed;
+//! - `platform` — the platforms an index offers (or a config declares), against those required;
+//! - `digest` — the digest the tag points at, against the one the push produced.
 //!
-//! The order is written once, in `engine::pipeline`.
+//! The order is written once, in the engine's pipeline. A new stage is a module here, a variant of
+//! [`Stage`], its codes in the code table, and one line in the pipeline.
 
 pub(crate) mod auth;
 pub(crate) mod digest;
