@@ -48,6 +48,7 @@ use crate::model::credentials::{
 };
 use crate::model::reference::Reference;
 use crate::model::secret::Secret;
+use crate::model::similar::edit_distance_within;
 
 const TYPE_DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
 const TYPE_DOCKERCFG: &str = "kubernetes.io/dockercfg";
@@ -1067,7 +1068,7 @@ fn near_miss(entry: &KeyringEntry, image: &Image, matched: &[&KeyringEntry]) -> 
     }
     let loose_key = loose_host(key);
     let loose_image = loose_host(&image.domain);
-    let distance = edit_distance(&loose_key, &loose_image);
+    let distance = edit_distance_within(&loose_key, &loose_image, MAX_HINT_HOST);
     let related = distance.is_some_and(|d| d <= 2) || loose_glob_match(&loose_key, &loose_image);
     let target = image.target.as_ref()?;
     if entry.misplaced {
@@ -1224,28 +1225,6 @@ fn loose_glob_match(key: &str, image: &str) -> bool {
     let keys: Vec<&str> = key.split('.').collect();
     let images: Vec<&str> = image.split('.').collect();
     keys.len() == images.len() && keys.iter().zip(&images).all(|(k, i)| glob_match(k, i))
-}
-
-/// The Levenshtein distance, or `None` for hosts too long to be worth it.
-fn edit_distance(a: &str, b: &str) -> Option<usize> {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len() > MAX_HINT_HOST || b.len() > MAX_HINT_HOST {
-        return None;
-    }
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut current = Vec::with_capacity(b.len() + 1);
-        current.push(i + 1);
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous.get(j)? + usize::from(ca != cb);
-            let delete = previous.get(j + 1)? + 1;
-            let insert = current.get(j)? + 1;
-            current.push(substitute.min(delete).min(insert));
-        }
-        previous = current;
-    }
-    previous.last().copied()
 }
 
 // --- a pod's credentials -------------------------------------------------------------------
