@@ -36,9 +36,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::inputs::auth_entry::{Decoder, EntryError, EntryFields, read_entry};
+use crate::inputs::json_error::{serde_problem, value_start};
 use crate::model::credentials::{
-    Credential, CredentialError, CredentialSource, GO_STD_BASE64, LocatedCredential,
-    go_json_field as field, json_kind as kind,
+    Credential, CredentialError, CredentialSource, LocatedCredential, go_json_field as field,
+    json_kind as kind,
 };
 
 use crate::model::secret::Secret;
@@ -870,38 +872,17 @@ fn home_dir() -> Option<PathBuf> {
     std::env::var_os(var).map(PathBuf::from)
 }
 
-/// One `auths` entry, decoded as Docker decodes it. The error is the problem, without the key.
-fn parse_entry(entry: &Value) -> Result<Option<Credential>, String> {
-    let entry = match entry {
-        Value::Object(entry) => entry,
-        // Go decodes a null entry to an empty one.
-        Value::Null => return Ok(None),
-        other => return Err(format!("the entry is {}, expected an object", kind(other))),
-    };
-    // Every field Docker's `AuthConfig` declares is type-checked, as Go would, though only some
-    // are used; the message names the field and the JSON type, never the value.
-    let text = |name: &str| -> Result<String, String> {
-        match field(entry, name) {
-            None => Ok(String::new()),
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(other) => Err(format!("{name} is {}, expected a string", kind(other))),
-        }
-    };
-    let auth = text("auth")?;
-    let mut username = text("username")?;
-    let mut password = text("password")?;
-    let token = text("identitytoken")?;
-    for unused in ["email", "serveraddress", "registrytoken"] {
-        text(unused)?;
-    }
-    // As in Docker, `auth` overrides the separate fields.
-    if !auth.is_empty() {
-        (username, password) = decode_auth(&auth)?;
-    }
-    Ok(if !token.is_empty() {
+/// One `auths` entry, decoded as Docker decodes it.
+fn parse_entry(entry: &Value) -> Result<Option<Credential>, EntryError> {
+    let EntryFields {
+        username,
+        password,
+        identity_token,
+    } = read_entry(entry, Decoder::Docker)?;
+    Ok(if !identity_token.is_empty() {
         Some(Credential::IdentityToken {
             username,
-            token: Secret::new(token),
+            token: Secret::new(identity_token),
         })
     } else if !username.is_empty() || !password.is_empty() {
         Some(Credential::Basic {
@@ -911,19 +892,6 @@ fn parse_entry(entry: &Value) -> Result<Option<Credential>, String> {
     } else {
         None
     })
-}
-
-/// Decodes `auth` (base64 of `user:password`) with Docker's rules: split at the first ':', the
-/// user must not be empty, NULs around the password are dropped. Errors never quote the input.
-fn decode_auth(auth: &str) -> Result<(String, String), String> {
-    let text = crate::model::credentials::decode_auth_text(&GO_STD_BASE64, auth)?;
-    let Some((user, password)) = text.split_once(':') else {
-        return Err("auth has no ':' between user and password".into());
-    };
-    if user.is_empty() {
-        return Err("auth has an empty user name before ':'".into());
-    }
-    Ok((user.to_owned(), password.trim_matches('\0').to_owned()))
 }
 
 /// The keys of `map` that stand for `registry`, best first.
@@ -985,37 +953,20 @@ fn fold_hub(host: &str) -> &str {
 /// A `serde_json` syntax error, described by its category and position only: its message can
 /// quote the input (`invalid type: string "…"`), and the input holds secrets.
 fn syntax_error(path: &Path, err: &serde_json::Error) -> ConfigError {
-    let problem = match err.classify() {
-        serde_json::error::Category::Eof => {
-            "the JSON ends early (an object, array or string is not closed)"
-        }
-        serde_json::error::Category::Syntax => "not valid JSON",
-        serde_json::error::Category::Data => "a value of the wrong type",
-        serde_json::error::Category::Io => "read error",
-    };
     ConfigError::Syntax {
         path: path.to_owned(),
         line: err.line(),
         column: err.column(),
-        problem: problem.into(),
+        problem: serde_problem(err).into(),
     }
 }
 
-/// Line and column (1-based, column in bytes like `serde_json`'s) of the first JSON value.
-fn value_start(json: &str) -> (usize, usize) {
-    let start = json.len() - json.trim_start_matches([' ', '\t', '\n', '\r']).len();
-    let before = &json[..start];
-    let line = before.matches('\n').count() + 1;
-    let column = start - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, column)
-}
-
 /// An [`ConfigError::InvalidEntry`].
-fn invalid(path: &Path, key: &str, problem: String) -> ConfigError {
+fn invalid(path: &Path, key: &str, problem: impl fmt::Display) -> ConfigError {
     ConfigError::InvalidEntry {
         path: path.to_owned(),
         key: key.to_owned(),
-        problem,
+        problem: problem.to_string(),
     }
 }
 

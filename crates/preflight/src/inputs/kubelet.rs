@@ -36,15 +36,18 @@
 //! position, since its messages can quote the input.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::Ipv6Addr;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
+use crate::inputs::auth_entry::{Decoder, EntryError, EntryFields, read_entry};
 use crate::inputs::docker_config::DockerConfig;
+use crate::inputs::json_error::{serde_problem, value_start};
 use crate::model::credentials::{
-    Candidates, Credential, CredentialError, CredentialSource, GO_RAW_STD_BASE64, GO_STD_BASE64,
-    LocatedCredential, go_json_field as field, json_kind as kind,
+    Candidates, Credential, CredentialError, CredentialSource, GO_STD_BASE64, LocatedCredential,
+    go_json_field as field, json_kind as kind,
 };
 use crate::model::reference::Reference;
 use crate::model::secret::Secret;
@@ -318,47 +321,42 @@ impl SecretName<'_> {
     /// A `serde_json` error by category and position only: its message can quote the input,
     /// and the input holds secrets.
     fn json_from_serde(&self, err: &serde_json::Error) -> PullSecretError {
-        let problem = match err.classify() {
-            serde_json::error::Category::Eof => {
-                "the JSON ends early (an object, array or string is not closed)"
-            }
-            serde_json::error::Category::Syntax => "not valid JSON",
-            serde_json::error::Category::Data => "a value of the wrong type",
-            serde_json::error::Category::Io => "read error",
-        };
-        self.json(err.line(), err.column(), problem)
+        self.json(err.line(), err.column(), serde_problem(err))
     }
 
-    fn invalid(&self, key: &str, problem: String) -> PullSecretError {
+    fn invalid(&self, key: &str, problem: impl fmt::Display) -> PullSecretError {
         PullSecretError::InvalidEntry {
             namespace: self.namespace.to_owned(),
             name: self.name.to_owned(),
             key: key.to_owned(),
-            problem,
+            problem: problem.to_string(),
         }
     }
 }
 
 /// `HttpHeaders` is the one other field the kubelet's `DockerConfigJSON` declares, as a map of
 /// strings; Go refuses the whole secret when it has another shape.
-fn check_http_headers(top: &Map<String, Value>) -> Result<(), String> {
+fn check_http_headers(top: &Map<String, Value>) -> Result<(), HttpHeadersError> {
     match field(top, "HttpHeaders") {
         None => Ok(()),
         Some(Value::Object(headers)) => match headers
             .values()
             .find(|v| !matches!(v, Value::String(_) | Value::Null))
         {
-            Some(other) => Err(format!(
-                "a header in HttpHeaders is {}, expected a string",
-                kind(other)
-            )),
+            Some(other) => Err(HttpHeadersError::HeaderNotAString { kind: kind(other) }),
             None => Ok(()),
         },
-        Some(other) => Err(format!(
-            "HttpHeaders is {}, expected an object",
-            kind(other)
-        )),
+        Some(other) => Err(HttpHeadersError::NotAnObject { kind: kind(other) }),
     }
+}
+
+/// Why `HttpHeaders` makes Go refuse the secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum HttpHeadersError {
+    #[error("HttpHeaders is {kind}, expected an object")]
+    NotAnObject { kind: &'static str },
+    #[error("a header in HttpHeaders is {kind}, expected a string")]
+    HeaderNotAString { kind: &'static str },
 }
 
 /// Whether a stray top-level key reads as a registry, so that `{"r.io": {…}}` written without
@@ -368,65 +366,21 @@ fn looks_like_registry_key(key: &str) -> bool {
 }
 
 /// One entry, decoded as `DockerConfigEntry.UnmarshalJSON` does: the credential the kubelet
-/// sends and whether an ignored `identitytoken` was there. The error is the problem, without
-/// the key, and never quotes a value.
-fn parse_entry(entry: &Value) -> Result<(Option<Credential>, bool), String> {
-    let entry = match entry {
-        Value::Object(entry) => entry,
-        Value::Null => return Ok((None, false)),
-        other => return Err(format!("the entry is {}, expected an object", kind(other))),
-    };
-    // The fields the kubelet declares are type-checked by Go; others are skipped unread.
-    let text = |name: &str| -> Result<String, String> {
-        match field(entry, name) {
-            None => Ok(String::new()),
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(other) => Err(format!("{name} is {}, expected a string", kind(other))),
-        }
-    };
-    let mut username = text("username")?;
-    let mut password = text("password")?;
-    text("email")?;
-    let auth = text("auth")?;
-    let identity_token =
-        matches!(field(entry, "identitytoken"), Some(Value::String(t)) if !t.is_empty());
-    if !auth.is_empty() {
-        (username, password) = decode_auth(&auth)?;
-    }
+/// sends and whether an ignored `identitytoken` was there. Unlike Docker, an empty user name
+/// in `auth` is accepted and NULs are kept.
+fn parse_entry(entry: &Value) -> Result<(Option<Credential>, bool), EntryError> {
+    let EntryFields {
+        username,
+        password,
+        identity_token,
+    } = read_entry(entry, Decoder::Kubelet)?;
     let credential = (!username.is_empty() || !password.is_empty()).then(|| Credential::Basic {
         username,
         password: Secret::new(password),
     });
-    Ok((credential, identity_token))
+    Ok((credential, !identity_token.is_empty()))
 }
 
-/// Decodes `auth` as the kubelet's `decodeDockerConfigFieldAuth`: padded base64 when it ends
-/// in `=`, unpadded otherwise, split at the first `:`. Unlike Docker, an empty user name is
-/// accepted and NULs are kept.
-fn decode_auth(auth: &str) -> Result<(String, String), String> {
-    let engine = if auth.trim().ends_with('=') {
-        &GO_STD_BASE64
-    } else {
-        &GO_RAW_STD_BASE64
-    };
-    let text = crate::model::credentials::decode_auth_text(engine, auth)?;
-    let Some((user, password)) = text.split_once(':') else {
-        return Err(
-            "auth has no ':' between user name and password (it must be base64 of user:password)"
-                .into(),
-        );
-    };
-    Ok((user.to_owned(), password.to_owned()))
-}
-
-/// Line and column (1-based, column in bytes like `serde_json`'s) of the first JSON value.
-fn value_start(json: &str) -> (usize, usize) {
-    let start = json.len() - json.trim_start_matches([' ', '\t', '\n', '\r']).len();
-    let before = json.get(..start).unwrap_or_default();
-    let line = before.matches('\n').count() + 1;
-    let column = start - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, column)
-}
 
 // --- Go's URL parsing, as far as the keyring depends on it ----------------------------------
 
