@@ -189,16 +189,18 @@ pub(crate) fn decode_auth_text(
     auth: &str,
 ) -> Result<String, AuthTextError> {
     let compact: String = auth.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
-    let bytes = engine.decode(compact).map_err(|err| AuthTextError::Base64 {
-        why: match err {
-            base64::DecodeError::InvalidByte(..) => "a character outside the base64 alphabet",
-            base64::DecodeError::InvalidLength(_) => "its length is impossible for base64",
-            base64::DecodeError::InvalidLastSymbol(..) => {
-                "its last character is impossible for base64"
-            }
-            base64::DecodeError::InvalidPadding => "missing or misplaced '=' padding",
-        },
-    })?;
+    let bytes = engine
+        .decode(compact)
+        .map_err(|err| AuthTextError::Base64 {
+            why: match err {
+                base64::DecodeError::InvalidByte(..) => "a character outside the base64 alphabet",
+                base64::DecodeError::InvalidLength(_) => "its length is impossible for base64",
+                base64::DecodeError::InvalidLastSymbol(..) => {
+                    "its last character is impossible for base64"
+                }
+                base64::DecodeError::InvalidPadding => "missing or misplaced '=' padding",
+            },
+        })?;
     // A `Secret` holds text; a lossy conversion would silently send another password.
     String::from_utf8(bytes).map_err(|err| AuthTextError::NotUtf8 {
         source: err.utf8_error(),
