@@ -3,9 +3,11 @@
 //! the kubelet's keyring, digests files, and the plan that turns all of them into image requests.
 //! The engine never reads a file.
 
+pub(crate) mod auth_entry;
 pub mod ci_credentials;
 pub mod digests;
 pub mod docker_config;
+pub(crate) mod json_error;
 pub mod kubelet;
 pub mod manifests;
 pub mod plan;

@@ -162,24 +162,49 @@ pub(crate) const GO_RAW_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::RequireNone),
 );
 
-/// Decodes an `auth` value to text, skipping line breaks anywhere as Go's decoder does. The
-/// error says what kind of problem it is, never which character: the input is a secret, and the
-/// decoder's own message quotes the offending byte.
-pub(crate) fn decode_auth_text(engine: &GeneralPurpose, auth: &str) -> Result<String, String> {
+/// Why an `auth` value does not decode to text. Says what kind of problem it is, never which
+/// character: the input is a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum AuthTextError {
+    /// Not base64 for the decoder used. The decoder's own error is not kept: its message
+    /// quotes the offending byte, a byte of the secret.
+    #[error("auth is not valid base64 ({why})")]
+    Base64 {
+        /// What kind of problem, in words that name no character.
+        why: &'static str,
+    },
+    /// The bytes are not UTF-8.
+    #[error("auth does not decode to UTF-8 text")]
+    NotUtf8 {
+        /// Where the bytes stop being UTF-8: offsets only. Not `FromUtf8Error`, whose `Debug`
+        /// shows the bytes, the secret.
+        #[source]
+        source: std::str::Utf8Error,
+    },
+}
+
+/// Decodes an `auth` value to text, skipping line breaks anywhere as Go's decoder does.
+pub(crate) fn decode_auth_text(
+    engine: &GeneralPurpose,
+    auth: &str,
+) -> Result<String, AuthTextError> {
     let compact: String = auth.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
-    let bytes = engine.decode(compact).map_err(|err| {
-        let why = match err {
-            base64::DecodeError::InvalidByte(..) => "a character outside the base64 alphabet",
-            base64::DecodeError::InvalidLength(_) => "its length is impossible for base64",
-            base64::DecodeError::InvalidLastSymbol(..) => {
-                "its last character is impossible for base64"
-            }
-            base64::DecodeError::InvalidPadding => "missing or misplaced '=' padding",
-        };
-        format!("auth is not valid base64 ({why})")
-    })?;
+    let bytes = engine
+        .decode(compact)
+        .map_err(|err| AuthTextError::Base64 {
+            why: match err {
+                base64::DecodeError::InvalidByte(..) => "a character outside the base64 alphabet",
+                base64::DecodeError::InvalidLength(_) => "its length is impossible for base64",
+                base64::DecodeError::InvalidLastSymbol(..) => {
+                    "its last character is impossible for base64"
+                }
+                base64::DecodeError::InvalidPadding => "missing or misplaced '=' padding",
+            },
+        })?;
     // A `Secret` holds text; a lossy conversion would silently send another password.
-    String::from_utf8(bytes).map_err(|_| "auth does not decode to UTF-8 text".to_owned())
+    String::from_utf8(bytes).map_err(|err| AuthTextError::NotUtf8 {
+        source: err.utf8_error(),
+    })
 }
 
 /// A field of a JSON object as Go's `encoding/json` — hence Docker and the kubelet — finds it:

@@ -8,4 +8,5 @@ pub mod platform;
 pub mod ratelimit;
 pub mod reference;
 pub mod secret;
+pub(crate) mod similar;
 pub(crate) mod wire;

@@ -163,28 +163,10 @@ fn distance(wanted: &str, candidate: &str) -> Option<u64> {
         }
         return Some(score);
     }
-    let d = edit_distance(wanted, candidate);
+    let d = crate::model::similar::edit_distance(wanted, candidate);
     let allowed = (wanted.chars().count() / 3).max(2);
     // Text distances rank after every version of the same major.
     (d <= allowed).then(|| 1_000_000_000_000 + u64::try_from(d).unwrap_or(u64::MAX))
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb))
-                .min(above + 1)
-                .min(row[j] + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// The tags closest to `wanted`, closest first; `latest` when nothing is close and it exists.
