@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, Write as _};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::model::credentials::{Credential, CredentialError, go_json_field as field};
 use crate::model::secret::Secret;
 
-use super::process::{executable_names, is_executable, read_capped, stop, wait_until};
+use super::process::{Captured, executable_names, is_executable, read_capped, stop, wait_until};
 use super::{HUB_INDEX_HOST, HUB_KEY, HUB_REGISTRY};
 
 /// The length, in characters, to which a failing helper's message is cut.
@@ -143,34 +143,70 @@ impl HelperRunner {
 
     /// Runs the helper once.
     fn run(&self, helper: &str, server_url: &str, registry: &str) -> HelperAnswer {
-        let failed = |status: &str, message: String| CredentialError::HelperFailed {
-            helper: helper.to_owned(),
-            registry: registry.to_owned(),
-            status: status.to_owned(),
-            message,
-        };
-        let missing = || CredentialError::HelperMissing {
-            helper: helper.to_owned(),
-            registry: registry.to_owned(),
-        };
-        let timed_out = || CredentialError::HelperTimeout {
-            helper: helper.to_owned(),
-            registry: registry.to_owned(),
-            seconds: self.timeout.as_secs() + u64::from(self.timeout.subsec_nanos() > 0),
+        let failure = |failure: RunFailure| match failure {
+            RunFailure::Missing => CredentialError::HelperMissing {
+                helper: helper.to_owned(),
+                registry: registry.to_owned(),
+            },
+            RunFailure::TimedOut => CredentialError::HelperTimeout {
+                helper: helper.to_owned(),
+                registry: registry.to_owned(),
+                seconds: self.timeout.as_secs() + u64::from(self.timeout.subsec_nanos() > 0),
+            },
+            RunFailure::Failed { status, message } => CredentialError::HelperFailed {
+                helper: helper.to_owned(),
+                registry: registry.to_owned(),
+                status,
+                message,
+            },
         };
         // A name with a path in it would run a program outside the search path (GitLab Runner
         // refuses these too).
         if helper.is_empty() || helper.contains(['/', '\\']) || helper == "." || helper == ".." {
-            return Err(failed(
+            return Err(failure(RunFailure::failed(
                 "not run",
-                "the helper name is not a plain program name".to_owned(),
-            ));
+                "the helper name is not a plain program name",
+            )));
         }
         let Some(program) = self.find(helper) else {
-            return Err(missing());
+            return Err(failure(RunFailure::Missing));
         };
+        let (status, stdout, stderr) = self.execute(&program, server_url).map_err(failure)?;
 
-        let mut command = Command::new(&program);
+        if status.success() {
+            // stdout holds the secret: it is parsed, never quoted.
+            let credential = if stdout.truncated {
+                Err(())
+            } else {
+                parse_helper_output(&stdout.bytes)
+            };
+            return credential.map_err(|()| CredentialError::HelperOutput {
+                helper: helper.to_owned(),
+                registry: registry.to_owned(),
+            });
+        }
+        if [&stdout.bytes, &stderr.bytes].iter().any(|bytes| {
+            String::from_utf8_lossy(bytes)
+                .to_ascii_lowercase()
+                .contains(HELPER_NOT_FOUND)
+        }) {
+            return Ok(None);
+        }
+        // `exit status: 3`, or on Unix `signal: 9 (SIGKILL)`.
+        Err(failure(RunFailure::Failed {
+            status: status.to_string(),
+            message: failure_message(&stderr.bytes, &stdout.bytes),
+        }))
+    }
+
+    /// Runs `program get` with `server_url` on its stdin, until it exits and its output is
+    /// complete or the time limit is spent.
+    fn execute(
+        &self,
+        program: &Path,
+        server_url: &str,
+    ) -> Result<(ExitStatus, Captured, Captured), RunFailure> {
+        let mut command = Command::new(program);
         command
             .arg("get")
             .stdin(Stdio::piped())
@@ -186,8 +222,8 @@ impl HelperRunner {
         let mut child = match command.spawn() {
             Ok(child) => child,
             // Removed between the search and the start.
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(missing()),
-            Err(err) => return Err(failed("not started", err.to_string())),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(RunFailure::Missing),
+            Err(err) => return Err(RunFailure::failed("not started", err.to_string())),
         };
         if let Some(mut stdin) = child.stdin.take() {
             // A few hundred bytes fit in any pipe buffer, so this cannot block. A helper that
@@ -199,56 +235,32 @@ impl HelperRunner {
         let stderr = child.stderr.take().map(read_capped);
         let (Some(Ok(stdout)), Some(Ok(stderr))) = (stdout, stderr) else {
             stop(&mut child);
-            return Err(failed(
+            return Err(RunFailure::failed(
                 "not run",
-                "could not start a thread to read its output".to_owned(),
+                "could not start a thread to read its output",
             ));
         };
-
         let status = match wait_until(&mut child, deadline) {
             Ok(Some(status)) => status,
             Ok(None) => {
                 stop(&mut child);
-                return Err(timed_out());
+                return Err(RunFailure::TimedOut);
             }
             Err(err) => {
                 stop(&mut child);
-                return Err(failed("unknown", format!("waiting for it failed: {err}")));
+                return Err(RunFailure::failed(
+                    "unknown",
+                    format!("waiting for it failed: {err}"),
+                ));
             }
         };
         // A process the helper started can hold its pipes open after it exits; its output is
         // complete only when they close, and that must happen within the time limit too.
         let (Some(stdout), Some(stderr)) = (stdout.collect(deadline), stderr.collect(deadline))
         else {
-            return Err(timed_out());
+            return Err(RunFailure::TimedOut);
         };
-
-        if status.success() {
-            // stdout holds the secret: it is parsed, never quoted.
-            return if stdout.truncated {
-                Err(CredentialError::HelperOutput {
-                    helper: helper.to_owned(),
-                    registry: registry.to_owned(),
-                })
-            } else {
-                parse_helper_output(&stdout.bytes).map_err(|()| CredentialError::HelperOutput {
-                    helper: helper.to_owned(),
-                    registry: registry.to_owned(),
-                })
-            };
-        }
-        if [&stdout.bytes, &stderr.bytes].iter().any(|bytes| {
-            String::from_utf8_lossy(bytes)
-                .to_ascii_lowercase()
-                .contains(HELPER_NOT_FOUND)
-        }) {
-            return Ok(None);
-        }
-        // `exit status: 3`, or on Unix `signal: 9 (SIGKILL)`.
-        Err(failed(
-            &status.to_string(),
-            failure_message(&stderr.bytes, &stdout.bytes),
-        ))
+        Ok((status, stdout, stderr))
     }
 
     /// The helper's executable: the first `docker-credential-HELPER` in the search path.
@@ -270,6 +282,26 @@ type HelperAnswer = Result<Option<Credential>, CredentialError>;
 
 /// Answers by (helper, server URL); each cell is filled by exactly one run.
 type HelperCache = HashMap<(String, String), Arc<OnceLock<HelperAnswer>>>;
+
+/// Why a run ended without an answer to decode; [`HelperRunner::run`] names the helper and
+/// registry.
+enum RunFailure {
+    /// No executable, or it vanished before it started.
+    Missing,
+    /// The time limit was spent.
+    TimedOut,
+    /// It could not run, or ran and failed.
+    Failed { status: String, message: String },
+}
+
+impl RunFailure {
+    fn failed(status: &str, message: impl Into<String>) -> RunFailure {
+        RunFailure::Failed {
+            status: status.to_owned(),
+            message: message.into(),
+        }
+    }
+}
 
 impl Default for HelperRunner {
     fn default() -> HelperRunner {

@@ -34,7 +34,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::inputs::auth_entry::{Decoder, EntryError, EntryFields, read_entry};
 use crate::inputs::json_error::{serde_problem, value_start};
@@ -91,87 +91,33 @@ impl DockerConfig {
             helpers: None,
             origin_name: None,
         };
-        // Go's JSON decoder refuses a byte order mark, so Docker does too; saying so beats
-        // pointing at an invisible character.
-        if json.starts_with('\u{feff}') {
-            return Err(ConfigError::Syntax {
-                path: path.to_owned(),
-                line: 1,
-                column: 1,
-                problem: "the file starts with a byte order mark, which Docker does not accept"
-                    .into(),
-            });
+        let Some(top) = top_object(json, path)? else {
+            return Ok(config);
+        };
+        for (key, entry) in object_field(&top, "auths", path)?.into_iter().flatten() {
+            let credential = parse_entry(entry).map_err(|problem| invalid(path, key, problem))?;
+            config.auths.insert(key.clone(), credential);
         }
-        // Docker reads the file with one `json.Decoder.Decode`: the first JSON value counts and
-        // anything after it is never looked at. A stream deserializer reproduces that.
-        let top = match serde_json::Deserializer::from_str(json)
-            .into_iter::<Value>()
-            .next()
+        for (key, helper) in object_field(&top, "credHelpers", path)?
+            .into_iter()
+            .flatten()
         {
-            None => return Ok(config),
-            Some(Err(err)) => return Err(syntax_error(path, &err)),
-            Some(Ok(value)) => value,
-        };
-        let top = match top {
-            Value::Object(object) => object,
-            Value::Null => return Ok(config),
-            other => {
-                let (line, column) = value_start(json);
-                return Err(ConfigError::Syntax {
-                    path: path.to_owned(),
-                    line,
-                    column,
-                    problem: format!("the top level is {}, expected an object", kind(&other)),
-                });
-            }
-        };
-
-        match field(&top, "auths") {
-            None => {}
-            Some(Value::Object(auths)) => {
-                for (key, entry) in auths {
-                    let credential =
-                        parse_entry(entry).map_err(|problem| invalid(path, key, problem))?;
-                    config.auths.insert(key.clone(), credential);
+            let helper = match helper {
+                Value::String(s) => s.clone(),
+                // Go stores a null map value as "", which sends the registry back to the file.
+                Value::Null => String::new(),
+                other => {
+                    return Err(invalid(
+                        path,
+                        key,
+                        format!(
+                            "the credHelpers value is {}, expected a helper name",
+                            kind(other)
+                        ),
+                    ));
                 }
-            }
-            Some(other) => {
-                return Err(invalid(
-                    path,
-                    "auths",
-                    format!("auths is {}, expected an object", kind(other)),
-                ));
-            }
-        }
-        match field(&top, "credHelpers") {
-            None => {}
-            Some(Value::Object(helpers)) => {
-                for (key, helper) in helpers {
-                    let helper = match helper {
-                        Value::String(s) => s.clone(),
-                        // Go stores a null map value as "", which sends the registry back to the file.
-                        Value::Null => String::new(),
-                        other => {
-                            return Err(invalid(
-                                path,
-                                key,
-                                format!(
-                                    "the credHelpers value is {}, expected a helper name",
-                                    kind(other)
-                                ),
-                            ));
-                        }
-                    };
-                    config.cred_helpers.insert(key.clone(), helper);
-                }
-            }
-            Some(other) => {
-                return Err(invalid(
-                    path,
-                    "credHelpers",
-                    format!("credHelpers is {}, expected an object", kind(other)),
-                ));
-            }
+            };
+            config.cred_helpers.insert(key.clone(), helper);
         }
         match field(&top, "credsStore") {
             None => {}
@@ -300,6 +246,58 @@ impl DockerConfig {
             Some(name) => name.clone(),
             None => format!("docker-config {}", self.path.display()),
         }
+    }
+}
+
+/// The file's top-level object; `None` for an empty file or `null`, which Docker reads as an
+/// empty configuration.
+fn top_object(json: &str, path: &Path) -> Result<Option<Map<String, Value>>, ConfigError> {
+    // Go's JSON decoder refuses a byte order mark, so Docker does too; saying so beats
+    // pointing at an invisible character.
+    if json.starts_with('\u{feff}') {
+        return Err(ConfigError::Syntax {
+            path: path.to_owned(),
+            line: 1,
+            column: 1,
+            problem: "the file starts with a byte order mark, which Docker does not accept".into(),
+        });
+    }
+    // Docker reads the file with one `json.Decoder.Decode`: the first JSON value counts and
+    // anything after it is never looked at. A stream deserializer reproduces that.
+    match serde_json::Deserializer::from_str(json)
+        .into_iter::<Value>()
+        .next()
+    {
+        None | Some(Ok(Value::Null)) => Ok(None),
+        Some(Err(err)) => Err(syntax_error(path, &err)),
+        Some(Ok(Value::Object(object))) => Ok(Some(object)),
+        Some(Ok(other)) => {
+            let (line, column) = value_start(json);
+            Err(ConfigError::Syntax {
+                path: path.to_owned(),
+                line,
+                column,
+                problem: format!("the top level is {}, expected an object", kind(&other)),
+            })
+        }
+    }
+}
+
+/// The object under the top-level field `name`, if there is one; a value of another type makes
+/// Docker refuse the file.
+fn object_field<'a>(
+    top: &'a Map<String, Value>,
+    name: &str,
+    path: &Path,
+) -> Result<Option<&'a Map<String, Value>>, ConfigError> {
+    match field(top, name) {
+        None => Ok(None),
+        Some(Value::Object(object)) => Ok(Some(object)),
+        Some(other) => Err(invalid(
+            path,
+            name,
+            format!("{name} is {}, expected an object", kind(other)),
+        )),
     }
 }
 

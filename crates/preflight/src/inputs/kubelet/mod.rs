@@ -129,6 +129,10 @@ impl CredentialSource for PodCredentials {
 mod tests {
     use std::collections::BTreeMap;
 
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
     use super::*;
     use crate::inputs::kubelet::glob::glob_match;
     use crate::inputs::kubelet::secret::{KEY_DOCKERCFG, TYPE_DOCKERCFG};
@@ -289,64 +293,55 @@ mod tests {
         assert_eq!(found.credentials[0].credential, basic("u", CANARY));
     }
 
-    /// xorshift64: deterministic, so a failure reproduces.
-    struct Xorshift(u64);
-
-    impl Xorshift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            usize::try_from(self.next() % n as u64).unwrap()
-        }
-
-        fn text(&mut self, alphabet: &[char], max: usize) -> String {
-            let len = self.below(max + 1);
-            (0..len)
-                .map(|_| alphabet[self.below(alphabet.len())])
-                .collect()
-        }
+    /// Up to `max` characters of `alphabet`.
+    fn text(alphabet: &[char], max: usize) -> impl Strategy<Value = String> + use<> {
+        vec(select(alphabet.to_vec()), 0..=max).prop_map(String::from_iter)
     }
 
-    #[test]
-    fn arbitrary_keys_and_configs_never_panic() {
-        let key_alphabet: Vec<char> = "ab.io:5[]^-*?\\/%#@![]:.."
+    /// What keys are made of: the characters URL parsing, globs and ports branch on.
+    fn key_text(max: usize) -> impl Strategy<Value = String> {
+        let alphabet: Vec<char> = "ab.io:5[]^-*?\\/%#@![]:.."
             .chars()
             .chain([
                 '2', 'f', 'é', ' ', '\u{0}', 'v', '1', 'h', 't', 'p', 's', 'A',
             ])
             .collect();
-        let json_alphabet: Vec<char> =
+        text(&alphabet, max)
+    }
+
+    /// What a docker config is made of, enough to reach every decoding error.
+    fn json_text(max: usize) -> impl Strategy<Value = String> {
+        let alphabet: Vec<char> =
             r#"{}[]":,auths ername pwod\1=.x"#.chars().chain(['é', '\n', '\u{1}']).collect();
-        let images: Vec<Reference> = [
-            "nginx",
-            "registry.io/team/app",
-            "a.io:5000/x",
-            "[::1]:5000/x",
-            "localhost/x",
-            "Ab.Io/x",
-        ]
-        .iter()
-        .map(|i| reference(i))
-        .collect();
-        let mut rng = Xorshift(0x2545_F491_4F6C_DD1D);
-        for _ in 0..3_000 {
-            let keys: Vec<String> = (0..3).map(|_| rng.text(&key_alphabet, 24)).collect();
+        text(&alphabet, max)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+        #[test]
+        fn arbitrary_keys_and_configs_never_panic(
+            keys in vec(key_text(24), 3),
+            pattern in key_text(12),
+            name in key_text(12),
+            json in json_text(40),
+        ) {
             let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
             let keyring = keyring(&[&keys_secret("ns", "s", &key_refs)]);
-            for image in &images {
-                let _ = keyring.matches(image);
-                let _ = keyring.near_misses(image);
+            for image in [
+                "nginx",
+                "registry.io/team/app",
+                "a.io:5000/x",
+                "[::1]:5000/x",
+                "localhost/x",
+                "Ab.Io/x",
+            ] {
+                let image = reference(image);
+                let _ = keyring.matches(&image);
+                let _ = keyring.near_misses(&image);
             }
-            let pattern = rng.text(&key_alphabet, 12);
-            let name = rng.text(&key_alphabet, 12);
             let _ = glob_match(&pattern, &name);
             let _ = split_host_port(&name);
-            let json = rng.text(&json_alphabet, 40);
             let _ = decode_json("ns", "s", &json);
             let _ = PullSecret::decode(
                 "ns",
