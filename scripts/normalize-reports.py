@@ -7,6 +7,7 @@ Usage: normalize-reports.py SRC_DIR DST_DIR
 """
 import re,sys,os
 subs=[
+ (r'expired \d+ days ago','expired N days ago'),
  (r'/work/[a-z-]+/','/work/[TREE]/'),(r'registry\.preflight\.test:\d+','registry.preflight.test:[PORT]'),(r'time="[0-9.]+"','time="T"'),(r'  +',' '),
  (r',\n\s*"shared": true',''),(r'"(fingerprint|preflight/v1)": "[0-9a-f]+"','"\\1": "[FP]"'),(r'"elapsed_ms": [0-9.]+','"elapsed_ms": 0'),
  (r'127\.0\.0\.\d+:\d+','[ADDR]'),(r'localhost:\d+','localhost:[PORT]'),(r'\[::1\]:\d+','[::1]:[PORT]'),
