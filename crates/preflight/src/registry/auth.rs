@@ -26,7 +26,7 @@ const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 const TOKEN_BODY_LIMIT: usize = 256 * 1024;
 
 /// Why access could not be obtained. Each variant is one diagnosis.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthFailure {
     /// Credentials are needed and none were available (or allowed) for this registry.
@@ -52,6 +52,9 @@ pub enum AuthFailure {
     Server {
         /// What went wrong.
         detail: String,
+        /// The failure below it, when one was.
+        #[source]
+        cause: Option<ServerCause>,
     },
     /// The token service rate-limited us.
     #[error("{detail}")]
@@ -61,6 +64,33 @@ pub enum AuthFailure {
         /// Its `Retry-After`, as sent.
         retry_after: Option<String>,
     },
+}
+
+/// What a token service's failure came from, when something below it failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ServerCause {
+    /// The exchange with the token service.
+    #[error(transparent)]
+    Http(#[from] http::HttpFailure),
+    /// Its answer, which was not a token.
+    #[error(transparent)]
+    Token(#[from] wire::TokenDecodeError),
+}
+
+impl AuthFailure {
+    fn server(detail: impl Into<String>) -> AuthFailure {
+        AuthFailure::Server {
+            detail: detail.into(),
+            cause: None,
+        }
+    }
+
+    fn server_caused(detail: impl Into<String>, cause: impl Into<ServerCause>) -> AuthFailure {
+        AuthFailure::Server {
+            detail: detail.into(),
+            cause: Some(cause.into()),
+        }
+    }
 }
 
 /// What to send with registry requests.
@@ -179,8 +209,8 @@ impl TokenCache {
         // whatever its lifetime (a token that lives less than a round trip is still the answer).
         for _ in 0..2 {
             let cell = {
-                let mut cells = self.cells.lock().map_err(|_| AuthFailure::Server {
-                    detail: "internal error: token cache poisoned".into(),
+                let mut cells = self.cells.lock().map_err(|_| {
+                    AuthFailure::server("internal error: token cache poisoned".to_owned())
                 })?;
                 let now = Instant::now();
                 // Keep the cache from growing without bound in a long-lived checker.
@@ -209,9 +239,9 @@ impl TokenCache {
                 }
             }
         }
-        Err(AuthFailure::Server {
-            detail: "the token service keeps issuing tokens that are already expired".into(),
-        })
+        Err(AuthFailure::server(
+            "the token service keeps issuing tokens that are already expired".to_owned(),
+        ))
     }
 
     /// Drops `cell` from the cache unless another task already replaced it.
@@ -229,26 +259,23 @@ async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedTok
     let started = Instant::now();
     let (request, realm_host) = token_request(req, key)?;
     if started >= req.deadline {
-        return Err(AuthFailure::Server {
-            detail: format!(
-                "the image's deadline was spent by earlier stages before the token service at {realm_host} could be asked"
-            ),
-        });
+        return Err(AuthFailure::server(format!(
+            "the image's deadline was spent by earlier stages before the token service at {realm_host} could be asked"
+        )));
     }
     let resp = match tokio::time::timeout_at(req.deadline, request.send()).await {
         Err(_) => {
-            return Err(AuthFailure::Server {
-                detail: format!(
-                    "the token service at {realm_host} did not answer within {} ms",
-                    started.elapsed().as_millis()
-                ),
-            });
+            return Err(AuthFailure::server(format!(
+                "the token service at {realm_host} did not answer within {} ms",
+                started.elapsed().as_millis()
+            )));
         }
         Ok(Err(e)) => {
             let why = http::classify_reqwest(&e, &realm_host);
-            return Err(AuthFailure::Server {
-                detail: format!("the token service at {realm_host} could not be reached: {why}"),
-            });
+            return Err(AuthFailure::server_caused(
+                format!("the token service at {realm_host} could not be reached: {why}"),
+                why,
+            ));
         }
         Ok(Ok(r)) => r,
     };
@@ -275,17 +302,16 @@ fn token_request(
     key: &TokenKey,
 ) -> Result<(reqwest::RequestBuilder, String), AuthFailure> {
     let Some(realm) = req.challenge.realm.as_deref().filter(|r| !r.is_empty()) else {
-        return Err(AuthFailure::Server {
-            detail: "the registry's Bearer challenge names no realm to get a token from".into(),
-        });
+        return Err(AuthFailure::server(
+            "the registry's Bearer challenge names no realm to get a token from".to_owned(),
+        ));
     };
-    let mut url = reqwest::Url::parse(realm).map_err(|e| AuthFailure::Server {
-        detail: format!("the token realm {realm:?} is not a URL: {e}"),
-    })?;
+    let mut url = reqwest::Url::parse(realm)
+        .map_err(|e| AuthFailure::server(format!("the token realm {realm:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "https" | "http") {
-        return Err(AuthFailure::Server {
-            detail: format!("the token realm {realm:?} is not an http(s) URL"),
-        });
+        return Err(AuthFailure::server(format!(
+            "the token realm {realm:?} is not an http(s) URL"
+        )));
     }
     let realm_host = url.host_str().unwrap_or_default().to_owned();
     let request = match req.credential {
@@ -361,11 +387,14 @@ impl TokenAnswer<'_> {
         };
         match status {
             s if s.is_success() => {
-                let body = body.map_err(|e| AuthFailure::Server {
-                    detail: format!("reading the token from {realm_host} failed: {e}"),
+                let body = body.map_err(|e| {
+                    AuthFailure::server_caused(
+                        format!("reading the token from {realm_host} failed: {e}"),
+                        e,
+                    )
                 })?;
-                let t = wire::decode_token(&body).map_err(|e| AuthFailure::Server {
-                    detail: format!("{realm_host} answered {s} but {e}"),
+                let t = wire::decode_token(&body).map_err(|e| {
+                    AuthFailure::server_caused(format!("{realm_host} answered {s} but {e}"), e)
                 })?;
                 let lifetime = t
                     .expires_in
@@ -424,14 +453,13 @@ impl TokenAnswer<'_> {
                     ),
                 })
             }
-            s if s.is_redirection() => Err(AuthFailure::Server {
-                detail: format!(
-                    "the token service at {realm_host} answered {s}, redirecting to another origin; credentials are not sent after it"
-                ),
-            }),
-            s => Err(AuthFailure::Server {
-                detail: format!("the token service at {realm_host} answered {s}{}", said()),
-            }),
+            s if s.is_redirection() => Err(AuthFailure::server(format!(
+                "the token service at {realm_host} answered {s}, redirecting to another origin; credentials are not sent after it"
+            ))),
+            s => Err(AuthFailure::server(format!(
+                "the token service at {realm_host} answered {s}{}",
+                said()
+            ))),
         }
     }
 }

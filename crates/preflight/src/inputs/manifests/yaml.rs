@@ -819,49 +819,59 @@ mod tests {
         assert_eq!(e.to_string(), "t.yaml:5: nesting is deeper than 100 levels");
     }
 
-    #[test]
-    fn no_panic_on_mangled_input() {
-        // A small deterministic fuzzer: fixtures with YAML's special characters inserted,
-        // replaced and removed at pseudo-random places.
-        const SPECIAL: &[&str] = &[
-            "\n", " ", "  ", "\t", ":", "- ", "-", "[", "]", "{", "}", ",", "&a ", "*a", "*", "&",
-            "<<: ", "!", "!!", "'", "\"", "|", ">", "#", "%", "@", "`", "?", "---\n", "...\n",
-            "\\", "\u{feff}", "é", "\r", "\0",
-        ];
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = |bound: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            usize::try_from(seed % u64::try_from(bound.max(1)).unwrap_or(1)).unwrap_or(0)
+    /// YAML's special characters, for the mangling below.
+    const SPECIAL: &[&str] = &[
+        "\n", " ", "  ", "\t", ":", "- ", "-", "[", "]", "{", "}", ",", "&a ", "*a", "*", "&",
+        "<<: ", "!", "!!", "'", "\"", "|", ">", "#", "%", "@", "`", "?", "---\n", "...\n", "\\",
+        "\u{feff}", "é", "\r", "\0",
+    ];
+
+    /// Inserts, replaces or removes at a fraction of the text (rounded down to a char boundary).
+    fn mangle(text: &mut String, (kind, at, len, special): (u8, f64, usize, usize)) {
+        let boundary = |text: &str, mut i: usize| {
+            while !text.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
         };
-        for name in ["workloads.yaml", "anchors.yaml", "deploy.json", "list.yaml"] {
-            let original = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
-            for _ in 0..300 {
-                let mut text = original.clone();
-                for _ in 0..=next(4) {
-                    let mut at = next(text.len() + 1);
-                    while !text.is_char_boundary(at) {
-                        at -= 1;
-                    }
-                    let mut end = (at + next(8)).min(text.len());
-                    while !text.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    match next(3) {
-                        0 => text.insert_str(at, SPECIAL[next(SPECIAL.len())]),
-                        1 => text.replace_range(at..end, SPECIAL[next(SPECIAL.len())]),
-                        _ => text.replace_range(at..end, ""),
-                    }
-                }
-                if let Err(e) = extract(name, &text) {
-                    // Whatever went wrong, the message is one line in this crate's style.
-                    let message = e.to_string();
-                    assert!(
-                        !message.contains('\n') && !message.ends_with('.'),
-                        "{message:?}"
-                    );
-                }
+        // `at` is in [0, 1): the product is at most the length, which fits.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let start = boundary(text, (at * (text.len() + 1) as f64) as usize).min(text.len());
+        let end = boundary(text, (start + len).min(text.len()));
+        let with = SPECIAL[special % SPECIAL.len()];
+        match kind % 3 {
+            0 => text.insert_str(start, with),
+            1 => text.replace_range(start..end, with),
+            _ => text.replace_range(start..end, ""),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1_200))]
+
+        /// Fixtures with YAML's special characters inserted, replaced and removed: whatever goes
+        /// wrong, the message is one line in this crate's style, and nothing panics.
+        #[test]
+        fn no_panic_on_mangled_input(
+            fixture in 0..4usize,
+            edits in proptest::collection::vec((0..3u8, 0.0..1.0f64, 0..8usize, 0..64usize), 1..=5),
+        ) {
+            let name = ["workloads.yaml", "anchors.yaml", "deploy.json", "list.yaml"][fixture];
+            let mut text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
+            for edit in edits {
+                mangle(&mut text, edit);
+            }
+            if let Err(e) = extract(name, &text) {
+                let message = e.to_string();
+                proptest::prop_assert!(
+                    !message.contains('\n') && !message.ends_with('.'),
+                    "{:?}",
+                    message
+                );
             }
         }
     }
