@@ -16,6 +16,7 @@ mod kube;
 mod library;
 mod network;
 mod platforms;
+mod pull_path;
 mod registry_answers;
 mod registry_cmd;
 mod registry_quirks;

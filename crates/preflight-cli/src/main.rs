@@ -217,6 +217,13 @@ struct NetArgs {
     #[arg(long = "verify-config-platform")]
     verify_config_platform: bool,
 
+    /// How much of the pull path to check: `manifest` (the tag exists, and the required
+    /// platforms), or `blobs`, what a node's pull reads — the platform's manifest (linux/amd64
+    /// unless --platform or a node selector says), the config blob verified, every layer, and
+    /// the storage host blobs are redirected to.
+    #[arg(long, value_name = "DEPTH", default_value = "manifest", value_parser = parse_depth)]
+    depth: preflight::Depth,
+
     /// The deadline for one image, all stages together, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
     timeout: Duration,
@@ -576,6 +583,14 @@ fn build_checker(net: &NetArgs) -> Result<(Checker, Vec<String>), RunError> {
 }
 
 /// Like [`build_checker`], with command-specific settings added by `extra`.
+fn parse_depth(s: &str) -> Result<preflight::Depth, String> {
+    match s {
+        "manifest" => Ok(preflight::Depth::Manifest),
+        "blobs" => Ok(preflight::Depth::Blobs),
+        _ => Err(format!("{s:?} is not a depth: give manifest or blobs")),
+    }
+}
+
 fn build_checker_with(
     net: &NetArgs,
     extra: impl FnOnce(preflight::CheckerBuilder) -> preflight::CheckerBuilder,
@@ -586,7 +601,8 @@ fn build_checker_with(
         .concurrency(net.concurrency)
         .registry_concurrency(net.registry_concurrency)
         .allow_hub_pulls(net.allow_hub_pulls)
-        .verify_config_platform(net.verify_config_platform);
+        .verify_config_platform(net.verify_config_platform)
+        .depth(net.depth);
     for p in &net.platform {
         b = b.platform(p.clone());
     }

@@ -87,7 +87,7 @@ pub use model::{credentials, platform, ratelimit, reference, secret};
 pub use net::{dns, transport};
 
 pub use diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
-pub use engine::checker::{BuildError, Checker, CheckerBuilder, ImageRequest};
+pub use engine::checker::{BuildError, Checker, CheckerBuilder, Depth, ImageRequest};
 pub use inputs::ci_credentials::CiCredentials;
 pub use inputs::docker_config::{DockerConfig, HelperRunner};
 pub use model::credentials::{Candidates, Credential, CredentialSource, LocatedCredential};

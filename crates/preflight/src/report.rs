@@ -133,6 +133,13 @@ pub struct ImageReport {
     pub credential: Option<String>,
     /// Where the reference was found; empty for images given on the command line.
     pub sources: Vec<Source>,
+    /// The platforms checked (required ones, or the node's default when none was); omitted when
+    /// no platform was checked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
+    /// The platforms were assumed (`linux/amd64`), not required; omitted when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub platform_assumed: bool,
 }
 
 impl ImageReport {
@@ -156,6 +163,8 @@ impl ImageReport {
             rate_limit: None,
             credential: None,
             sources,
+            platforms: Vec::new(),
+            platform_assumed: false,
         }
     }
 

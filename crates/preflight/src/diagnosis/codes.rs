@@ -260,6 +260,18 @@ code_table! {
     /// cluster; a failure when `--require-pull-secrets` was given.
     PullSecretMissing = "pull-secret-missing", both, stages = [Auth],
         hint = "create the Secret in the pod's namespace, or pass it with --pull-secrets (kubectl get secret NAME -o yaml)";
+    /// The index names a manifest for the node's platform that the registry does not have.
+    PlatformManifestMissing = "platform-manifest-missing", failure, stages = [Platform],
+        hint = "the index points at a per-platform manifest that is gone (deleted, or collected as untagged): push the image again for every platform (docker buildx build --platform … --push)";
+    /// A blob the manifest names (the config or a layer) is not in the registry.
+    BlobUnknown = "blob-unknown", failure, stages = [Blobs],
+        hint = "the registry lacks a blob the manifest needs: push the image again, and check the registry's garbage collection and storage";
+    /// A blob's bytes do not match the digest the manifest names.
+    BlobDigestMismatch = "blob-digest-mismatch", failure, stages = [Blobs],
+        hint = "the registry serves bytes that do not match their digest: its storage is corrupt or a proxy rewrites the content; push the image again and check the storage and any proxy";
+    /// Blob downloads are redirected to a storage host that cannot be reached.
+    BlobStorageUnreachable = "blob-storage-unreachable", failure, stages = [Blobs],
+        hint = "the registry sends blob downloads to another host (object storage or a CDN): the nodes must resolve and reach it too, so allow it in DNS, firewalls and proxies";
 
     /// The reference names the `latest` tag explicitly.
     LatestTag = "latest-tag", warning, stages = [Reference],
@@ -283,6 +295,9 @@ code_table! {
     /// single-platform manifest whose platform is only in its config).
     PlatformUnchecked = "platform-unchecked", warning, stages = [Platform],
         hint = "pass --allow-hub-pulls to read Docker Hub indexes (one pull each), or --verify-config-platform to check single-platform manifests from their config";
+    /// The pull path past the manifest was not checked: on Docker Hub every manifest GET is a pull.
+    BlobsUnchecked = "blobs-unchecked", warning, stages = [Blobs],
+        hint = "pass --allow-hub-pulls to spend a pull per manifest read, or --depth manifest to check only that the tag exists";
     /// The registry's certificate expires within 14 days.
     CertificateExpiring = "certificate-expiring", warning, stages = [Tls],
         hint = "renew the registry's certificate and install it before it expires, or nodes will refuse to pull from it";
@@ -460,6 +475,15 @@ mod tests {
             only(c, &[Manifest]);
         }
         only("platform-missing", &[Platform]);
+        // `--depth blobs` (`docs/contract-extensions.md`).
+        only("platform-manifest-missing", &[Platform]);
+        for c in [
+            "blob-unknown",
+            "blob-digest-mismatch",
+            "blob-storage-unreachable",
+        ] {
+            only(c, &[Stage::Blobs]);
+        }
         for c in ["rate-limited", "registry-error", "timeout"] {
             let got = Code::ALL.iter().find(|x| x.as_str() == c).unwrap();
             assert_eq!(got.stages(), Stages::Any, "{c}");

@@ -36,6 +36,9 @@ pub enum Stage {
     Manifest,
     /// Checking an image index for the required platforms.
     Platform,
+    /// The rest of the pull path: the platform's manifest, the config blob (its bytes verified)
+    /// and every layer, through any redirect to storage (`--depth blobs`).
+    Blobs,
 }
 
 impl Stage {
@@ -49,6 +52,7 @@ impl Stage {
         Stage::Auth,
         Stage::Manifest,
         Stage::Platform,
+        Stage::Blobs,
     ];
 
     /// The stage's name as it appears in reports.
@@ -62,6 +66,7 @@ impl Stage {
             Stage::Auth => "auth",
             Stage::Manifest => "manifest",
             Stage::Platform => "platform",
+            Stage::Blobs => "blobs",
         }
     }
 }
@@ -176,7 +181,8 @@ mod tests {
                 "ping",
                 "auth",
                 "manifest",
-                "platform"
+                "platform",
+                "blobs"
             ]
         );
         // Pipeline order is also `Ord`'s order, which code stage lists rely on.
@@ -191,7 +197,8 @@ mod tests {
                 | Stage::Ping
                 | Stage::Auth
                 | Stage::Manifest
-                | Stage::Platform => {}
+                | Stage::Platform
+                | Stage::Blobs => {}
             }
         }
     }

@@ -35,6 +35,19 @@ pub const DEFAULT_CONCURRENCY: usize = 32;
 /// registry (most answer 16 streams on one HTTP/2 connection without queueing).
 pub const DEFAULT_REGISTRY_CONCURRENCY: usize = 16;
 
+/// How much of the pull path a check reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Depth {
+    /// The manifest exists (a `HEAD`), and the required platforms are in its index.
+    #[default]
+    Manifest,
+    /// What a node's pull reads: for each platform it pulls (required ones, else `linux/amd64`),
+    /// its manifest, the config blob (its bytes verified) and every layer, through redirects to
+    /// storage.
+    Blobs,
+}
+
 /// Why a [`Checker`] could not be built: the configuration is wrong, not a registry.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -90,6 +103,7 @@ pub struct CheckerBuilder {
     allow_hub_pulls: bool,
     min_hub_remaining: Option<u64>,
     verify_config_platform: bool,
+    depth: Depth,
 }
 
 impl Default for CheckerBuilder {
@@ -108,6 +122,7 @@ impl Default for CheckerBuilder {
             allow_hub_pulls: false,
             min_hub_remaining: None,
             verify_config_platform: false,
+            depth: Depth::default(),
         }
     }
 }
@@ -196,6 +211,13 @@ impl CheckerBuilder {
         self
     }
 
+    /// How much of the pull path to read (default [`Depth::Manifest`]).
+    #[must_use]
+    pub fn depth(mut self, depth: Depth) -> Self {
+        self.depth = depth;
+        self
+    }
+
     /// Fails the Docker Hub images of a check when Hub's remaining pulls are below `n`.
     #[must_use]
     pub fn min_hub_remaining(mut self, n: u64) -> Self {
@@ -266,6 +288,7 @@ impl CheckerBuilder {
                 allow_hub_pulls: self.allow_hub_pulls,
                 min_hub_remaining: self.min_hub_remaining,
                 verify_config_platform: self.verify_config_platform,
+                depth: self.depth,
                 tokens: TokenCache::default(),
             }),
         })
@@ -325,6 +348,7 @@ pub(crate) struct Inner {
     pub(crate) allow_hub_pulls: bool,
     pub(crate) min_hub_remaining: Option<u64>,
     pub(crate) verify_config_platform: bool,
+    pub(crate) depth: Depth,
     pub(crate) tokens: TokenCache,
 }
 

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::diagnosis::lint;
 use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
+use crate::engine::checker::Depth;
 use crate::engine::checker::Inner;
 use crate::engine::request::ImageRequest;
 use crate::model::credentials::{Candidates, CredentialSource, LocatedCredential};
@@ -22,6 +23,7 @@ use crate::registry::endpoint::Endpoint;
 use crate::registry::profile::Profile;
 use crate::report::{ImageReport, StageResult};
 use crate::stages::auth::{self, AuthEnv, AuthRequest, BasicChecks, Purpose};
+use crate::stages::blobs::{self, BlobChecks, Wanted};
 use crate::stages::manifest;
 use crate::stages::platform::{self, Allowance};
 use crate::stages::probe::{self, Pinged, Probe};
@@ -36,6 +38,7 @@ type ProbeCell = Arc<OnceCell<Probe>>;
 pub(crate) struct Session {
     probes: Mutex<HashMap<Endpoint, ProbeCell>>,
     pub(crate) basic: BasicChecks,
+    blobs: BlobChecks,
 }
 
 /// One image, parsed, with what it is checked with.
@@ -352,14 +355,45 @@ impl Inner {
         let found = outcome.result.map_err(|d| trail.fail(started, d))?;
         trail.pass(Stage::Manifest, started, manifest::describe_found(&found));
         trail.manifest = Some(found.clone());
-        if platforms.is_empty() {
+        if !platforms.is_empty() {
+            trail.platforms = platforms.iter().map(ToString::to_string).collect();
+            let allowance = Allowance {
+                hub_pulls: self.allow_hub_pulls,
+                config: self.verify_config_platform,
+            };
+            platform::check(target, &authed.access, allowance, platforms, &found, trail).await?;
+        }
+        if self.depth != Depth::Blobs {
             return Ok(());
         }
-        let allowance = Allowance {
-            hub_pulls: self.allow_hub_pulls,
-            config: self.verify_config_platform,
+        let assumed = [Platform {
+            os: "linux".to_owned(),
+            architecture: "amd64".to_owned(),
+            variant: None,
+        }];
+        let wanted = if platforms.is_empty() {
+            trail.platforms = vec![assumed[0].to_string()];
+            trail.platform_assumed = true;
+            Wanted {
+                platforms: &assumed,
+                assumed: true,
+            }
+        } else {
+            Wanted {
+                platforms,
+                assumed: false,
+            }
         };
-        platform::check(target, &authed.access, allowance, platforms, &found, trail).await
+        blobs::check(
+            target,
+            &authed.access,
+            &found,
+            &wanted,
+            self.allow_hub_pulls,
+            &session.blobs,
+            trail,
+        )
+        .await
     }
 }
 
@@ -372,6 +406,8 @@ impl Trail {
         report.hub_pulls = self.hub_pulls;
         report.tries = self.tries;
         report.rate_limit = self.rate_limit;
+        report.platforms = self.platforms;
+        report.platform_assumed = self.platform_assumed;
         if let Some(found) = self.manifest {
             report.digest = found.digest;
             report.media_type = found.media_type;

@@ -4,6 +4,7 @@
 
 pub(crate) mod challenge;
 pub mod credentials;
+pub(crate) mod image;
 pub mod platform;
 pub mod ratelimit;
 pub mod reference;

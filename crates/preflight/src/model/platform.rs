@@ -92,6 +92,9 @@ pub enum BodyError {
     /// The image config is not JSON.
     #[error("the image config is not valid JSON")]
     ConfigNotJson,
+    /// A descriptor's digest does not parse.
+    #[error("a descriptor's digest is not valid")]
+    DescriptorDigestInvalid,
 }
 
 /// Whether a media type is an index (a manifest per platform).
@@ -151,7 +154,7 @@ pub(crate) fn image_config_platform(config: &[u8]) -> Result<Platform, BodyError
 
 /// A platform as indexes and image configs spell it (`os`, `architecture`, `variant`).
 #[derive(Deserialize)]
-struct WirePlatform {
+pub(crate) struct WirePlatform {
     #[serde(default)]
     os: String,
     #[serde(default)]
@@ -161,7 +164,7 @@ struct WirePlatform {
 }
 
 impl WirePlatform {
-    fn into_platform(self) -> Platform {
+    pub(crate) fn into_platform(self) -> Platform {
         Platform {
             os: self.os,
             architecture: self.architecture,

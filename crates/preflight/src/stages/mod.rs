@@ -9,12 +9,15 @@
 //!   walk runs it too);
 //! - `manifest` — the manifest `HEAD`, and why it failed;
 //! - `platform` — the platforms an index offers (or a config declares), against those required;
+//! - `blobs` — the rest of the pull path: the platform's manifest, the config (verified) and every
+//!   layer, through redirects to storage (`--depth blobs`);
 //! - `digest` — the digest the tag points at, against the one the push produced.
 //!
 //! The order is written once, in the engine's pipeline. A new stage is a module here, a variant of
 //! [`Stage`], its codes in the code table, and one line in the pipeline.
 
 pub(crate) mod auth;
+pub(crate) mod blobs;
 pub(crate) mod digest;
 pub(crate) mod manifest;
 pub(crate) mod ping;
@@ -58,6 +61,9 @@ pub(crate) struct Trail {
     pub(crate) tries: u32,
     /// The registry's rate-limit headers, the latest seen.
     pub(crate) rate_limit: Option<RateLimit>,
+    /// The platforms checked, and whether they were assumed.
+    pub(crate) platforms: Vec<String>,
+    pub(crate) platform_assumed: bool,
 }
 
 impl Trail {
