@@ -242,3 +242,25 @@ fn blobs_redirected_to_a_reachable_storage_host_are_read_there_without_credentia
     assert_eq!(asked.len(), 2, "config GET and layer HEAD: {asked:?}");
     assert!(asked.iter().all(|r| r.header("authorization").is_none()));
 }
+
+#[test]
+fn an_index_read_by_the_platform_stage_is_not_fetched_again() {
+    let reg = Registry::plain();
+    let host = reg.host();
+    let (image, p) = pushed(&reg, "shop/multi", ImageKind::OciIndex);
+    expect_pullable(&[
+        "--depth",
+        "blobs",
+        "--platform",
+        "linux/amd64",
+        "--plain-http",
+        &host,
+        &image,
+    ]);
+    let log = reg.log();
+    let index_gets = log
+        .lines()
+        .filter(|l| l.contains("\"GET /v2/shop/multi/manifests/") && l.contains(&p.digest))
+        .count();
+    assert_eq!(index_gets, 1, "{log}");
+}

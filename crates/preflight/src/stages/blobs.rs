@@ -143,7 +143,10 @@ async fn manifests_to_pull(
     wanted: &Wanted<'_>,
     trail: &mut Trail,
 ) -> Result<Vec<ImageManifest>, Diagnosis> {
-    let (body, media_type) = get_manifest(target, access, manifest_ref, trail).await?;
+    let (body, media_type) = match trail.index.take() {
+        Some((read, body)) if read == manifest_ref => (body, wire::OCI_INDEX.to_owned()),
+        _ => get_manifest(target, access, manifest_ref, trail).await?,
+    };
     if !platform::is_index(Some(&media_type)) {
         return image::image_manifest(&body)
             .map(|m| vec![m])

@@ -61,6 +61,8 @@ pub(crate) struct Trail {
     pub(crate) tries: u32,
     /// The registry's rate-limit headers, the latest seen.
     pub(crate) rate_limit: Option<RateLimit>,
+    /// The index the `platform` stage read (its reference and body), for the `blobs` stage.
+    pub(crate) index: Option<(String, Vec<u8>)>,
     /// The platforms checked, and whether they were assumed.
     pub(crate) platforms: Vec<String>,
     pub(crate) platform_assumed: bool,

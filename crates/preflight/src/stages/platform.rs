@@ -71,7 +71,13 @@ pub(crate) async fn check(
             .await
             .map(|p| vec![p])
     } else {
-        index_platforms(target, &manifest_ref, &media_type, access).await
+        index_platforms(target, &manifest_ref, &media_type, access)
+            .await
+            .map(|(offered, body)| {
+                // The `blobs` stage reads the same index: it is not asked for twice.
+                trail.index = Some((manifest_ref.clone(), body));
+                offered
+            })
     };
     if target.profile.counts_pulls() {
         trail.hub_pulls += 1;
@@ -165,19 +171,19 @@ fn without_query(url: &str) -> &str {
     url.split_once('?').map_or(url, |(path, _)| path)
 }
 
-/// GETs the index named by `manifest_ref` and returns what it offers.
+/// GETs the index named by `manifest_ref` and returns what it offers, and its body.
 async fn index_platforms(
     target: Target<'_>,
     manifest_ref: &str,
     media_type: &str,
     access: &Access,
-) -> Result<Vec<Platform>, FetchFailure> {
+) -> Result<(Vec<Platform>, Vec<u8>), FetchFailure> {
     let ep = target.ep;
     let url = ep.manifest_url(target.reference.repository(), manifest_ref);
     let client = target.net.http.for_mode(ep.mode);
     let req = access.apply(client.get(&url).header(ACCEPT, media_type));
     match get(req, &url, &ep.host, target.deadline).await? {
-        (body, None) => Ok(platform::offered(&body)?),
+        (body, None) => Ok((platform::offered(&body)?, body)),
         (_, Some(_)) => Err(FetchFailure::Redirected { url }),
     }
 }
