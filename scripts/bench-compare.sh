@@ -14,6 +14,9 @@
 #     HEAD-aware, C kept-alive connections). wrk measures GET on the same paths, which the
 #     registry serves from the same handler at about the same cost. The 70 % target is judged
 #     against the higher of the two;
+#   - preflight --depth blobs over the same 1,000 (BENCH_BLOBS=0 skips it): the whole pull path, a
+#     manifest GET per image and the config and layer once per repository, in requests per second
+#     against the registry's capacity and in wall time against --depth manifest;
 #   - then 10,000 references (1,000 repositories × 10 tags, the first 1,000 reused): preflight
 #     once, peak RSS and wall time.
 # It prints a table and the ratios against the targets of issue 5. Numbers depend on the machine
@@ -237,8 +240,10 @@ sed 's#^[^/]*\(/.*\):\([^:]*\)$#/v2\1/manifests/\2#' "$work/refs" >"$work/paths"
 mapfile -t refs <"$work/refs"
 
 # preflight over all 1,000, RUNS times; every run must send exactly one manifest HEAD per image.
-preflight_run() { # label concurrency refs-file
+preflight_run() { # label concurrency refs-file [check flags…]
     local label=$1 c=$2 file=$3 from cpu0 t0 t1 cpu1 heads gets total pullable count
+    shift 3
+    local extra=("$@")
     local list=()
     mapfile -t list <"$file"
     count=${#list[@]}
@@ -246,7 +251,7 @@ preflight_run() { # label concurrency refs-file
     cpu0=$(registry_cpu)
     t0=$(now)
     bounded 600 /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
-        "$bin" check --plain-http "$host" -o json --concurrency "$c" --registry-concurrency "$c" "${list[@]}" >"$work/out.json" ||
+        "$bin" check --plain-http "$host" -o json --concurrency "$c" --registry-concurrency "$c" "${extra[@]}" "${list[@]}" >"$work/out.json" ||
         { echo "preflight failed ($label), see above" >&2; exit 2; }
     t1=$(now)
     cpu1=$(registry_cpu)
@@ -269,6 +274,12 @@ preflight_run() { # label concurrency refs-file
 echo "preflight: $runs run(s) over $n references at concurrency $conc…" >&2
 result runs "$runs"
 for i in $(seq "$runs"); do preflight_run "pf$i" "$conc" "$work/refs"; done
+# The whole pull path (--depth blobs): a manifest GET per image, the config and layer once per
+# repository. Skipped with BENCH_BLOBS=0 or a binary without --depth.
+if [ "${BENCH_BLOBS:-1}" = 1 ] && "$bin" check --help | grep -q -- '--depth'; then
+    echo "preflight --depth blobs: $runs run(s)…" >&2
+    for i in $(seq "$runs"); do preflight_run "pb$i" "$conc" "$work/refs" --depth blobs; done
+fi
 # One image in a fresh process: startup, one connection, one HEAD, JSON (median of 5).
 for i in 1 2 3 4 5; do
     t0=$(now)
@@ -421,6 +432,16 @@ row = lambda name, cnt, w, rate, c, us, note: print(
     f"{name:32} {cnt:>6} {w:7.2f} {rate:6.0f} {c:>6} {us:>6}  {note}")
 row(f"preflight check (median of {runs})", n, wall, pf, f"{cpu:.2f}", f"{reg_us:.0f}",
     f"runs {', '.join(f'{w:.3f}' for w in walls)} s; peak RSS {rss:.1f} MiB")
+if "pb1_n" in r:
+    pbk = [f"pb{i}" for i in range(1, runs + 1)]
+    bwalls = [f(f"{k}_wall") for k in pbk]
+    bwall = statistics.median(bwalls)
+    breqs = statistics.median(int(r[f"{k}_requests"]) for k in pbk)
+    row(f"preflight --depth blobs (median)", n, bwall, n / bwall,
+        f"{statistics.median(f(f'{k}_cpu') for k in pbk):.2f}",
+        f"{statistics.median(f(f'{k}_registry_cpu') for k in pbk) / breqs * 1e6:.0f}",
+        f"runs {', '.join(f'{w:.3f}' for w in bwalls)} s; {breqs:.0f} requests ({breqs / bwall:.0f}/s), "
+        f"{r['pb1_gets']} manifest GETs, {r['pb1_pullable']} pullable")
 sk_note = (f"first {sample} only, extrapolated: {n / seq:.0f} s for {n}" if int(sample) < n else "all")
 row("skopeo inspect, sequential", r["sk_seq_n"], f("sk_seq_wall"), seq, f"{f('sk_seq_cpu'):.2f}", "",
     f"{sk_note}; {r['sk_seq_ok']} ok, {r['sk_seq_requests']} requests")
@@ -451,6 +472,11 @@ print(f"preflight / skopeo xargs -P {conc:<8} {pf / par:7.1f}×   target ≥ 5×
 cap = max(head, get)
 print(f"preflight / registry capacity        {pf / cap * 100:6.0f} %   target ≥ 70 %  {ok(pf / cap >= 0.7)}"
       f"   (of the HEAD capacity {pf / head * 100:.0f} %, of the GET capacity {pf / get * 100:.0f} %)")
+if "pb1_n" in r:
+    print(f"--depth blobs requests/s / capacity  {breqs / bwall / cap * 100:6.0f} %   target ≥ 90 %  "
+          f"{ok(breqs / bwall >= 0.9 * cap)}")
+    print(f"--depth blobs wall / --depth manifest {bwall / wall:6.2f}×   target ≤ 2× (judged at --rtt 20)  "
+          f"{ok(bwall / wall <= 2)}")
 exact = all(h == n for h in heads)
 print(f"manifest HEADs == {n}                {'yes' if exact else 'no':>7}    per run {', '.join(map(str, heads))}; "
       f"all requests per run {', '.join(map(str, reqs))}")
