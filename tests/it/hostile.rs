@@ -448,20 +448,31 @@ fn basic_credentials_go_to_a_plain_http_realm_only_when_its_host_is_configured()
         path_str(&config),
     ];
 
-    // Not configured: the realm is asked anonymously, refuses, and the user is told why the
-    // credentials stayed home.
+    // Not configured: the realm is asked anonymously, refuses, and the image fails for the
+    // credentials kept home, naming the flag that would send them (issue 13: never "none found"
+    // when some were found).
     let mut args = base.to_vec();
     args.push(&image_ref);
-    let image = expect_failure(&args, "auth-required", "auth", "requires credentials", FAST);
+    let image = expect_failure(
+        &args,
+        "credentials-withheld",
+        "auth",
+        "were withheld from the token service",
+        FAST,
+    );
     assert!(!realm.requests().is_empty(), "the realm was asked");
     received_no_canary(&realm);
-    let warnings = image["warnings"].as_array().unwrap();
+    let hint = image["diagnosis"]["hint"].as_str().unwrap();
     assert!(
-        warnings
-            .iter()
-            .any(|w| w["code"] == "credential-unavailable"
-                && w["message"].as_str().unwrap().contains("--plain-http")),
-        "{warnings:?}"
+        hint.contains(&format!("--plain-http {}", realm.host())),
+        "{hint}"
+    );
+    assert!(
+        !image["diagnosis"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no credentials were found"),
+        "{image}"
     );
 
     // Configured: the same credentials go there, and the image pulls.
@@ -534,4 +545,45 @@ fn an_index_that_trickles_times_out_in_the_platform_stage() {
         "the timeout is the whole finding, with no warning beside it: {image:#}"
     );
     hung_up_on(&fake);
+}
+
+#[test]
+fn a_plain_http_realm_beside_a_plain_http_registry_gets_the_credentials() {
+    // The token service on another port of a registry configured for plain HTTP: the node's
+    // runtime sends the credentials there, and so does the check.
+    let expected = basic_canary();
+    let realm = FakeServer::plain(move |req| {
+        if req.header("authorization") == Some(expected.as_str()) {
+            FakeResponse::new(200).json(serde_json::json!({"token": "granted", "expires_in": 300}))
+        } else {
+            FakeResponse::new(401).json(serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}))
+        }
+    });
+    let url = format!("{}/token", realm.base_url());
+    let reg = FakeServer::plain(move |req| {
+        if req.header("authorization") == Some("Bearer granted") {
+            return v2_or_manifest(req);
+        }
+        challenge(format!(r#"Bearer realm="{url}",service="reg""#))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = docker_config(dir.path(), &[(&reg.host(), USER, CANARY)]);
+    let image_ref = format!("{}/team/app:v1", reg.host());
+    let reg_host = reg.host();
+    let (run, _) = timed_check(&[
+        "--plain-http",
+        &reg_host,
+        "--docker-config",
+        path_str(&config),
+        &image_ref,
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        realm
+            .requests()
+            .iter()
+            .any(|r| r.header("authorization") == Some(basic_canary().as_str())),
+        "{:?}",
+        realm.requests()
+    );
 }

@@ -205,6 +205,9 @@ fn credentials_are_not_sent_to_a_plain_http_realm() {
 ///   with `--plain-http`: the credentials go there, and the token it grants (itself a canary)
 ///   goes to `reg`. `reg` redirects one manifest to `elsewhere`, another host.
 /// - `reg2` asks for a token from `foreign`, plain HTTP and not configured: anonymous only.
+///   `reg2` is named `localhost:PORT`, so `foreign` (on 127.0.0.1) is not on its host: a realm
+///   beside its own plain-HTTP registry would get the credentials, as the node's runtime sends
+///   them.
 /// - `reg3` asks for Basic credentials itself.
 struct Scoped {
     reg: FakeServer,
@@ -289,16 +292,23 @@ impl Scoped {
                 format!("{}/team/moved:v1", self.reg.host()),
                 Some("registry-error"),
             ),
-            (format!("{}/team/app:v1", self.reg2.host()), None),
+            (format!("{}/team/app:v1", self.reg2_name()), None),
             (format!("{}/team/app:v1", self.reg3.host()), None),
         ]
     }
 
+    /// `reg2` by the name `localhost`, another host than its realm's 127.0.0.1.
+    fn reg2_name(&self) -> String {
+        format!("localhost:{}", self.reg2.addr.port())
+    }
+
     /// `--plain-http` for the registries and the one realm that may have the credentials.
     fn plain_http(&self) -> Vec<String> {
-        [&self.reg, &self.realm, &self.reg2, &self.reg3]
+        [&self.reg, &self.realm, &self.reg3]
             .iter()
-            .flat_map(|f| ["--plain-http".to_owned(), f.host()])
+            .map(|f| f.host())
+            .chain([self.reg2_name()])
+            .flat_map(|h| ["--plain-http".to_owned(), h])
             .collect()
     }
 
@@ -306,8 +316,8 @@ impl Scoped {
     fn auths(&self) -> serde_json::Value {
         let auth = b64(&format!("{USER}:{CANARY}"));
         let mut auths = serde_json::Map::new();
-        for reg in [&self.reg, &self.reg2, &self.reg3] {
-            auths.insert(reg.host(), serde_json::json!({ "auth": auth }));
+        for reg in [self.reg.host(), self.reg2_name(), self.reg3.host()] {
+            auths.insert(reg, serde_json::json!({ "auth": auth }));
         }
         serde_json::json!({ "auths": auths })
     }

@@ -260,6 +260,10 @@ code_table! {
     /// cluster; a failure when `--require-pull-secrets` was given.
     PullSecretMissing = "pull-secret-missing", both, stages = [Auth],
         hint = "create the Secret in the pod's namespace, or pass it with --pull-secrets (kubectl get secret NAME -o yaml)";
+    /// Credentials were found but kept from a plain-HTTP token service, and the check could not
+    /// complete without them.
+    CredentialsWithheld = "credentials-withheld", failure, stages = [Auth, Manifest],
+        hint = "the token service is plain HTTP and its host was not configured for it: pass --plain-http for it if that is intended (the nodes send credentials there in clear text), or serve it over HTTPS";
     /// The index names a manifest for the node's platform that the registry does not have.
     PlatformManifestMissing = "platform-manifest-missing", failure, stages = [Platform],
         hint = "the index points at a per-platform manifest that is gone (deleted, or collected as untagged): push the image again for every platform (docker buildx build --platform … --push)";

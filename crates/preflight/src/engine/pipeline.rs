@@ -306,8 +306,34 @@ impl Inner {
         }
     }
 
-    /// The `auth`, `manifest` and `platform` stages with one credential (or none).
+    /// One credential's stages; credentials kept from a plain-HTTP token service fail the attempt
+    /// as `credentials-withheld` when it could not complete without them, else they are a warning.
     async fn attempt(
+        &self,
+        session: &Session,
+        target: Target<'_>,
+        pinged: &Pinged,
+        cred: Option<&LocatedCredential>,
+        platforms: &[Platform],
+        trail: &mut Trail,
+    ) -> Result<(), Diagnosis> {
+        let outcome = self
+            .stages_with(session, target, pinged, cred, platforms, trail)
+            .await;
+        let Some(withheld) = trail.withheld.take() else {
+            return outcome;
+        };
+        match outcome {
+            Err(d) if another_may_work(d.code) => Err(withheld.failure(&d)),
+            other => {
+                trail.warn(withheld.warning());
+                other
+            }
+        }
+    }
+
+    /// The `auth`, `manifest`, `platform` and `blobs` stages with one credential (or none).
+    async fn stages_with(
         &self,
         session: &Session,
         target: Target<'_>,

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::net::TlsMode;
-use crate::registry::endpoint::url_host;
+use crate::registry::endpoint::{Endpoint, url_host};
 
 /// The TLS mode of every configured host; any other host is HTTPS, verified.
 #[derive(Debug, Clone, Default)]
@@ -62,10 +62,13 @@ impl HostModes {
         }
     }
 
-    /// Credentials go to a token realm over HTTPS, or over plain HTTP only when its host was
-    /// configured for plain HTTP.
-    pub(crate) fn realm_takes_credentials(&self, url: &reqwest::Url) -> bool {
-        url.scheme() == "https" || self.mode_for_url(url) == TlsMode::PlainHttp
+    /// Credentials go to a token realm over HTTPS; over plain HTTP only when its host was
+    /// configured for plain HTTP, or it is on the host of `registry` and that registry is itself
+    /// reached over plain HTTP (a token service beside its registry, on another port).
+    pub(crate) fn realm_takes_credentials(&self, url: &reqwest::Url, registry: &Endpoint) -> bool {
+        url.scheme() == "https"
+            || self.mode_for_url(url) == TlsMode::PlainHttp
+            || (registry.mode == TlsMode::PlainHttp && url_host(url) == registry.host)
     }
 }
 
@@ -91,11 +94,24 @@ mod tests {
             modes.mode_for("[::1]:9", "::1", Some(9)),
             TlsMode::SkipVerify
         );
+        let tls_registry = Endpoint {
+            host: "reg".into(),
+            port: 443,
+            mode: TlsMode::Verify,
+        };
+        let plain_registry = Endpoint {
+            mode: TlsMode::PlainHttp,
+            ..tls_registry.clone()
+        };
         let plain = reqwest::Url::parse("http://reg:5000/token").unwrap();
-        assert!(modes.realm_takes_credentials(&plain));
+        assert!(modes.realm_takes_credentials(&plain, &tls_registry));
         assert_eq!(modes.realm_mode(&plain), TlsMode::PlainHttp);
-        let other = reqwest::Url::parse("http://reg:5001/token").unwrap();
-        assert!(!modes.realm_takes_credentials(&other));
+        // Beside the image's plain-HTTP registry, on another port: its token service.
+        let beside = reqwest::Url::parse("http://reg:5001/token").unwrap();
+        assert!(modes.realm_takes_credentials(&beside, &plain_registry));
+        assert!(!modes.realm_takes_credentials(&beside, &tls_registry));
+        let other = reqwest::Url::parse("http://auth.example:5001/token").unwrap();
+        assert!(!modes.realm_takes_credentials(&other, &plain_registry));
         let tls = reqwest::Url::parse("https://reg:5000/token").unwrap();
         assert_eq!(modes.realm_mode(&tls), TlsMode::Verify);
     }

@@ -62,6 +62,48 @@ pub(crate) struct AuthRequest<'a> {
     pub(crate) deadline: Instant,
 }
 
+/// Credentials found but not sent to a plain-HTTP token service whose host was not configured
+/// for plain HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Withheld {
+    /// Where they came from.
+    pub(crate) origin: String,
+    /// The token service's URL, as the challenge named it.
+    pub(crate) realm: String,
+    /// Its `HOST[:PORT]`, as `--plain-http` takes it.
+    pub(crate) realm_host: String,
+}
+
+impl Withheld {
+    /// The warning when the check completed without them.
+    pub(crate) fn warning(&self) -> Warning {
+        Warning {
+            code: WarningCode::CredentialUnavailable,
+            message: format!(
+                "credentials from {} were not sent to the token service {}: it is plain HTTP and its host was not configured with --plain-http",
+                self.origin, self.realm
+            ),
+        }
+    }
+
+    /// The failure when the check could not complete without them: `anonymously` is what it came
+    /// to.
+    pub(crate) fn failure(&self, anonymously: &Diagnosis) -> Diagnosis {
+        Diagnosis::new(
+            Code::CredentialsWithheld,
+            anonymously.stage,
+            format!(
+                "credentials from {} were withheld from the token service {}: it is plain HTTP and its host was not configured with --plain-http, and anonymously {} ({})",
+                self.origin, self.realm, anonymously.message, anonymously.code
+            ),
+        )
+        .with_hint(format!(
+            "if the token service is meant to be plain HTTP, pass --plain-http {} (the nodes' runtime sends these credentials there in clear text, as containerd does); better, serve it over HTTPS",
+            self.realm_host
+        ))
+    }
+}
+
 /// Access obtained.
 #[derive(Debug, Clone)]
 pub(crate) struct Authed {
@@ -178,15 +220,19 @@ async fn bearer(
         Some(c)
             if realm_url
                 .as_ref()
-                .is_some_and(|u| !env.hosts.realm_takes_credentials(u)) =>
+                .is_some_and(|u| !env.hosts.realm_takes_credentials(u, req.ep)) =>
         {
             if req.purpose == Purpose::Pull {
-                trail.warn(Warning {
-                    code: WarningCode::CredentialUnavailable,
-                    message: format!(
-                        "credentials from {} were not sent to the token service {realm}: it is plain HTTP and its host was not configured with --plain-http",
-                        c.origin
-                    ),
+                // Whether they were needed is known only at the end of the attempt.
+                trail.withheld = Some(Withheld {
+                    origin: c.origin.clone(),
+                    realm: realm.to_owned(),
+                    realm_host: realm_url.as_ref().map_or_else(String::new, |u| {
+                        u.port().map_or_else(
+                            || u.host_str().unwrap_or_default().to_owned(),
+                            |p| format!("{}:{p}", u.host_str().unwrap_or_default()),
+                        )
+                    }),
                 });
             }
             None

@@ -61,6 +61,8 @@ pub(crate) struct Trail {
     pub(crate) tries: u32,
     /// The registry's rate-limit headers, the latest seen.
     pub(crate) rate_limit: Option<RateLimit>,
+    /// Credentials the `auth` stage kept from a plain-HTTP token service, in this attempt.
+    pub(crate) withheld: Option<crate::stages::auth::Withheld>,
     /// The index the `platform` stage read (its reference and body), for the `blobs` stage.
     pub(crate) index: Option<(String, Vec<u8>)>,
     /// The platforms checked, and whether they were assumed.
