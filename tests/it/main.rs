@@ -15,6 +15,7 @@ mod hub_budget;
 mod kube;
 mod library;
 mod network;
+mod oracle;
 mod platforms;
 mod registry_answers;
 mod registry_cmd;
