@@ -93,7 +93,8 @@ struct Case {
     host: String,
     transport: Transport,
     credentials: Option<(&'static str, &'static str)>,
-    _servers: Vec<Box<dyn Any>>,
+    /// Held only so they outlive the row.
+    servers: Vec<Box<dyn Any>>,
 }
 
 impl Case {
@@ -103,12 +104,12 @@ impl Case {
             host: registry_host,
             transport,
             credentials: None,
-            _servers: Vec::new(),
+            servers: Vec::new(),
         }
     }
 
     fn keep(mut self, server: impl Any) -> Case {
-        self._servers.push(Box::new(server));
+        self.servers.push(Box::new(server));
         self
     }
 
@@ -248,17 +249,7 @@ fn basic_right_password(env: &Env, repo: &str) -> Case {
 }
 
 fn token_auth(env: &Env, repo: &str) -> Case {
-    let tokens = TokenServer::start(&env.pki);
-    let registry = Registry::tls_token(&env.pki, &tokens.realm, &tokens.service, &tokens.issuer);
-    let auth = seed::bearer_for_push(&env.pki, &tokens.service, &tokens.issuer, repo);
-    seed::push(
-        &registry.base_url(),
-        Some(&auth),
-        Some(&env.pki.ca.pem_path),
-        repo,
-        "v1",
-        ImageKind::OciIndex,
-    );
+    let (tokens, registry) = token_registry(env, repo);
     Case::new(named(&registry), &format!("{repo}:v1"), ca_for_all(env))
         .with_credentials(USER, PASSWORD)
         .keep(registry)
@@ -318,6 +309,86 @@ fn unknown_name(env: &Env, repo: &str) -> Case {
         &format!("{repo}:v1"),
         ca_for_all(env),
     )
+}
+
+fn docker_list_pullable(_: &Env, repo: &str) -> Case {
+    let (registry, _) = plain_registry(repo, ImageKind::DockerList);
+    Case::new(
+        named(&registry),
+        &format!("{repo}:v1"),
+        Transport::PlainHttp,
+    )
+    .keep(registry)
+}
+
+/// A TLS registry presenting `which` certificate, the CA given to everyone. Nothing is pushed
+/// (the seeding client would refuse the certificate too): the handshake fails before any
+/// content matters.
+fn tls_presenting(
+    env: &Env,
+    repo: &str,
+    which: fn(&Pki) -> &crate::support::pki::CertFiles,
+) -> Case {
+    let registry = Registry::tls(which(&env.pki));
+    Case::new(named(&registry), &format!("{repo}:v1"), ca_for_all(env)).keep(registry)
+}
+
+fn tls_wrong_host(env: &Env, repo: &str) -> Case {
+    tls_presenting(env, repo, |pki| &pki.wrong_host)
+}
+
+fn tls_expired(env: &Env, repo: &str) -> Case {
+    tls_presenting(env, repo, |pki| &pki.expired)
+}
+
+/// The node is told the registry speaks TLS; it speaks plain HTTP.
+fn tls_to_plain_registry(env: &Env, repo: &str) -> Case {
+    let (registry, _) = plain_registry(repo, ImageKind::OciManifest);
+    Case::new(named(&registry), &format!("{repo}:v1"), ca_for_all(env)).keep(registry)
+}
+
+/// The node is told the registry speaks plain HTTP; it speaks TLS.
+fn plain_http_to_tls_registry(env: &Env, repo: &str) -> Case {
+    let registry = tls_registry(env, repo);
+    Case::new(
+        named(&registry),
+        &format!("{repo}:v1"),
+        Transport::PlainHttp,
+    )
+    .keep(registry)
+}
+
+/// A token registry where the anonymous token pulls `public/…` (the token server's rule).
+fn token_registry(env: &Env, repo: &str) -> (TokenServer, Registry) {
+    let tokens = TokenServer::start(&env.pki);
+    let registry = Registry::tls_token(&env.pki, &tokens.realm, &tokens.service, &tokens.issuer);
+    let auth = seed::bearer_for_push(&env.pki, &tokens.service, &tokens.issuer, repo);
+    seed::push(
+        &registry.base_url(),
+        Some(&auth),
+        Some(&env.pki.ca.pem_path),
+        repo,
+        "v1",
+        ImageKind::OciIndex,
+    );
+    (tokens, registry)
+}
+
+fn token_anonymous_public(env: &Env, repo: &str) -> Case {
+    let public = format!("public/{}", repo.replace('/', "-"));
+    let (tokens, registry) = token_registry(env, &public);
+    Case::new(named(&registry), &format!("{public}:v1"), ca_for_all(env))
+        .keep(registry)
+        .keep(tokens)
+}
+
+/// `limited` may pull only `team/…`: its token for this repository grants nothing.
+fn token_insufficient_scope(env: &Env, repo: &str) -> Case {
+    let (tokens, registry) = token_registry(env, repo);
+    Case::new(named(&registry), &format!("{repo}:v1"), ca_for_all(env))
+        .with_credentials("limited", "limited-pass")
+        .keep(registry)
+        .keep(tokens)
 }
 
 /// A full image pushed, then its layer's data file removed from the registry's storage.
@@ -423,6 +494,24 @@ const ROWS: &[Row] = &[
         disagreement: None,
     },
     Row {
+        name: "token-anonymous-public-pullable",
+        build: token_anonymous_public,
+        preflight: Verdict::Pullable,
+        containerd: Pull::Pulls,
+        podman: Pull::Pulls,
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "docker-list-pullable",
+        build: docker_list_pullable,
+        preflight: Verdict::Pullable,
+        containerd: Pull::Pulls,
+        podman: Pull::Pulls,
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
         name: "missing-tag",
         build: missing_tag,
         preflight: Verdict::Code("manifest-unknown"),
@@ -466,6 +555,62 @@ const ROWS: &[Row] = &[
         podman: Pull::Fails("x509: certificate signed by unknown authority"),
         depth_blobs: false,
         disagreement: None,
+    },
+    Row {
+        name: "token-insufficient-scope",
+        build: token_insufficient_scope,
+        preflight: Verdict::Code("access-denied"),
+        containerd: Pull::Fails("insufficient_scope: authorization failed"),
+        podman: Pull::Fails("denied: requested access to the resource is denied"),
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "tls-wrong-host",
+        build: tls_wrong_host,
+        preflight: Verdict::Code("tls-hostname-mismatch"),
+        containerd: Pull::Fails(
+            "x509: certificate is valid for other.preflight.test, not registry.preflight.test",
+        ),
+        podman: Pull::Fails(
+            "x509: certificate is valid for other.preflight.test, not registry.preflight.test",
+        ),
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "tls-expired",
+        build: tls_expired,
+        preflight: Verdict::Code("tls-expired"),
+        containerd: Pull::Fails("x509: certificate has expired or is not yet valid"),
+        podman: Pull::Fails("x509: certificate has expired or is not yet valid"),
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "tls-to-plain-registry",
+        build: tls_to_plain_registry,
+        preflight: Verdict::Code("tls-server-speaks-http"),
+        containerd: Pull::Fails("http: server gave HTTP response to HTTPS client"),
+        podman: Pull::Fails("http: server gave HTTP response to HTTPS client"),
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "plain-http-to-tls-registry",
+        build: plain_http_to_tls_registry,
+        preflight: Verdict::Code("plain-http-to-tls"),
+        containerd: Pull::Fails("failed with status code [manifests v1]: 400 Bad Request"),
+        podman: Pull::Pulls,
+        depth_blobs: false,
+        disagreement: Some(
+            "podman pulls: registries.conf has no plain-HTTP-only setting, and `insecure = true` (the \
+             nearest to --plain-http) means HTTPS without verification first, then HTTP \
+             (containers/image sysregistriesv2 and docker_client.go), so a CRI-O node configured \
+             so pulls. preflight's --plain-http states a containerd `http://` host. A gap in \
+             preflight, not a runtime quirk: the cri-o profile (issue 13, point 1) must predict \
+             pullable here",
+        ),
     },
     Row {
         name: "tcp-refused",

@@ -118,7 +118,7 @@ impl fmt::Debug for NodeDns {
         f.debug_struct("NodeDns")
             .field("addr", &self.addr)
             .field("resolv_conf", &self.resolv_conf)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
