@@ -13,6 +13,9 @@
 //! Rows marked `depth_blobs` are faults only a whole pull finds (a blob, a platform manifest).
 //! For them only the runtimes are asserted until preflight checks the pull path
 //! (`--depth blobs`); the row already says what preflight must answer then.
+//!
+//! `cargo nextest run -p preflight-cli -E 'test(/oracle/)' --no-capture` prints every row with
+//! what each of the three said and how long it took.
 
 use std::any::Any;
 use std::fmt::Write as _;
@@ -725,6 +728,7 @@ fn problems(row: &Row, seen: &Seen) -> Vec<String> {
         Verdict::Pullable => None,
         Verdict::Code(code) => Some(code),
     };
+    // The `--depth blobs` work switches these rows on by dropping `!row.depth_blobs` here.
     if !row.depth_blobs && seen.preflight.as_deref() != expected {
         problems.push(format!(
             "preflight: expected {:?}, got {:?}\n{}",
