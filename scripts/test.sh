@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the real servers the integration
-# tests start (the CNCF registry, htpasswd, dnsmasq) when they are missing, then runs every test.
+# tests start (the CNCF registry, htpasswd, dnsmasq) and the node runtimes the oracle tests pull
+# with (containerd, podman) when they are missing, then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,13 @@ need=()
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+# The oracle (tests/it/oracle.rs): containerd with ctr, and podman (containers/image, CRI-O's
+# library). podman runs on vfs storage as root, so neither uidmap nor fuse-overlayfs is needed;
+# unshare and mount (util-linux, mount) give it and ctr a private resolv.conf.
+command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1 || need+=(containerd)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v mount >/dev/null 2>&1 || need+=(mount)
 source scripts/apt-install.sh
 apt_install "${need[@]}"
 

@@ -15,6 +15,7 @@ mod hub_budget;
 mod kube;
 mod library;
 mod network;
+mod oracle;
 mod platforms;
 mod pull_path;
 mod registry_answers;

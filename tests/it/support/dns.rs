@@ -56,13 +56,36 @@ impl DnsServer {
     /// [`NOADDR_NAME`] and [`TIMEOUT_NAME`]. Any other name is NXDOMAIN;
     /// names match exactly (no subdomains). Returns once it answers queries.
     pub fn start(names: &[(&str, IpAddr)]) -> DnsServer {
+        DnsServer::launch(names, || {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, free_udp_and_tcp_port()))
+        })
+    }
+
+    /// Like [`DnsServer::start`], but on port 53 of a loopback address of its
+    /// own (127.53.x.y, 127.0.0.1 left alone), so that a `resolv.conf` can name
+    /// it: `resolv.conf` has no port, and the real runtimes (containerd, podman)
+    /// only read the system's resolver configuration. Needs root (port 53).
+    pub fn start_on_port_53(names: &[(&str, IpAddr)]) -> DnsServer {
+        DnsServer::launch(names, || {
+            // Another test process may hold an address: each attempt draws a new one.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos();
+            let [_, _, hi, lo] =
+                (nanos ^ std::process::id().wrapping_mul(0x9e37_79b9)).to_be_bytes();
+            SocketAddr::from((Ipv4Addr::new(127, 53, hi, lo.max(1)), 53))
+        })
+    }
+
+    fn launch(names: &[(&str, IpAddr)], mut listen_on: impl FnMut() -> SocketAddr) -> DnsServer {
         let binary = require_tool("dnsmasq");
         let blackhole = UdpSocket::bind("127.0.0.1:0").expect("bind blackhole DNS upstream");
         let blackhole_port = blackhole.local_addr().expect("blackhole address").port();
 
         for attempt in 1..=PORT_ATTEMPTS {
-            let port = free_udp_and_tcp_port();
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let addr = listen_on();
+            let port = addr.port();
             let mut cmd = Command::new(&binary);
             cmd.args([
                 // Foreground, not debug mode, and the log on stderr so the
@@ -76,7 +99,6 @@ impl DnsServer {
                 "--no-resolv",
                 "--no-hosts",
                 "--no-poll",
-                "--listen-address=127.0.0.1",
                 "--bind-interfaces",
                 // Empty: no pid file to clash between parallel tests.
                 "--pid-file=",
@@ -85,6 +107,7 @@ impl DnsServer {
                 "--user=root",
                 "--cache-size=0",
             ]);
+            cmd.arg(format!("--listen-address={}", addr.ip()));
             cmd.arg(format!("--port={port}"));
             // Every domain is local: never forwarded (there is no upstream),
             // so a name we did not configure is NXDOMAIN rather than

@@ -17,6 +17,7 @@ pub mod fake;
 pub mod net;
 pub mod pki;
 pub mod registry;
+pub mod runtime;
 pub mod seed;
 pub mod token;
 

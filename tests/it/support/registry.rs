@@ -111,6 +111,21 @@ impl Registry {
         format!("{scheme}://{}", self.addr)
     }
 
+    /// The file holding blob `digest` (`sha256:…`) in this registry's
+    /// filesystem storage, shared by every repository that links it. Remove
+    /// it for a blob missing from storage; overwrite it for corrupted bytes.
+    pub fn blob_data(&self, digest: &str) -> PathBuf {
+        let hex = digest
+            .strip_prefix("sha256:")
+            .unwrap_or_else(|| panic!("not a sha256 digest: {digest}"));
+        self.dir
+            .path()
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
     /// The registry's last ~200 log lines (startup and access logs); print
     /// it when a test against this registry fails.
     pub fn log(&self) -> String {

@@ -81,6 +81,65 @@ pub fn push(
     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
+/// Pushes an OCI index under `repo:tag` over one OCI image manifest per
+/// platform in `platforms` (`(os, arch)`, in index order) — e.g. an index
+/// that lacks the node's platform. Otherwise like [`push`].
+pub fn push_index(
+    registry_base_url: &str,
+    auth: Option<&str>,
+    ca_pem: Option<&Path>,
+    repo: &str,
+    tag: &str,
+    platforms: &[(&'static str, &'static str)],
+) -> Pushed {
+    let pusher = Pusher::new(registry_base_url, auth, ca_pem);
+    let repo = repo.to_owned();
+    let tag = tag.to_owned();
+    let platforms = platforms.to_vec();
+    on_own_runtime(async move {
+        pusher
+            .push_list(&repo, &tag, OCI_INDEX, OCI_MANIFEST, &platforms)
+            .await
+    })
+}
+
+/// Deletes the manifest `digest` of `repo` through the API (the registry
+/// must allow deletes; the suite's does): what a cleanup job that prunes
+/// per-platform manifests under a multi-platform tag leaves behind.
+pub fn delete_manifest(
+    registry_base_url: &str,
+    auth: Option<&str>,
+    ca_pem: Option<&Path>,
+    repo: &str,
+    digest: &str,
+) {
+    let pusher = Pusher::new(registry_base_url, auth, ca_pem);
+    let url = format!("{}/v2/{repo}/manifests/{digest}", pusher.base);
+    on_own_runtime(async move {
+        let response = pusher
+            .request(reqwest::Method::DELETE, &url)
+            .send()
+            .await
+            .expect("delete manifest");
+        expect_status(response, 202, "delete manifest").await;
+    });
+}
+
+/// Runs `work` on a private thread and runtime, like [`push`].
+fn on_own_runtime<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("seed runtime");
+        rt.block_on(work)
+    })
+    .join()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// `Bearer <jwt>` granting pull and push on `repo`, signed directly with
 /// `pki.token_signer`, for seeding a token-auth registry without a token
 /// server round trip.
@@ -147,11 +206,24 @@ impl Pusher {
             return pushed;
         }
         let (list_type, child_type) = list.expect("either single or list");
+        self.push_list(repo, tag, list_type, child_type, &PLATFORMS)
+            .await
+    }
 
+    /// An index or list of `list_type` over one `child_type` manifest per
+    /// platform, in the order given, under `tag`.
+    async fn push_list(
+        &self,
+        repo: &str,
+        tag: &str,
+        list_type: &str,
+        child_type: &str,
+        platforms: &[(&str, &str)],
+    ) -> Pushed {
         // Children go first, by digest: the registry refuses an index that
         // references manifests it does not have.
         let mut children = Vec::new();
-        for platform in PLATFORMS {
+        for &platform in platforms {
             children.push(
                 self.push_platform(repo, tag, child_type, platform, None)
                     .await,
@@ -159,7 +231,7 @@ impl Pusher {
         }
         let entries: Vec<Value> = children
             .iter()
-            .zip(PLATFORMS)
+            .zip(platforms.iter().copied())
             .map(|(child, (os, arch))| {
                 json!({
                     "mediaType": child.media_type,
