@@ -10,9 +10,8 @@
 //! the suite's DNS server, never as `localhost` or `127.0.0.1`, which containerd 1.6 talks
 //! plain HTTP to by default: the transport is what the row configures, not a loopback rule.
 //!
-//! Rows marked `depth_blobs` are faults only a whole pull finds (a blob, a platform manifest).
-//! For them only the runtimes are asserted until preflight checks the pull path
-//! (`--depth blobs`); the row already says what preflight must answer then.
+//! preflight checks every row with `--depth blobs`, the whole pull path, as the runtimes pull.
+//! Rows marked `depth_blobs` are faults only that finds (a blob, a platform manifest).
 //!
 //! `cargo nextest run -p preflight-cli -E 'test(/oracle/)' --no-capture` prints every row with
 //! what each of the three said and how long it took.
@@ -138,7 +137,13 @@ impl Case {
 
     /// preflight's flags for this node configuration.
     fn preflight_args(&self, env: &Env, dir: &Path) -> Vec<String> {
-        let mut args = vec!["--dns-server".to_owned(), env.dns.addr.to_string()];
+        // The whole pull path, as a runtime pulls it.
+        let mut args = vec![
+            "--depth".to_owned(),
+            "blobs".to_owned(),
+            "--dns-server".to_owned(),
+            env.dns.addr.to_string(),
+        ];
         match &self.transport {
             Transport::PlainHttp => args.extend(["--plain-http".to_owned(), self.host.clone()]),
             Transport::Tls { ca: Some(ca) } => {
@@ -728,8 +733,7 @@ fn problems(row: &Row, seen: &Seen) -> Vec<String> {
         Verdict::Pullable => None,
         Verdict::Code(code) => Some(code),
     };
-    // The `--depth blobs` work switches these rows on by dropping `!row.depth_blobs` here.
-    if !row.depth_blobs && seen.preflight.as_deref() != expected {
+    if seen.preflight.as_deref() != expected {
         problems.push(format!(
             "preflight: expected {:?}, got {:?}\n{}",
             row.preflight, seen.preflight, seen.preflight_output
@@ -804,11 +808,7 @@ fn oracle_real_runtimes_agree_with_preflight() {
             seen.took[0].as_secs_f64(),
             seen.took[1].as_secs_f64(),
             seen.preflight.as_deref().unwrap_or("pullable"),
-            if row.depth_blobs {
-                format!(" (depth_blobs: will be {:?})", row.preflight)
-            } else {
-                String::new()
-            },
+            if row.depth_blobs { " (pull path)" } else { "" },
             seen.took[2].as_secs_f64(),
             first_line(&seen.containerd),
             seen.took[3].as_secs_f64(),
