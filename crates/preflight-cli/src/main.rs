@@ -527,27 +527,20 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
         .check_with_progress(requests, |p| bar.update(p))
         .await;
     bar.finish();
-    // Files get plain text whatever the terminal; quiet applies to them too.
-    let file_style = render::Style {
-        color: false,
-        ..ui.style
-    };
-    for (format, path) in &args.reports {
-        let file = std::fs::File::create(path)
-            .map_err(|e| UsageError(format!("cannot write report {}: {e}", path.display())))?;
-        let mut w = std::io::BufWriter::new(file);
-        write_report(&mut w, *format, &report, &notes, file_style)
-            .and_then(|()| w.flush())
-            .map_err(|e| UsageError(format!("cannot write report {}: {e}", path.display())))?;
-    }
+    // The result first: a report file that cannot be written must not take it away.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = write_report(&mut out, args.net.output, &report, &notes, ui.style);
     finish(written.and_then(|()| out.flush()))?;
+    drop(out);
+    let unwritten = write_report_files(&args.reports, &report, &notes, ui.style);
     for n in &notes {
         tracing::warn!("{n}");
     }
     if let Some(code) = report_problems(&problems) {
         return Ok(code);
+    }
+    if unwritten {
+        return Ok(ExitCode::from(2));
     }
     let failed = !report.pullable || (args.strict && report.summary.warnings > 0);
     Ok(if failed {
@@ -555,6 +548,40 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes each `--report FORMAT=PATH`; a file that cannot be written is reported on stderr,
+/// naming the report, and the others are still written. Returns whether one failed.
+fn write_report_files(
+    reports: &[(Output, PathBuf)],
+    report: &preflight::Report,
+    notes: &[String],
+    style: render::Style,
+) -> bool {
+    // Files get plain text whatever the terminal; quiet applies to them too.
+    let style = render::Style {
+        color: false,
+        ..style
+    };
+    let mut failed = false;
+    for (format, path) in reports {
+        let written = std::fs::File::create(path).and_then(|file| {
+            let mut w = std::io::BufWriter::new(file);
+            write_report(&mut w, *format, report, notes, style).and_then(|()| w.flush())
+        });
+        if let Err(e) = written {
+            failed = true;
+            let name = format
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_owned());
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "error: cannot write the {name} report to {}: {e}",
+                path.display()
+            );
+        }
+    }
+    failed
 }
 
 fn expected_digests(args: &CheckArgs) -> Result<ExpectedDigests, RunError> {
