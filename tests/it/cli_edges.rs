@@ -28,3 +28,49 @@ fn an_unwritable_report_path_keeps_the_result_on_stdout() {
     );
     assert!(ok.exists(), "the other reports are still written");
 }
+
+/// A run that fails before doing anything: exit 2, nothing on stdout, `says` on stderr.
+fn expect_usage_error(args: &[&str], says: &str) {
+    let r = run(args);
+    assert_eq!(r.code, 2, "exit 2 for {args:?}; stderr:\n{}", r.stderr);
+    assert!(r.stdout.is_empty(), "nothing on stdout: {}", r.stdout);
+    assert!(
+        r.stderr.contains(says),
+        "stderr should say {says:?}:\n{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_host_flag_does_not_swallow_the_image_or_take_true_for_a_host() {
+    expect_usage_error(
+        &["check", "--plain-http", "127.0.0.1:5601/shop/web:v1"],
+        "did you mean --plain-http 127.0.0.1:5601 127.0.0.1:5601/shop/web:v1?",
+    );
+    expect_usage_error(
+        &["check", "--plain-http=true", "127.0.0.1:5601/shop/web:v1"],
+        "not a switch",
+    );
+    expect_usage_error(
+        &[
+            "check",
+            "--insecure-skip-tls-verify",
+            "false",
+            "reg.example.com/a:v1",
+        ],
+        "not a switch",
+    );
+    expect_usage_error(
+        &[
+            "check",
+            "--insecure-skip-tls-verify",
+            "https://reg.example.com/v2/",
+            "reg.example.com/a:v1",
+        ],
+        "--insecure-skip-tls-verify reg.example.com",
+    );
+    expect_usage_error(
+        &["check", "--plain-http", "reg.local:v1", "reg.local/a:v1"],
+        "image reference",
+    );
+}

@@ -8,6 +8,7 @@ mod ci_reports;
 mod inputs;
 mod progress;
 mod render;
+mod values;
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -181,11 +182,13 @@ struct NetArgs {
     output: Output,
 
     /// This registry speaks plain HTTP (HOST[:PORT]; repeatable).
-    #[arg(long = "plain-http", value_name = "HOST[:PORT]")]
+    #[arg(long = "plain-http", value_name = "HOST[:PORT]",
+          value_parser = |v: &str| values::host_flag(v, "--plain-http"))]
     plain_http: Vec<String>,
 
     /// Use HTTPS without certificate checks for this registry (HOST[:PORT]; repeatable).
-    #[arg(long = "insecure-skip-tls-verify", value_name = "HOST[:PORT]")]
+    #[arg(long = "insecure-skip-tls-verify", value_name = "HOST[:PORT]",
+          value_parser = |v: &str| values::host_flag(v, "--insecure-skip-tls-verify"))]
     insecure_skip_tls_verify: Vec<String>,
 
     /// Extra trusted CA certificates (PEM), added to the system roots (repeatable).

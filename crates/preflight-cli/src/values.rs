@@ -1,0 +1,115 @@
+//! Flag values clap cannot check by itself: a registry `HOST[:PORT]` (for `--plain-http` and
+//! `--insecure-skip-tls-verify`). A mistaken value is answered with what
+//! was probably meant, at parse time, so it exits 2 before anything runs.
+
+/// Why a value is not a bare `HOST[:PORT]`.
+#[derive(Debug, PartialEq, Eq)]
+enum NotAHost<'a> {
+    /// `true`, `false`: the flag was taken for a switch.
+    Switch,
+    /// `http://reg:5000`: the scheme, and the host behind it.
+    Scheme { scheme: &'a str, host: &'a str },
+    /// `reg:5000/shop/web:v1`: an image reference (or a URL path); the part before the first `/`.
+    Path { first: &'a str },
+    /// `reg.local:v1`, `nginx@sha256:…`: a name with a tag or a digest.
+    Tagged,
+}
+
+/// The `HOST[:PORT]` of `value`, or why it is not one. What is left (empty, whitespace, a port
+/// out of range, IPv6 without brackets) the library's builder checks.
+fn classify(value: &str) -> Result<&str, NotAHost<'_>> {
+    let v = value.trim();
+    if ["true", "false"].contains(&v.to_ascii_lowercase().as_str()) {
+        return Err(NotAHost::Switch);
+    }
+    if let Some((scheme, rest)) = v.split_once("://") {
+        let host = rest.split('/').next().unwrap_or_default();
+        return Err(NotAHost::Scheme { scheme, host });
+    }
+    if let Some((first, _)) = v.split_once('/') {
+        return Err(NotAHost::Path { first });
+    }
+    if v.contains('@') {
+        return Err(NotAHost::Tagged);
+    }
+    // A port is digits; `name:v1` is a tag. `[::1]:5000` keeps its colons inside the brackets.
+    let after_host = match v.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or("", |(_, after)| after),
+        None if v.matches(':').count() == 1 => &v[v.find(':').unwrap_or_default()..],
+        None => "",
+    };
+    if let Some(port) = after_host.strip_prefix(':')
+        && !port.is_empty()
+        && !port.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(NotAHost::Tagged);
+    }
+    Ok(v)
+}
+
+/// Whether the first part of a path is a registry host, as Docker decides it.
+fn looks_like_registry(first: &str) -> bool {
+    first.contains(['.', ':']) || first == "localhost"
+}
+
+/// The value of a host flag (`--plain-http`, `--insecure-skip-tls-verify`).
+pub(crate) fn host_flag(value: &str, flag: &str) -> Result<String, String> {
+    match classify(value) {
+        Ok(host) => Ok(host.to_owned()),
+        Err(NotAHost::Switch) => Err(format!(
+            "{flag} names a registry, it is not a switch: write {flag} HOST[:PORT], e.g. {flag} localhost:5000"
+        )),
+        Err(NotAHost::Scheme { host, .. }) => Err(format!(
+            "give the host without a scheme: {flag} {}",
+            or_placeholder(host)
+        )),
+        Err(NotAHost::Path { first }) if looks_like_registry(first) => Err(format!(
+            "{value} is an image reference, not a registry host; did you mean {flag} {first} {value}?"
+        )),
+        Err(NotAHost::Path { .. } | NotAHost::Tagged) => Err(format!(
+            "{value} is an image reference, not a registry host; did you mean {flag} HOST[:PORT] {value}?"
+        )),
+    }
+}
+
+fn or_placeholder(host: &str) -> &str {
+    if host.is_empty() { "HOST[:PORT]" } else { host }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_flag_values() {
+        let flag = "--plain-http";
+        for ok in [
+            "reg:5000",
+            "localhost",
+            "127.0.0.1:5601",
+            "[::1]:5000",
+            "Registry.Example.com",
+        ] {
+            assert_eq!(host_flag(ok, flag).as_deref(), Ok(ok), "{ok}");
+        }
+        for (bad, says) in [
+            ("true", "not a switch"),
+            ("FALSE", "not a switch"),
+            ("http://reg:5000", "without a scheme: --plain-http reg:5000"),
+            (
+                "https://reg:5000/v2/",
+                "without a scheme: --plain-http reg:5000",
+            ),
+            (
+                "127.0.0.1:5601/shop/web:v1",
+                "did you mean --plain-http 127.0.0.1:5601 127.0.0.1:5601/shop/web:v1?",
+            ),
+            ("shop/web:v1", "--plain-http HOST[:PORT] shop/web:v1?"),
+            ("reg.local:v1", "image reference"),
+            ("nginx@sha256:abc", "image reference"),
+        ] {
+            let e = host_flag(bad, flag).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+}
