@@ -3,6 +3,7 @@
 //! nothing, durations, `--strict` without a reason, unrendered templates, CI paths.
 
 use crate::common::{path_str, run};
+use crate::support::registry::Registry;
 
 #[test]
 fn an_unwritable_report_path_keeps_the_result_on_stdout() {
@@ -73,4 +74,42 @@ fn a_host_flag_does_not_swallow_the_image_or_take_true_for_a_host() {
         &["check", "--plain-http", "reg.local:v1", "reg.local/a:v1"],
         "image reference",
     );
+}
+
+#[test]
+fn registry_takes_an_http_url_once_and_an_image_reference_is_bad_input() {
+    let reg = Registry::plain();
+    let host = reg.host();
+    let r = run(&["registry", "-o", "json", &format!("http://{host}")]);
+    assert_eq!(
+        r.code, 0,
+        "http:// means plain HTTP: {}\n{}",
+        r.stdout, r.stderr
+    );
+    assert_eq!(r.json()["endpoint"], format!("http://{host}"));
+    assert_eq!(r.json()["registry"], host.as_str());
+
+    // https:// means TLS, which this registry does not speak.
+    let r = run(&["registry", "-o", "json", &format!("https://{host}/v2/")]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.json()["diagnosis"]["code"], "tls-server-speaks-http");
+
+    expect_usage_error(
+        &[
+            "registry",
+            "--plain-http",
+            &host,
+            &format!("https://{host}"),
+        ],
+        "https://",
+    );
+    expect_usage_error(
+        &["registry", "reg.example.com/some/path"],
+        "did you mean preflight registry reg.example.com",
+    );
+    expect_usage_error(
+        &["registry", "oci://reg.example.com"],
+        "preflight registry reg.example.com",
+    );
+    expect_usage_error(&["registry", "nginx:1.27"], "preflight check nginx:1.27");
 }

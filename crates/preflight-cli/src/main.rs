@@ -100,9 +100,11 @@ struct RatelimitArgs {
 
 #[derive(Debug, Args)]
 struct RegistryArgs {
-    /// The registry, as image references name it: HOST[:PORT] (`docker.io` for Docker Hub).
-    #[arg(value_name = "HOST[:PORT]")]
-    registry: String,
+    /// The registry, as image references name it: HOST[:PORT] (`docker.io` for Docker Hub), or
+    /// its URL: http://HOST[:PORT] speaks plain HTTP (no --plain-http needed), https://HOST[:PORT]
+    /// TLS.
+    #[arg(value_name = "HOST[:PORT]", value_parser = values::registry_arg)]
+    registry: values::RegistryArg,
 
     #[command(flatten)]
     net: NetArgs,
@@ -412,8 +414,26 @@ fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
 
 async fn registry(args: RegistryArgs) -> Result<ExitCode, RunError> {
     let format = plain_output(args.net.output)?;
-    let (checker, _) = build_checker(&args.net)?;
-    let report = checker.inspect_registry(&args.registry).await;
+    let values::RegistryArg { host, scheme } = &args.registry;
+    let same = |h: &String| h.eq_ignore_ascii_case(host);
+    let conflict = match scheme {
+        Some(values::Scheme::Https) if args.net.plain_http.iter().any(same) => Some("--plain-http"),
+        Some(values::Scheme::Http) if args.net.insecure_skip_tls_verify.iter().any(same) => {
+            Some("--insecure-skip-tls-verify")
+        }
+        _ => None,
+    };
+    if let Some(flag) = conflict {
+        return Err(UsageError(format!(
+            "the registry's URL and {flag} {host} disagree on how to reach it: give one (http:// is plain HTTP, https:// is TLS)"
+        ))
+        .into());
+    }
+    let (checker, _) = build_checker_with(&args.net, |b| match scheme {
+        Some(values::Scheme::Http) => b.plain_http(host.as_str()),
+        _ => b,
+    })?;
+    let report = checker.inspect_registry(host).await;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match format {
         PlainOutput::Human => render::registry_human(&mut out, &report),

@@ -212,7 +212,11 @@ pub(crate) fn json(out: &mut impl Write, report: &impl serde::Serialize) -> io::
 
 /// The walk of one registry, stage by stage with timings.
 pub(crate) fn registry_human(out: &mut impl Write, r: &RegistryReport) -> io::Result<()> {
-    writeln!(out, "registry {} at {}", r.registry, r.endpoint)?;
+    if r.endpoint.is_empty() {
+        writeln!(out, "registry {}", r.registry)?;
+    } else {
+        writeln!(out, "registry {} at {}", r.registry, r.endpoint)?;
+    }
     for stage in &r.stages {
         stage_line(out, stage, "  ")?;
         if stage.stage.as_str() == "tcp" && r.addresses.len() > 1 {

@@ -1,5 +1,5 @@
-//! Flag values clap cannot check by itself: a registry `HOST[:PORT]` (for `--plain-http` and
-//! `--insecure-skip-tls-verify`). A mistaken value is answered with what
+//! Flag values clap cannot check by itself: a registry `HOST[:PORT]` (for `--plain-http`,
+//! `--insecure-skip-tls-verify` and `preflight registry`). A mistaken value is answered with what
 //! was probably meant, at parse time, so it exits 2 before anything runs.
 
 /// Why a value is not a bare `HOST[:PORT]`.
@@ -13,6 +13,8 @@ enum NotAHost<'a> {
     Path { first: &'a str },
     /// `reg.local:v1`, `nginx@sha256:…`: a name with a tag or a digest.
     Tagged,
+    /// `reg:99999`, `reg:0`.
+    BadPort,
 }
 
 /// The `HOST[:PORT]` of `value`, or why it is not one. What is left (empty, whitespace, a port
@@ -38,11 +40,13 @@ fn classify(value: &str) -> Result<&str, NotAHost<'_>> {
         None if v.matches(':').count() == 1 => &v[v.find(':').unwrap_or_default()..],
         None => "",
     };
-    if let Some(port) = after_host.strip_prefix(':')
-        && !port.is_empty()
-        && !port.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(NotAHost::Tagged);
+    if let Some(port) = after_host.strip_prefix(':') {
+        if !port.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(NotAHost::Tagged);
+        }
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(NotAHost::BadPort);
+        }
     }
     Ok(v)
 }
@@ -69,8 +73,66 @@ pub(crate) fn host_flag(value: &str, flag: &str) -> Result<String, String> {
         Err(NotAHost::Path { .. } | NotAHost::Tagged) => Err(format!(
             "{value} is an image reference, not a registry host; did you mean {flag} HOST[:PORT] {value}?"
         )),
+        Err(NotAHost::BadPort) => Err(PORT.to_owned()),
     }
 }
+
+/// How `preflight registry` should reach the registry it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RegistryArg {
+    /// `HOST[:PORT]`, as image references name the registry.
+    pub(crate) host: String,
+    /// `http://` (plain HTTP) or `https://` written before it; `None` when bare.
+    pub(crate) scheme: Option<Scheme>,
+}
+
+/// The scheme of `preflight registry http(s)://HOST`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Http,
+    Https,
+}
+
+/// The argument of `preflight registry`: `HOST[:PORT]`, or a URL of the registry
+/// (`http://HOST[:PORT]`, `https://HOST[:PORT]`, with `/` or `/v2/` after it), whose scheme says
+/// whether it speaks plain HTTP.
+pub(crate) fn registry_arg(value: &str) -> Result<RegistryArg, String> {
+    let v = value.trim();
+    let (scheme, rest) = match v.split_once("://") {
+        Some((s, rest)) if s.eq_ignore_ascii_case("http") => (Some(Scheme::Http), rest),
+        Some((s, rest)) if s.eq_ignore_ascii_case("https") => (Some(Scheme::Https), rest),
+        Some((s, rest)) => {
+            let host = rest.split('/').next().unwrap_or_default();
+            return Err(format!(
+                "{s}:// is not a registry URL: give HOST[:PORT], or http:// (plain HTTP) or https:// before it, e.g. preflight registry {}",
+                or_placeholder(host)
+            ));
+        }
+        None => (None, v),
+    };
+    // A pasted API URL is still the registry.
+    let bare = rest.trim_end_matches('/');
+    let bare = bare.strip_suffix("/v2").unwrap_or(bare);
+    match classify(bare) {
+        Ok(host) if !host.is_empty() => Ok(RegistryArg {
+            host: host.to_owned(),
+            scheme,
+        }),
+        Ok(_) => Err(
+            "give the registry's HOST[:PORT], e.g. preflight registry registry.example.com"
+                .to_owned(),
+        ),
+        Err(NotAHost::Path { first }) if looks_like_registry(first) => Err(format!(
+            "{value} is an image reference, not a registry; did you mean preflight registry {first} (or preflight check {value})?"
+        )),
+        Err(NotAHost::BadPort) => Err(PORT.to_owned()),
+        Err(_) => Err(format!(
+            "{value} is not a registry HOST[:PORT] (e.g. registry.example.com, localhost:5000, http://localhost:5000); to check an image, use preflight check {value}"
+        )),
+    }
+}
+
+const PORT: &str = "the port is not a number from 1 to 65535";
 
 fn or_placeholder(host: &str) -> &str {
     if host.is_empty() { "HOST[:PORT]" } else { host }
@@ -107,8 +169,44 @@ mod tests {
             ("shop/web:v1", "--plain-http HOST[:PORT] shop/web:v1?"),
             ("reg.local:v1", "image reference"),
             ("nginx@sha256:abc", "image reference"),
+            ("reg:99999", "1 to 65535"),
+            ("reg:", "1 to 65535"),
         ] {
             let e = host_flag(bad, flag).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn registry_args() {
+        let r = |h: &str, s| {
+            Ok(RegistryArg {
+                host: h.to_owned(),
+                scheme: s,
+            })
+        };
+        assert_eq!(registry_arg("reg:5000"), r("reg:5000", None));
+        assert_eq!(
+            registry_arg("http://127.0.0.1:5601"),
+            r("127.0.0.1:5601", Some(Scheme::Http))
+        );
+        assert_eq!(
+            registry_arg("HTTPS://reg.example.com/v2/"),
+            r("reg.example.com", Some(Scheme::Https))
+        );
+        assert_eq!(registry_arg("docker.io/"), r("docker.io", None));
+        for (bad, says) in [
+            (
+                "reg.example.com/some/path",
+                "preflight registry reg.example.com",
+            ),
+            ("oci://reg:5000", "preflight registry reg:5000"),
+            ("http://", "HOST[:PORT]"),
+            ("", "HOST[:PORT]"),
+            ("nginx:1.27", "preflight check nginx:1.27"),
+            ("reg.example:99999", "1 to 65535"),
+        ] {
+            let e = registry_arg(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
     }
