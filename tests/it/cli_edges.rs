@@ -2,8 +2,10 @@
 //! that threw the result away, host flags that swallowed images, options shown where they do
 //! nothing, durations, `--strict` without a reason, unrendered templates, CI paths.
 
-use crate::common::{path_str, run};
+use crate::common::{path_str, preflight, run, run_cmd};
+use crate::support::pki::Pki;
 use crate::support::registry::Registry;
+use crate::support::token::TokenServer;
 
 #[test]
 fn an_unwritable_report_path_keeps_the_result_on_stdout() {
@@ -112,4 +114,203 @@ fn registry_takes_an_http_url_once_and_an_image_reference_is_bad_input() {
         "preflight registry reg.example.com",
     );
     expect_usage_error(&["registry", "nginx:1.27"], "preflight check nginx:1.27");
+}
+
+/// Whether `--help` text lists `option` (a flag, or a value such as `junit`).
+fn lists(help: &str, option: &str) -> bool {
+    if !option.starts_with('-') {
+        return help.contains(option);
+    }
+    help.lines().any(|l| {
+        let l = l.trim_start();
+        let l = l
+            .get(..4)
+            .filter(|s| s.ends_with(", "))
+            .map_or(l, |_| &l[4..]);
+        l.split([' ', '=']).next() == Some(option)
+    })
+}
+
+#[test]
+fn registry_and_ratelimit_neither_show_nor_take_check_only_options() {
+    let check_only = [
+        "--platform",
+        "--concurrency",
+        "--registry-concurrency",
+        "--allow-hub-pulls",
+        "--verify-config-platform",
+        "--report",
+        "junit",
+        "sarif",
+        "--strict",
+    ];
+    let network = [
+        "--plain-http",
+        "--insecure-skip-tls-verify",
+        "--ca-file",
+        "--docker-config",
+        "--dns-server",
+        "--timeout",
+    ];
+    for command in ["registry", "ratelimit"] {
+        let help = run(&[command, "--help"]);
+        assert_eq!(help.code, 0);
+        for flag in check_only {
+            assert!(
+                !lists(&help.stdout, flag),
+                "{command} --help shows {flag}:\n{}",
+                help.stdout
+            );
+        }
+        for flag in network.iter().chain(&["--quiet"]) {
+            assert!(
+                lists(&help.stdout, flag),
+                "{command} --help lacks {flag}:\n{}",
+                help.stdout
+            );
+        }
+    }
+    let help = run(&["images", "--help"]);
+    for flag in check_only.iter().chain(&network) {
+        assert!(
+            !lists(&help.stdout, flag),
+            "images --help shows {flag}:\n{}",
+            help.stdout
+        );
+    }
+    assert!(lists(&help.stdout, "--quiet"));
+    let help = run(&["check", "--help"]);
+    for flag in check_only.iter().chain(&network) {
+        assert!(lists(&help.stdout, flag), "check --help lacks {flag}");
+    }
+
+    expect_usage_error(
+        &["registry", "--platform", "linux/amd64", "reg.example.com"],
+        "--platform",
+    );
+    expect_usage_error(
+        &["registry", "--concurrency", "4", "reg.example.com"],
+        "--concurrency",
+    );
+    expect_usage_error(&["ratelimit", "--allow-hub-pulls"], "--allow-hub-pulls");
+    expect_usage_error(&["images", "--timeout", "5", "nginx"], "--timeout");
+    expect_usage_error(
+        &["registry", "-o", "junit", "reg.example.com"],
+        "preflight check",
+    );
+    expect_usage_error(&["images", "-o", "sarif", "nginx"], "preflight check");
+}
+
+#[test]
+fn quiet_leaves_out_what_is_fine_in_images_and_registry() {
+    let r = run(&["images", "-q", "nginx:1.27", "Bad:Ref:X"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        !r.stdout.contains("nginx:1.27"),
+        "a fine image is left out:\n{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("Bad:Ref:X"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("2 images"),
+        "the summary stays:\n{}",
+        r.stdout
+    );
+
+    let reg = Registry::plain();
+    let url = format!("http://{}", reg.host());
+    let r = run(&["registry", "-q", &url]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stdout.contains(" dns "),
+        "fine rows left out:\n{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("can serve pulls"), "{}", r.stdout);
+
+    let port = crate::support::net::refused_port();
+    let r = run(&["registry", "-q", &format!("127.0.0.1:{port}")]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        !r.stdout.contains(" dns "),
+        "fine rows left out:\n{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("✗ tcp"),
+        "the failing row stays:\n{}",
+        r.stdout
+    );
+}
+
+/// The stage rows of `registry`'s human output: lines with a ✓ or ✗ and a timing.
+fn stage_rows(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|l| l.contains(" ms") && (l.contains('✓') || l.contains('✗')))
+        .collect()
+}
+
+#[test]
+fn registry_rows_are_aligned_coloured_and_never_without_a_detail() {
+    let pki = Pki::new();
+    let server = TokenServer::start(&pki);
+    let reg = Registry::tls_token(&pki, &server.realm, &server.service, &server.issuer);
+    let ca = path_str(&pki.ca.pem_path);
+    let r = run(&["registry", "--ca-file", ca, &reg.host()]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let rows = stage_rows(&r.stdout);
+    assert!(
+        rows.len() >= 8,
+        "stages and the token service's:\n{}",
+        r.stdout
+    );
+    // The detail starts in one column, whatever the indent and however many digits the timing has.
+    let columns: Vec<usize> = rows
+        .iter()
+        .map(|l| l.chars().count() - l.split_once(" ms  ").map_or(0, |(_, d)| d.chars().count()))
+        .collect();
+    assert!(
+        columns.windows(2).all(|w| w[0] == w[1]),
+        "details not aligned ({columns:?}):\n{}",
+        r.stdout
+    );
+    for row in &rows {
+        let detail = row.split_once(" ms  ").map_or("", |(_, d)| d.trim());
+        assert!(
+            !detail.is_empty(),
+            "a row without a detail: {row:?}\n{}",
+            r.stdout
+        );
+    }
+
+    let port = crate::support::net::refused_port();
+    let r = run(&["registry", &format!("127.0.0.1:{port}")]);
+    let failed = stage_rows(&r.stdout)
+        .into_iter()
+        .find(|l| l.contains('✗'))
+        .unwrap_or_else(|| panic!("a failing row:\n{}", r.stdout));
+    assert!(
+        failed.contains("connection refused"),
+        "the failing row says why: {failed:?}"
+    );
+
+    let mut cmd = preflight();
+    cmd.env_remove("NO_COLOR").args([
+        "registry",
+        "--color",
+        "always",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    let r = run_cmd(&mut cmd);
+    assert!(
+        r.stdout.contains("\x1b[32m✓"),
+        "coloured like check:\n{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("\x1b[1;31m✗"),
+        "coloured like check:\n{}",
+        r.stdout
+    );
 }

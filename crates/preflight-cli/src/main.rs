@@ -94,6 +94,10 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct RatelimitArgs {
+    /// Report format: human or json.
+    #[arg(short, long, value_name = "FORMAT", default_value = "human", value_parser = parse_plain_output)]
+    output: PlainOutput,
+
     #[command(flatten)]
     net: NetArgs,
 }
@@ -105,6 +109,10 @@ struct RegistryArgs {
     /// TLS.
     #[arg(value_name = "HOST[:PORT]", value_parser = values::registry_arg)]
     registry: values::RegistryArg,
+
+    /// Report format: human or json.
+    #[arg(short, long, value_name = "FORMAT", default_value = "human", value_parser = parse_plain_output)]
+    output: PlainOutput,
 
     #[command(flatten)]
     net: NetArgs,
@@ -119,9 +127,9 @@ struct ImagesArgs {
     #[command(flatten)]
     input: inputs::InputArgs,
 
-    /// Report format.
-    #[arg(short, long, value_enum, default_value_t = Output::Human)]
-    output: Output,
+    /// Report format: human or json.
+    #[arg(short, long, value_name = "FORMAT", default_value = "human", value_parser = parse_plain_output)]
+    output: PlainOutput,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -148,8 +156,37 @@ struct CheckArgs {
     #[command(flatten)]
     input: inputs::InputArgs,
 
-    #[command(flatten)]
-    net: NetArgs,
+    /// Report format.
+    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    output: Output,
+
+    /// Platforms the images must provide (OS/ARCH[/VARIANT]; repeatable): every image index
+    /// must hold a manifest for each.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
+    platform: Vec<Platform>,
+
+    /// Let platform checks read indexes on Docker Hub: each read is a GET, which Hub counts as a
+    /// pull (reported as hub_pulls_spent). Without it, Hub images' platforms are not checked.
+    #[arg(long = "allow-hub-pulls")]
+    allow_hub_pulls: bool,
+
+    /// With --platform, check single-platform manifests too, from their config blob (two
+    /// GETs; on Docker Hub the manifest GET is a pull and needs --allow-hub-pulls).
+    #[arg(long = "verify-config-platform")]
+    verify_config_platform: bool,
+
+    /// How many images are checked at once, over all registries. Each registry also has its own
+    /// limit (--registry-concurrency): raise both to go faster against one registry.
+    #[arg(long, value_name = "N", default_value_t = preflight::checker::DEFAULT_CONCURRENCY,
+          value_parser = parse_concurrency)]
+    concurrency: usize,
+
+    /// How many images of one registry are checked at once, at most, so one deploy does not flood
+    /// a registry.
+    #[arg(long = "registry-concurrency", value_name = "N",
+          default_value_t = preflight::checker::DEFAULT_REGISTRY_CONCURRENCY,
+          value_parser = parse_concurrency)]
+    registry_concurrency: usize,
 
     /// The digest an image's tag must point at, e.g. what `docker push` just produced
     /// (IMAGE=sha256:…; repeatable).
@@ -174,15 +211,17 @@ struct CheckArgs {
     /// Treat warnings (such as `latest-tag`) as failures.
     #[arg(long)]
     strict: bool,
+
+    // Last: its help heading applies to what follows it.
+    #[command(flatten)]
+    net: NetArgs,
 }
 
-/// The options every network command takes (their names are part of the contract).
+/// The options every network command takes (their names are part of the contract): how
+/// registries are reached and trusted, whose credentials, how long to wait.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Network options")]
 struct NetArgs {
-    /// Report format.
-    #[arg(short, long, value_enum, default_value_t = Output::Human)]
-    output: Output,
-
     /// This registry speaks plain HTTP (HOST[:PORT]; repeatable).
     #[arg(long = "plain-http", value_name = "HOST[:PORT]",
           value_parser = |v: &str| values::host_flag(v, "--plain-http"))]
@@ -207,37 +246,9 @@ struct NetArgs {
     #[arg(long = "dns-server", value_name = "IP[:PORT]", value_parser = parse_dns_server)]
     dns_server: Option<SocketAddr>,
 
-    /// Platforms the images must provide (OS/ARCH[/VARIANT]; repeatable): every image index
-    /// must hold a manifest for each.
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
-    platform: Vec<Platform>,
-
-    /// Let platform checks read indexes on Docker Hub: each read is a GET, which Hub counts as a
-    /// pull (reported as hub_pulls_spent). Without it, Hub images' platforms are not checked.
-    #[arg(long = "allow-hub-pulls")]
-    allow_hub_pulls: bool,
-
-    /// With --platform, check single-platform manifests too, from their config blob (two
-    /// GETs; on Docker Hub the manifest GET is a pull and needs --allow-hub-pulls).
-    #[arg(long = "verify-config-platform")]
-    verify_config_platform: bool,
-
     /// The deadline for one image, all stages together, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
     timeout: Duration,
-
-    /// How many images are checked at once, over all registries. Each registry also has its own
-    /// limit (--registry-concurrency): raise both to go faster against one registry.
-    #[arg(long, value_name = "N", default_value_t = preflight::checker::DEFAULT_CONCURRENCY,
-          value_parser = parse_concurrency)]
-    concurrency: usize,
-
-    /// How many images of one registry are checked at once, at most, so one deploy does not flood
-    /// a registry.
-    #[arg(long = "registry-concurrency", value_name = "N",
-          default_value_t = preflight::checker::DEFAULT_REGISTRY_CONCURRENCY,
-          value_parser = parse_concurrency)]
-    registry_concurrency: usize,
 
     /// Send docker.io references to this HOST:PORT instead of registry-1.docker.io (tests).
     #[arg(long = "docker-hub-registry", hide = true, value_name = "HOST:PORT")]
@@ -310,9 +321,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => runtime.block_on(check(*args, ui)),
-        Command::Images(args) => images(&args),
-        Command::Registry(args) => runtime.block_on(registry(*args)),
-        Command::Ratelimit(args) => runtime.block_on(ratelimit(*args)),
+        Command::Images(args) => images(&args, ui),
+        Command::Registry(args) => runtime.block_on(registry(*args, ui)),
+        Command::Ratelimit(args) => runtime.block_on(ratelimit(*args, ui)),
     };
     match result {
         Ok(code) => code,
@@ -391,14 +402,14 @@ fn report_problems(problems: &[String]) -> Option<ExitCode> {
     Some(ExitCode::from(2))
 }
 
-fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
-    let format = plain_output(args.output)?;
+fn images(args: &ImagesArgs, ui: Ui) -> Result<ExitCode, RunError> {
+    let format = args.output;
     let (requests, problems) = requests(&args.images, &args.input)?;
     let inventory = preflight::plan::inventory(requests);
     // Buffered: a large inventory is hundreds of thousands of lines.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match format {
-        PlainOutput::Human => render::inventory_human(&mut out, &inventory),
+        PlainOutput::Human => render::inventory_human(&mut out, &inventory, ui.style),
         PlainOutput::Json => render::json(&mut out, &inventory),
     };
     finish(written.and_then(|()| out.flush()))?;
@@ -412,8 +423,8 @@ fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
     })
 }
 
-async fn registry(args: RegistryArgs) -> Result<ExitCode, RunError> {
-    let format = plain_output(args.net.output)?;
+async fn registry(args: RegistryArgs, ui: Ui) -> Result<ExitCode, RunError> {
+    let format = args.output;
     let values::RegistryArg { host, scheme } = &args.registry;
     let same = |h: &String| h.eq_ignore_ascii_case(host);
     let conflict = match scheme {
@@ -436,7 +447,7 @@ async fn registry(args: RegistryArgs) -> Result<ExitCode, RunError> {
     let report = checker.inspect_registry(host).await;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match format {
-        PlainOutput::Human => render::registry_human(&mut out, &report),
+        PlainOutput::Human => render::registry_human(&mut out, &report, ui.style),
         PlainOutput::Json => render::json(&mut out, &report),
     };
     finish(written.and_then(|()| out.flush()))?;
@@ -454,20 +465,15 @@ enum PlainOutput {
     Json,
 }
 
-/// `format` for a command other than `check`, which has no CI reports.
-fn plain_output(format: Output) -> Result<PlainOutput, RunError> {
-    match format {
-        Output::Human => Ok(PlainOutput::Human),
-        Output::Json => Ok(PlainOutput::Json),
-        Output::Junit | Output::Gitlab | Output::Sarif => {
-            let name = format
-                .to_possible_value()
-                .map_or_else(String::new, |v| v.get_name().to_owned());
-            Err(UsageError(format!(
-                "-o {name} is a report of `preflight check`; use human or json here"
-            ))
-            .into())
-        }
+/// `-o` of a command other than `check`: the CI formats are named as `check`'s.
+fn parse_plain_output(s: &str) -> Result<PlainOutput, String> {
+    match Output::from_str(s, true) {
+        Ok(Output::Human) => Ok(PlainOutput::Human),
+        Ok(Output::Json) => Ok(PlainOutput::Json),
+        Ok(Output::Junit | Output::Gitlab | Output::Sarif) => Err(format!(
+            "-o {s} is a report of `preflight check`; use human or json here"
+        )),
+        Err(_) => Err(format!("{s:?} is not a format: use human or json")),
     }
 }
 
@@ -496,13 +502,13 @@ fn finish(written: std::io::Result<()>) -> Result<(), RunError> {
     }
 }
 
-async fn ratelimit(args: RatelimitArgs) -> Result<ExitCode, RunError> {
-    let format = plain_output(args.net.output)?;
+async fn ratelimit(args: RatelimitArgs, ui: Ui) -> Result<ExitCode, RunError> {
+    let format = args.output;
     let (checker, _) = build_checker(&args.net)?;
     let budget = checker.docker_hub_budget().await;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match format {
-        PlainOutput::Human => render::budget_human(&mut out, &budget),
+        PlainOutput::Human => render::budget_human(&mut out, &budget, ui.style),
         PlainOutput::Json => render::json(&mut out, &budget),
     };
     finish(written.and_then(|()| out.flush()))?;
@@ -523,10 +529,19 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
             }
         }
     }
-    let floor = args.min_hub_remaining;
-    let (checker, mut notes) = build_checker_with(&args.net, |b| match floor {
-        Some(n) => b.min_hub_remaining(n),
-        None => b,
+    let (checker, mut notes) = build_checker_with(&args.net, |mut b| {
+        b = b
+            .concurrency(args.concurrency)
+            .registry_concurrency(args.registry_concurrency)
+            .allow_hub_pulls(args.allow_hub_pulls)
+            .verify_config_platform(args.verify_config_platform);
+        for p in &args.platform {
+            b = b.platform(p.clone());
+        }
+        match args.min_hub_remaining {
+            Some(n) => b.min_hub_remaining(n),
+            None => b,
+        }
     })?;
     if requests.is_empty() {
         notes.push("the inputs reference no images".to_owned());
@@ -552,7 +567,7 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
     bar.finish();
     // The result first: a report file that cannot be written must not take it away.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = write_report(&mut out, args.net.output, &report, &notes, ui.style);
+    let written = write_report(&mut out, args.output, &report, &notes, ui.style);
     finish(written.and_then(|()| out.flush()))?;
     drop(out);
     let unwritten = write_report_files(&args.reports, &report, &notes, ui.style);
@@ -631,15 +646,7 @@ fn build_checker_with(
     extra: impl FnOnce(preflight::CheckerBuilder) -> preflight::CheckerBuilder,
 ) -> Result<(Checker, Vec<String>), RunError> {
     let notes = Vec::new();
-    let mut b = Checker::builder()
-        .timeout(net.timeout)
-        .concurrency(net.concurrency)
-        .registry_concurrency(net.registry_concurrency)
-        .allow_hub_pulls(net.allow_hub_pulls)
-        .verify_config_platform(net.verify_config_platform);
-    for p in &net.platform {
-        b = b.platform(p.clone());
-    }
+    let mut b = Checker::builder().timeout(net.timeout);
     if let Some(addr) = net.dns_server {
         b = b.dns(DnsConfig::Server(addr));
     }
