@@ -314,3 +314,54 @@ fn registry_rows_are_aligned_coloured_and_never_without_a_detail() {
         r.stdout
     );
 }
+
+const HELM_TEMPLATE: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "shop.fullname" . }}
+  labels:
+    {{- include "shop.labels" . | nindent 4 }}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+"#;
+
+#[test]
+fn an_unrendered_helm_template_says_render_it_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("deployment.yaml");
+    std::fs::write(&chart, HELM_TEMPLATE).unwrap();
+    let says = "render it first: helm template";
+    for command in ["check", "images"] {
+        expect_usage_error(&[command, "-f", path_str(&chart)], says);
+        expect_usage_error(
+            &[command, "-f", path_str(&chart)],
+            &format!("{}:4:", chart.display()),
+        );
+    }
+    let mut cmd = preflight();
+    cmd.args(["check", "-f", "-"]).write_stdin(HELM_TEMPLATE);
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(says) && r.stderr.contains("<stdin>:4:"),
+        "{}",
+        r.stderr
+    );
+
+    // Valid YAML, as when only the image is templated: still a template, not a bad reference.
+    let quoted = dir.path().join("quoted.yaml");
+    std::fs::write(
+        &quoted,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n    - name: app\n      image: \"{{ .Values.image }}\"\n",
+    )
+    .unwrap();
+    expect_usage_error(&["check", "-f", path_str(&quoted)], says);
+    expect_usage_error(
+        &["check", "-f", path_str(&quoted)],
+        &format!("{}:7:", quoted.display()),
+    );
+}
