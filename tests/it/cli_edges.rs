@@ -365,3 +365,70 @@ fn an_unrendered_helm_template_says_render_it_first() {
         &format!("{}:7:", quoted.display()),
     );
 }
+
+/// The first location of a Code Quality report and of a SARIF report, for one run each.
+fn ci_paths(dir: &std::path::Path, env: &[(&str, &str)], file: &str) -> (String, String) {
+    let run_format = |format: &str| {
+        let mut cmd = preflight();
+        cmd.current_dir(dir)
+            .env_remove("CI_PROJECT_DIR")
+            .env_remove("GITHUB_WORKSPACE")
+            .envs(env.iter().copied())
+            .args(["check", "-o", format, "-f", file]);
+        let r = run_cmd(&mut cmd);
+        assert_eq!(r.code, 1, "an invalid reference: {}", r.stderr);
+        r.json()
+    };
+    let gitlab = run_format("gitlab");
+    let sarif = run_format("sarif");
+    (
+        gitlab[0]["location"]["path"].as_str().unwrap().to_owned(),
+        sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+            ["uri"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    )
+}
+
+#[test]
+fn code_quality_and_sarif_paths_are_relative_to_the_project_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::create_dir(root.join("k8s")).unwrap();
+    let manifest = root.join("k8s/m.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n    - name: app\n      image: Bad:Ref:X\n",
+    )
+    .unwrap();
+    let both = |p: &str| (p.to_owned(), p.to_owned());
+    let root_str = path_str(&root);
+    // GitLab's checkout, written absolute.
+    assert_eq!(
+        ci_paths(&root, &[("CI_PROJECT_DIR", root_str)], path_str(&manifest)),
+        both("k8s/m.yaml")
+    );
+    // GitHub's, written from a subdirectory.
+    assert_eq!(
+        ci_paths(
+            &root.join("k8s"),
+            &[("GITHUB_WORKSPACE", root_str)],
+            "./m.yaml"
+        ),
+        both("k8s/m.yaml")
+    );
+    // Neither: the current directory.
+    assert_eq!(ci_paths(&root, &[], "./k8s/m.yaml"), both("k8s/m.yaml"));
+    // A file outside the project stays as given.
+    let elsewhere = root.join("k8s/project");
+    std::fs::create_dir(&elsewhere).unwrap();
+    assert_eq!(
+        ci_paths(
+            &root,
+            &[("CI_PROJECT_DIR", path_str(&elsewhere))],
+            path_str(&manifest)
+        ),
+        both(path_str(&manifest))
+    );
+}

@@ -488,8 +488,8 @@ fn write_report(
         Output::Human => render::human(out, report, notes, style),
         Output::Json => render::json(out, report),
         Output::Junit => ci_reports::junit(out, report),
-        Output::Gitlab => ci_reports::gitlab(out, report),
-        Output::Sarif => ci_reports::sarif(out, report),
+        Output::Gitlab => ci_reports::gitlab(out, report, &ci_reports::ProjectRoot::from_env()),
+        Output::Sarif => ci_reports::sarif(out, report, &ci_reports::ProjectRoot::from_env()),
     }
 }
 
