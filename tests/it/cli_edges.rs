@@ -5,6 +5,7 @@
 use crate::common::{path_str, preflight, run, run_cmd};
 use crate::support::pki::Pki;
 use crate::support::registry::Registry;
+use crate::support::seed::{self, ImageKind};
 use crate::support::token::TokenServer;
 
 #[test]
@@ -431,4 +432,44 @@ fn code_quality_and_sarif_paths_are_relative_to_the_project_root() {
         ),
         both(path_str(&manifest))
     );
+}
+
+#[test]
+fn strict_names_the_warnings_that_failed_it() {
+    let reg = Registry::plain();
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/web",
+        "latest",
+        ImageKind::OciManifest,
+    );
+    let host = reg.host();
+    let image = format!("{host}/shop/web:latest");
+
+    let r = run(&["check", "--strict", "--plain-http", &host, &image]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let named = |text: &str| {
+        text.lines()
+            .any(|l| l.contains("--strict") && l.contains(&image) && l.contains("latest-tag"))
+    };
+    assert!(named(&r.stdout), "the human report says why:\n{}", r.stdout);
+
+    let r = run(&[
+        "check",
+        "-o",
+        "json",
+        "--strict",
+        "--plain-http",
+        &host,
+        &image,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.json()["pullable"], true, "the report itself is unchanged");
+    assert!(named(&r.stderr), "stderr says why:\n{}", r.stderr);
+
+    let r = run(&["check", "--plain-http", &host, &image]);
+    assert_eq!(r.code, 0, "without --strict a warning passes: {}", r.stderr);
+    assert!(!r.stdout.contains("--strict"), "{}", r.stdout);
 }

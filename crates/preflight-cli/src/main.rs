@@ -483,9 +483,10 @@ fn write_report(
     report: &preflight::Report,
     notes: &[String],
     style: render::Style,
+    strict: bool,
 ) -> std::io::Result<()> {
     match format {
-        Output::Human => render::human(out, report, notes, style),
+        Output::Human => render::human(out, report, notes, style, strict),
         Output::Json => render::json(out, report),
         Output::Junit => ci_reports::junit(out, report),
         Output::Gitlab => ci_reports::gitlab(out, report, &ci_reports::ProjectRoot::from_env()),
@@ -567,10 +568,17 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
     bar.finish();
     // The result first: a report file that cannot be written must not take it away.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = write_report(&mut out, args.output, &report, &notes, ui.style);
+    let written = write_report(
+        &mut out,
+        args.output,
+        &report,
+        &notes,
+        ui.style,
+        args.strict,
+    );
     finish(written.and_then(|()| out.flush()))?;
     drop(out);
-    let unwritten = write_report_files(&args.reports, &report, &notes, ui.style);
+    let unwritten = write_report_files(&args.reports, &report, &notes, ui.style, args.strict);
     for n in &notes {
         tracing::warn!("{n}");
     }
@@ -580,7 +588,15 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
     if unwritten {
         return Ok(ExitCode::from(2));
     }
-    let failed = !report.pullable || (args.strict && report.summary.warnings > 0);
+    let strict_failed = args.strict && report.summary.warnings > 0;
+    if strict_failed && args.output != Output::Human {
+        // The human report names them itself; the others are read by programs.
+        let mut err = std::io::stderr().lock();
+        for (image, code) in render::strict_failures(&report) {
+            let _ = writeln!(err, "error: --strict: {image} {code} fails the check");
+        }
+    }
+    let failed = !report.pullable || strict_failed;
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -595,6 +611,7 @@ fn write_report_files(
     report: &preflight::Report,
     notes: &[String],
     style: render::Style,
+    strict: bool,
 ) -> bool {
     // Files get plain text whatever the terminal; quiet applies to them too.
     let style = render::Style {
@@ -605,7 +622,7 @@ fn write_report_files(
     for (format, path) in reports {
         let written = std::fs::File::create(path).and_then(|file| {
             let mut w = std::io::BufWriter::new(file);
-            write_report(&mut w, *format, report, notes, style).and_then(|()| w.flush())
+            write_report(&mut w, *format, report, notes, style, strict).and_then(|()| w.flush())
         });
         if let Err(e) = written {
             failed = true;

@@ -38,12 +38,14 @@ impl Style {
 }
 
 /// One line per image (✓ pullable, ⚠ pullable with warnings, ✗ not), then each failure with its
-/// stage, message and `hint:`, the warnings, and a summary line.
+/// stage, message and `hint:`, the warnings (with `strict`, which of them fail the check), and a
+/// summary line.
 pub(crate) fn human(
     out: &mut impl Write,
     report: &Report,
     notes: &[String],
     style: Style,
+    strict: bool,
 ) -> io::Result<()> {
     for image in &report.images {
         if style.quiet && image.pullable && image.warnings.is_empty() {
@@ -82,7 +84,7 @@ pub(crate) fn human(
         .collect();
     if !warned.is_empty() {
         writeln!(out)?;
-        for image in warned {
+        for image in &warned {
             for w in &image.warnings {
                 writeln!(
                     out,
@@ -93,6 +95,17 @@ pub(crate) fn human(
                     w.message
                 )?;
             }
+        }
+    }
+    if strict && !warned.is_empty() {
+        writeln!(out)?;
+        for (image, code) in strict_failures(report) {
+            writeln!(
+                out,
+                "{} {image} — {} fails the check under --strict",
+                style.bad("✗"),
+                style.bad(code)
+            )?;
         }
     }
     for n in notes {
@@ -119,6 +132,15 @@ pub(crate) fn human(
         )?;
     }
     writeln!(out)
+}
+
+/// The warnings that fail a check under `--strict`: (image, code).
+pub(crate) fn strict_failures(report: &Report) -> impl Iterator<Item = (&str, &'static str)> {
+    report.images.iter().flat_map(|i| {
+        i.warnings
+            .iter()
+            .map(|w| (i.reference.as_str(), w.code.as_str()))
+    })
 }
 
 fn line(out: &mut impl Write, image: &ImageReport, style: Style) -> io::Result<()> {
