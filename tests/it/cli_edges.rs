@@ -473,3 +473,20 @@ fn strict_names_the_warnings_that_failed_it() {
     assert_eq!(r.code, 0, "without --strict a warning passes: {}", r.stderr);
     assert!(!r.stdout.contains("--strict"), "{}", r.stdout);
 }
+
+#[test]
+fn timeout_takes_durations_like_30s_and_2m() {
+    for timeout in ["30", "30s", "2m", "1m30s", "500ms", "1.5", "1h"] {
+        let r = run(&["check", "-o", "json", "--timeout", timeout, "Bad:Ref:X"]);
+        assert_eq!(r.code, 1, "--timeout {timeout} is accepted: {}", r.stderr);
+    }
+    for (timeout, says) in [
+        ("30x", "not a number"),
+        ("s", "not a number"),
+        ("1m30", "not a number"),
+        ("0s", "3600"),
+        ("61m", "3600"),
+    ] {
+        expect_usage_error(&["check", "--timeout", timeout, "Bad:Ref:X"], says);
+    }
+}

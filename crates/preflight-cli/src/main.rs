@@ -246,8 +246,9 @@ struct NetArgs {
     #[arg(long = "dns-server", value_name = "IP[:PORT]", value_parser = parse_dns_server)]
     dns_server: Option<SocketAddr>,
 
-    /// The deadline for one image, all stages together, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
+    /// The deadline for one image, all stages together: seconds, or a duration such as 30s, 2m,
+    /// 1m30s, 500ms (at most 1h).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::timeout)]
     timeout: Duration,
 
     /// Send docker.io references to this HOST:PORT instead of registry-1.docker.io (tests).
@@ -287,16 +288,6 @@ fn parse_concurrency(s: &str) -> Result<usize, String> {
         Ok(n) if (1..=4096).contains(&n) => Ok(n),
         _ => Err(format!("{s:?} is not a whole number from 1 to 4096")),
     }
-}
-
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if !(secs.is_finite() && secs > 0.0 && secs <= 3600.0) {
-        return Err(format!("{s} is not between 0 and 3600 seconds"));
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// A failure of the run itself (exit code 2), with its causes.

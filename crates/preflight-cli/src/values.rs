@@ -1,5 +1,5 @@
 //! Flag values clap cannot check by itself: a registry `HOST[:PORT]` (for `--plain-http`,
-//! `--insecure-skip-tls-verify` and `preflight registry`). A mistaken value is answered with what
+//! `--insecure-skip-tls-verify` and `preflight registry`) and a duration (`--timeout`). A mistaken value is answered with what
 //! was probably meant, at parse time, so it exits 2 before anything runs.
 
 /// Why a value is not a bare `HOST[:PORT]`.
@@ -132,6 +132,54 @@ pub(crate) fn registry_arg(value: &str) -> Result<RegistryArg, String> {
     }
 }
 
+/// The longest `--timeout`: an image's check never needs more than an hour.
+const MAX_TIMEOUT_SECS: f64 = 3600.0;
+
+/// `--timeout`: seconds (`30`, `2.5`) or a duration as Go and kubectl write them (`30s`, `2m`,
+/// `1m30s`, `500ms`, `1h`), more than 0 and at most an hour.
+pub(crate) fn timeout(value: &str) -> Result<std::time::Duration, String> {
+    let junk = || {
+        format!("{value:?} is not a number of seconds or a duration (30, 30s, 2m, 1m30s, 500ms)")
+    };
+    let v = value.trim();
+    let secs = if let Ok(n) = v.parse::<f64>() {
+        n
+    } else {
+        let mut total = 0.0;
+        let mut rest = v;
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .ok_or_else(junk)?;
+            let (number, after) = rest.split_at(digits);
+            let number: f64 = number.parse().map_err(|_| junk())?;
+            let unit_len = after
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(after.len());
+            let (unit, after) = after.split_at(unit_len);
+            let scale = match unit {
+                "h" => 3600.0,
+                "m" => 60.0,
+                "s" => 1.0,
+                "ms" => 0.001,
+                _ => return Err(junk()),
+            };
+            total += number * scale;
+            rest = after;
+        }
+        if v.is_empty() {
+            return Err(junk());
+        }
+        total
+    };
+    if !(secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS) {
+        return Err(format!(
+            "{value} is not more than 0 and at most {MAX_TIMEOUT_SECS} seconds (1h)"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 const PORT: &str = "the port is not a number from 1 to 65535";
 
 fn or_placeholder(host: &str) -> &str {
@@ -208,6 +256,29 @@ mod tests {
         ] {
             let e = registry_arg(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn timeouts() {
+        use std::time::Duration;
+        for (given, secs) in [
+            ("30", 30.0),
+            ("2.5", 2.5),
+            ("30s", 30.0),
+            ("2m", 120.0),
+            ("1m30s", 90.0),
+            ("500ms", 0.5),
+            ("1h", 3600.0),
+            ("1.5m", 90.0),
+            (" 45s ", 45.0),
+        ] {
+            assert_eq!(timeout(given), Ok(Duration::from_secs_f64(secs)), "{given}");
+        }
+        for bad in [
+            "", "s", "soon", "30x", "1m30", "m5", "1..5s", "-5", "0", "0s", "61m", "inf", "NaN",
+        ] {
+            assert!(timeout(bad).is_err(), "{bad}");
         }
     }
 }
