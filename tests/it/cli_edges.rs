@@ -490,3 +490,77 @@ fn timeout_takes_durations_like_30s_and_2m() {
         expect_usage_error(&["check", "--timeout", timeout, "Bad:Ref:X"], says);
     }
 }
+
+fn repo_file(path: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::read_to_string(root.join(path)).unwrap()
+}
+
+/// The fenced blocks of a Markdown text whose info string starts with `lang`.
+fn fenced<'a>(markdown: &'a str, lang: &str) -> Vec<&'a str> {
+    markdown
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .filter(|b| b.starts_with(lang))
+        .collect()
+}
+
+#[test]
+fn readme_shows_a_whole_library_example_how_to_install_and_what_it_needs() {
+    let readme = repo_file("README.md");
+    let rust = fenced(&readme, "rust");
+    assert!(!rust.is_empty(), "a library example");
+    for block in &rust {
+        // rustdoc hides `# ` lines; GitLab and GitHub show them verbatim.
+        assert!(
+            !block.lines().any(|l| l == "#" || l.starts_with("# ")),
+            "hidden lines show as they are:\n{block}"
+        );
+        assert!(
+            block.contains("#[tokio::main]"),
+            "the runtime is named:\n{block}"
+        );
+    }
+    assert!(
+        fenced(&readme, "toml")
+            .iter()
+            .any(|b| b.contains("preflight =") && b.contains("tokio =")),
+        "the dependency lines are shown"
+    );
+    assert!(readme.contains("cargo install --path crates/preflight-cli"));
+    let manifest = repo_file("Cargo.toml");
+    let msrv = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"');
+    assert!(
+        readme.contains(&format!("Rust {msrv}")),
+        "prerequisites name Rust {msrv}"
+    );
+    assert!(
+        readme.contains("apt"),
+        "prerequisites name Debian's apt for the scripts"
+    );
+    for command in ["scripts/demo.sh", "scripts/test.sh"] {
+        assert!(readme.contains(command), "{command}");
+    }
+}
+
+#[test]
+fn demo_says_what_it_does_while_it_builds() {
+    let demo = repo_file("scripts/demo.sh");
+    let build = demo
+        .lines()
+        .position(|l| l.trim_start().starts_with("cargo build"))
+        .expect("the demo builds preflight");
+    let line = demo.lines().nth(build).unwrap();
+    assert!(!line.contains(" -q"), "cargo shows its progress: {line}");
+    assert!(
+        demo.lines()
+            .take(build)
+            .any(|l| l.contains("echo") && l.contains("building")),
+        "says it is building before it does"
+    );
+}
