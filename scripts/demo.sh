@@ -10,7 +10,9 @@ need=()
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 apt_install "${need[@]}"
-cargo build -q -p preflight-cli
+echo "building preflight (cargo build -p preflight-cli; the first build takes a couple of minutes)" >&2
+cargo build -p preflight-cli
+echo "starting a registry on loopback and pushing demo/payment-app:v2.1.2 to it" >&2
 
 work=$(mktemp -d)
 trap 'kill "${registry_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -10,6 +10,7 @@ mod auth_token;
 mod ci_creds;
 mod ci_reports;
 mod cli;
+mod cli_edges;
 mod hostile;
 mod hub_budget;
 mod kube;

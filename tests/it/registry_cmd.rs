@@ -134,9 +134,15 @@ fn failures_name_the_stage() {
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(j["diagnosis"]["code"], "auth-required", "{}", r.stdout);
 
+    // An image reference is not a registry: bad input, exit 2 (it was exit 1 with
+    // invalid-reference, and an empty endpoint, before).
     let r = run(&["registry", "reg.example.com/some/path"]);
-    assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("invalid-reference"), "{}", r.stdout);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("preflight registry reg.example.com"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

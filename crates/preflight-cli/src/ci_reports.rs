@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
 
 use preflight::{ImageReport, Report};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
@@ -101,29 +102,95 @@ fn findings(report: &Report) -> Vec<Finding<'_>> {
     out
 }
 
-/// The manifest files and lines where an image is used.
-fn places(image: &ImageReport) -> Vec<(&str, usize)> {
+/// The manifest files and lines where an image is used, the files relative to the project.
+fn places(image: &ImageReport, root: &ProjectRoot) -> Vec<(String, usize)> {
     image
         .sources
         .iter()
-        .map(|s| (s.file.as_str(), s.line.unwrap_or(1)))
+        .map(|s| (root.relative(&s.file), s.line.unwrap_or(1)))
         .collect()
+}
+
+/// The directory CI systems show report paths from: GitLab's checkout (`CI_PROJECT_DIR`), else
+/// GitHub's (`GITHUB_WORKSPACE`), else the current directory. Code Quality and SARIF paths are
+/// relative to it, whether the manifests were named absolute or from elsewhere.
+#[derive(Debug)]
+pub(crate) struct ProjectRoot {
+    root: PathBuf,
+    cwd: PathBuf,
+}
+
+impl ProjectRoot {
+    pub(crate) fn from_env() -> ProjectRoot {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let root = ["CI_PROJECT_DIR", "GITHUB_WORKSPACE"]
+            .into_iter()
+            .filter_map(std::env::var_os)
+            .find(|v| !v.is_empty())
+            .map_or_else(|| cwd.clone(), |v| cwd.join(v));
+        ProjectRoot { root, cwd }
+    }
+
+    /// `file` relative to the root; as given when it is outside (or not a file, like `<stdin>`).
+    fn relative(&self, file: &str) -> String {
+        if file.starts_with('<') {
+            return file.to_owned();
+        }
+        let path = normalize(&self.cwd.join(file));
+        let root = normalize(&self.root);
+        // Lexically first; then with symbolic links resolved, for a root or a current directory
+        // named through one (`/builds` → `/mnt/builds`).
+        let resolved = |p: &Path| std::fs::canonicalize(p).ok();
+        let found = path
+            .strip_prefix(&root)
+            .ok()
+            .map(Path::to_path_buf)
+            .or_else(|| {
+                let (p, r) = (resolved(&path)?, resolved(&root)?);
+                p.strip_prefix(r).ok().map(Path::to_path_buf)
+            });
+        match found {
+            Some(rel) if !rel.as_os_str().is_empty() => {
+                let parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                parts.join("/")
+            }
+            _ => file.to_owned(),
+        }
+    }
+}
+
+/// `a/./b/../c` → `a/c`, without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The report as GitLab Code Quality JSON: merge requests show each issue on its manifest line.
 /// Images named on the command line have no file: they point at the pipeline definition.
-pub(crate) fn gitlab(out: &mut impl Write, report: &Report) -> io::Result<()> {
+pub(crate) fn gitlab(out: &mut impl Write, report: &Report, root: &ProjectRoot) -> io::Result<()> {
     let mut issues = Vec::new();
     for f in findings(report) {
-        let mut places = places(f.image);
+        let mut places = places(f.image, root);
         if places.is_empty() {
-            places.push((".gitlab-ci.yml", 1));
+            places.push((".gitlab-ci.yml".to_owned(), 1));
         }
         for (path, line) in places {
             issues.push(serde_json::json!({
                 "description": f.text,
                 "check_name": format!("preflight/{}", f.code),
-                "fingerprint": fingerprint(&[f.code, &f.image.reference, path, &line.to_string()]),
+                "fingerprint": fingerprint(&[f.code, &f.image.reference, &path, &line.to_string()]),
                 "severity": if f.failure { "critical" } else { "minor" },
                 "location": { "path": path, "lines": { "begin": line } },
             }));
@@ -135,7 +202,7 @@ pub(crate) fn gitlab(out: &mut impl Write, report: &Report) -> io::Result<()> {
 
 /// The report as SARIF 2.1.0, for code scanning (GitHub and others): a rule per code, a result
 /// per failure (`error`) or warning (`warning`) at each manifest line where the image is used.
-pub(crate) fn sarif(out: &mut impl Write, report: &Report) -> io::Result<()> {
+pub(crate) fn sarif(out: &mut impl Write, report: &Report, root: &ProjectRoot) -> io::Result<()> {
     let findings = findings(report);
     let mut rules: Vec<&str> = findings.iter().map(|f| f.code).collect();
     rules.sort_unstable();
@@ -144,7 +211,7 @@ pub(crate) fn sarif(out: &mut impl Write, report: &Report) -> io::Result<()> {
     for f in &findings {
         // A result per place, as code scanning shows one location per result; an image named on
         // the command line has no file, and gets one result without a location.
-        let places = places(f.image);
+        let places = places(f.image, root);
         let located = if places.is_empty() {
             vec![None]
         } else {
@@ -157,7 +224,7 @@ pub(crate) fn sarif(out: &mut impl Write, report: &Report) -> io::Result<()> {
                         "artifactLocation": { "uri": path },
                         "region": { "startLine": line },
                     }}]),
-                    fingerprint(&[f.code, &f.image.reference, path, &line.to_string()]),
+                    fingerprint(&[f.code, &f.image.reference, &path, &line.to_string()]),
                 ),
                 None => (
                     serde_json::json!([]),
@@ -215,4 +282,28 @@ fn fingerprint(parts: &[&str]) -> String {
         }
     }
     format!("{a:016x}{b:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_paths_from_the_project_root() {
+        let root = ProjectRoot {
+            root: PathBuf::from("/builds/x"),
+            cwd: PathBuf::from("/builds/x/deploy"),
+        };
+        for (given, shown) in [
+            ("/builds/x/m.yaml", "m.yaml"),
+            ("./m.yaml", "deploy/m.yaml"),
+            ("../k8s/./a/m.yaml", "k8s/a/m.yaml"),
+            ("/etc/m.yaml", "/etc/m.yaml"),
+            ("../../y/m.yaml", "../../y/m.yaml"),
+            ("/builds/xy/m.yaml", "/builds/xy/m.yaml"),
+            ("<stdin>", "<stdin>"),
+        ] {
+            assert_eq!(root.relative(given), shown, "{given}");
+        }
+    }
 }

@@ -89,7 +89,8 @@ pub(crate) fn load(args: &InputArgs) -> Result<Loaded, RunError> {
             }
             stdin_used = true;
             read_stdin()
-                .and_then(|text| manifests::extract_in("<stdin>", &text, &args.namespace))
+                .map_err(ReadError::from)
+                .and_then(|text| extract("<stdin>", &text, &args.namespace))
                 .map(|e| (e, Vec::new()))
         } else {
             read_tree(path, &args.namespace, args.keep_going)
@@ -141,6 +142,26 @@ pub(crate) fn load(args: &InputArgs) -> Result<Loaded, RunError> {
         require_pull_secrets: args.require_pull_secrets,
     };
     let plan = plan::plan(&extraction, &options);
+    for request in &plan.requests {
+        // Valid YAML can still be a template, when only the image is templated (and quoted).
+        if request.reference.contains("{{") {
+            let at = request
+                .sources
+                .first()
+                .map_or_else(String::new, |s| match s.line {
+                    Some(l) => format!("{}:{l}: ", s.file),
+                    None => format!("{}: ", s.file),
+                });
+            let message = format!(
+                "{at}image {:?} is an unrendered Helm template: {RENDER_FIRST}",
+                request.reference
+            );
+            if !args.keep_going {
+                return Err(UsageError(message).into());
+            }
+            problems.push(message);
+        }
+    }
     for (source, e) in &plan.invalid_secrets {
         let at = match source.line {
             Some(l) => format!("{}:{l}", source.file),
@@ -181,16 +202,18 @@ fn read_tree(
     path: &Path,
     namespace: &str,
     keep_going: bool,
-) -> Result<(Extraction, Vec<ManifestError>), ManifestError> {
+) -> Result<(Extraction, Vec<ReadError>), ReadError> {
     let mut all = Extraction::default();
     let mut errors = Vec::new();
     for file in manifests::discover(path)? {
         let read = std::fs::read_to_string(&file)
-            .map_err(|source| ManifestError::Read {
-                path: file.clone(),
-                source,
+            .map_err(|source| {
+                ReadError::from(ManifestError::Read {
+                    path: file.clone(),
+                    source,
+                })
             })
-            .and_then(|text| manifests::extract_in(&file.display().to_string(), &text, namespace));
+            .and_then(|text| extract(&file.display().to_string(), &text, namespace));
         match read {
             Ok(e) => all.merge(e),
             Err(e) if keep_going => errors.push(e),
@@ -198,6 +221,78 @@ fn read_tree(
         }
     }
     Ok((all, errors))
+}
+
+/// What to do with a Helm chart's template instead of checking it.
+const RENDER_FIRST: &str =
+    "render it first: helm template RELEASE CHART [-f values.yaml] | preflight check -f -";
+
+/// Extracts the images of one file; a file that does not parse and holds `{{` is taken for an
+/// unrendered Helm template, and named so.
+fn extract(file: &str, text: &str, namespace: &str) -> Result<Extraction, ReadError> {
+    manifests::extract_in(file, text, namespace).map_err(|e| {
+        // The first `{{` outside a comment: a rendered manifest may hold Go templates in a
+        // ConfigMap, but then it parses.
+        let template = text
+            .lines()
+            .position(|l| l.find("{{").is_some_and(|at| !l[..at].contains('#')));
+        match template {
+            Some(i)
+                if matches!(
+                    e,
+                    ManifestError::Syntax { .. } | ManifestError::NotAnObject { .. }
+                ) =>
+            {
+                ReadError::Unrendered {
+                    file: file.to_owned(),
+                    line: i + 1,
+                    source: e,
+                }
+            }
+            _ => ReadError::Manifest(e),
+        }
+    })
+}
+
+/// A manifest that could not be read, or a Helm template given where rendered YAML belongs.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Manifest(ManifestError),
+    Unrendered {
+        file: String,
+        /// The first line with `{{`.
+        line: usize,
+        /// What the YAML parser said.
+        source: ManifestError,
+    },
+}
+
+impl From<ManifestError> for ReadError {
+    fn from(e: ManifestError) -> Self {
+        ReadError::Manifest(e)
+    }
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Manifest(e) => e.fmt(f),
+            ReadError::Unrendered { file, line, .. } => write!(
+                f,
+                "{file}:{line}: this is an unrendered Helm template ({{{{ … }}}}), not a manifest: {RENDER_FIRST}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Transparent: the manifest error is the message, its cause is the cause.
+            ReadError::Manifest(e) => e.source(),
+            ReadError::Unrendered { source, .. } => Some(source),
+        }
+    }
 }
 
 fn read_stdin() -> Result<String, ManifestError> {

@@ -8,6 +8,7 @@ mod ci_reports;
 mod inputs;
 mod progress;
 mod render;
+mod values;
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -93,15 +94,25 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct RatelimitArgs {
+    /// Report format: human or json.
+    #[arg(short, long, value_name = "FORMAT", default_value = "human", value_parser = parse_plain_output)]
+    output: PlainOutput,
+
     #[command(flatten)]
     net: NetArgs,
 }
 
 #[derive(Debug, Args)]
 struct RegistryArgs {
-    /// The registry, as image references name it: HOST[:PORT] (`docker.io` for Docker Hub).
-    #[arg(value_name = "HOST[:PORT]")]
-    registry: String,
+    /// The registry, as image references name it: HOST[:PORT] (`docker.io` for Docker Hub), or
+    /// its URL: http://HOST[:PORT] speaks plain HTTP (no --plain-http needed), https://HOST[:PORT]
+    /// TLS.
+    #[arg(value_name = "HOST[:PORT]", value_parser = values::registry_arg)]
+    registry: values::RegistryArg,
+
+    /// Report format: human or json.
+    #[arg(short, long, value_name = "FORMAT", default_value = "human", value_parser = parse_plain_output)]
+    output: PlainOutput,
 
     #[command(flatten)]
     net: NetArgs,
@@ -116,9 +127,9 @@ struct ImagesArgs {
     #[command(flatten)]
     input: inputs::InputArgs,
 
-    /// Report format.
-    #[arg(short, long, value_enum, default_value_t = Output::Human)]
-    output: Output,
+    /// Report format: human or json.
+    #[arg(short, long, value_name = "FORMAT", default_value = "human", value_parser = parse_plain_output)]
+    output: PlainOutput,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -145,8 +156,44 @@ struct CheckArgs {
     #[command(flatten)]
     input: inputs::InputArgs,
 
-    #[command(flatten)]
-    net: NetArgs,
+    /// Report format.
+    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    output: Output,
+
+    /// Platforms the images must provide (OS/ARCH[/VARIANT]; repeatable): every image index
+    /// must hold a manifest for each.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
+    platform: Vec<Platform>,
+
+    /// Let platform checks read indexes on Docker Hub: each read is a GET, which Hub counts as a
+    /// pull (reported as hub_pulls_spent). Without it, Hub images' platforms are not checked.
+    #[arg(long = "allow-hub-pulls")]
+    allow_hub_pulls: bool,
+
+    /// With --platform, check single-platform manifests too, from their config blob (two
+    /// GETs; on Docker Hub the manifest GET is a pull and needs --allow-hub-pulls).
+    #[arg(long = "verify-config-platform")]
+    verify_config_platform: bool,
+
+    /// How much of the pull path to check: `manifest` (the tag exists, and the required
+    /// platforms), or `blobs`, what a node's pull reads — the platform's manifest (linux/amd64
+    /// unless --platform or a node selector says), the config blob verified, every layer, and
+    /// the storage host blobs are redirected to.
+    #[arg(long, value_name = "DEPTH", default_value = "manifest", value_parser = parse_depth)]
+    depth: preflight::Depth,
+
+    /// How many images are checked at once, over all registries. Each registry also has its own
+    /// limit (--registry-concurrency): raise both to go faster against one registry.
+    #[arg(long, value_name = "N", default_value_t = preflight::checker::DEFAULT_CONCURRENCY,
+          value_parser = parse_concurrency)]
+    concurrency: usize,
+
+    /// How many images of one registry are checked at once, at most, so one deploy does not flood
+    /// a registry.
+    #[arg(long = "registry-concurrency", value_name = "N",
+          default_value_t = preflight::checker::DEFAULT_REGISTRY_CONCURRENCY,
+          value_parser = parse_concurrency)]
+    registry_concurrency: usize,
 
     /// The digest an image's tag must point at, e.g. what `docker push` just produced
     /// (IMAGE=sha256:…; repeatable).
@@ -171,21 +218,25 @@ struct CheckArgs {
     /// Treat warnings (such as `latest-tag`) as failures.
     #[arg(long)]
     strict: bool,
+
+    // Last: its help heading applies to what follows it.
+    #[command(flatten)]
+    net: NetArgs,
 }
 
-/// The options every network command takes (their names are part of the contract).
+/// The options every network command takes (their names are part of the contract): how
+/// registries are reached and trusted, whose credentials, how long to wait.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Network options")]
 struct NetArgs {
-    /// Report format.
-    #[arg(short, long, value_enum, default_value_t = Output::Human)]
-    output: Output,
-
     /// This registry speaks plain HTTP (HOST[:PORT]; repeatable).
-    #[arg(long = "plain-http", value_name = "HOST[:PORT]")]
+    #[arg(long = "plain-http", value_name = "HOST[:PORT]",
+          value_parser = |v: &str| values::host_flag(v, "--plain-http"))]
     plain_http: Vec<String>,
 
     /// Use HTTPS without certificate checks for this registry (HOST[:PORT]; repeatable).
-    #[arg(long = "insecure-skip-tls-verify", value_name = "HOST[:PORT]")]
+    #[arg(long = "insecure-skip-tls-verify", value_name = "HOST[:PORT]",
+          value_parser = |v: &str| values::host_flag(v, "--insecure-skip-tls-verify"))]
     insecure_skip_tls_verify: Vec<String>,
 
     /// Extra trusted CA certificates (PEM), added to the system roots (repeatable).
@@ -202,44 +253,10 @@ struct NetArgs {
     #[arg(long = "dns-server", value_name = "IP[:PORT]", value_parser = parse_dns_server)]
     dns_server: Option<SocketAddr>,
 
-    /// Platforms the images must provide (OS/ARCH[/VARIANT]; repeatable): every image index
-    /// must hold a manifest for each.
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
-    platform: Vec<Platform>,
-
-    /// Let platform checks read indexes on Docker Hub: each read is a GET, which Hub counts as a
-    /// pull (reported as hub_pulls_spent). Without it, Hub images' platforms are not checked.
-    #[arg(long = "allow-hub-pulls")]
-    allow_hub_pulls: bool,
-
-    /// With --platform, check single-platform manifests too, from their config blob (two
-    /// GETs; on Docker Hub the manifest GET is a pull and needs --allow-hub-pulls).
-    #[arg(long = "verify-config-platform")]
-    verify_config_platform: bool,
-
-    /// How much of the pull path to check: `manifest` (the tag exists, and the required
-    /// platforms), or `blobs`, what a node's pull reads — the platform's manifest (linux/amd64
-    /// unless --platform or a node selector says), the config blob verified, every layer, and
-    /// the storage host blobs are redirected to.
-    #[arg(long, value_name = "DEPTH", default_value = "manifest", value_parser = parse_depth)]
-    depth: preflight::Depth,
-
-    /// The deadline for one image, all stages together, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
+    /// The deadline for one image, all stages together: seconds, or a duration such as 30s, 2m,
+    /// 1m30s, 500ms (at most 1h).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::timeout)]
     timeout: Duration,
-
-    /// How many images are checked at once, over all registries. Each registry also has its own
-    /// limit (--registry-concurrency): raise both to go faster against one registry.
-    #[arg(long, value_name = "N", default_value_t = preflight::checker::DEFAULT_CONCURRENCY,
-          value_parser = parse_concurrency)]
-    concurrency: usize,
-
-    /// How many images of one registry are checked at once, at most, so one deploy does not flood
-    /// a registry.
-    #[arg(long = "registry-concurrency", value_name = "N",
-          default_value_t = preflight::checker::DEFAULT_REGISTRY_CONCURRENCY,
-          value_parser = parse_concurrency)]
-    registry_concurrency: usize,
 
     /// Send docker.io references to this HOST:PORT instead of registry-1.docker.io (tests).
     #[arg(long = "docker-hub-registry", hide = true, value_name = "HOST:PORT")]
@@ -280,16 +297,6 @@ fn parse_concurrency(s: &str) -> Result<usize, String> {
     }
 }
 
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if !(secs.is_finite() && secs > 0.0 && secs <= 3600.0) {
-        return Err(format!("{s} is not between 0 and 3600 seconds"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 /// A failure of the run itself (exit code 2), with its causes.
 struct RunError(Box<dyn std::error::Error + Send + Sync>);
 
@@ -312,9 +319,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => runtime.block_on(check(*args, ui)),
-        Command::Images(args) => images(&args),
-        Command::Registry(args) => runtime.block_on(registry(*args)),
-        Command::Ratelimit(args) => runtime.block_on(ratelimit(*args)),
+        Command::Images(args) => images(&args, ui),
+        Command::Registry(args) => runtime.block_on(registry(*args, ui)),
+        Command::Ratelimit(args) => runtime.block_on(ratelimit(*args, ui)),
     };
     match result {
         Ok(code) => code,
@@ -393,14 +400,14 @@ fn report_problems(problems: &[String]) -> Option<ExitCode> {
     Some(ExitCode::from(2))
 }
 
-fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
-    let format = plain_output(args.output)?;
+fn images(args: &ImagesArgs, ui: Ui) -> Result<ExitCode, RunError> {
+    let format = args.output;
     let (requests, problems) = requests(&args.images, &args.input)?;
     let inventory = preflight::plan::inventory(requests);
     // Buffered: a large inventory is hundreds of thousands of lines.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match format {
-        PlainOutput::Human => render::inventory_human(&mut out, &inventory),
+        PlainOutput::Human => render::inventory_human(&mut out, &inventory, ui.style),
         PlainOutput::Json => render::json(&mut out, &inventory),
     };
     finish(written.and_then(|()| out.flush()))?;
@@ -414,13 +421,31 @@ fn images(args: &ImagesArgs) -> Result<ExitCode, RunError> {
     })
 }
 
-async fn registry(args: RegistryArgs) -> Result<ExitCode, RunError> {
-    let format = plain_output(args.net.output)?;
-    let (checker, _) = build_checker(&args.net)?;
-    let report = checker.inspect_registry(&args.registry).await;
+async fn registry(args: RegistryArgs, ui: Ui) -> Result<ExitCode, RunError> {
+    let format = args.output;
+    let values::RegistryArg { host, scheme } = &args.registry;
+    let same = |h: &String| h.eq_ignore_ascii_case(host);
+    let conflict = match scheme {
+        Some(values::Scheme::Https) if args.net.plain_http.iter().any(same) => Some("--plain-http"),
+        Some(values::Scheme::Http) if args.net.insecure_skip_tls_verify.iter().any(same) => {
+            Some("--insecure-skip-tls-verify")
+        }
+        _ => None,
+    };
+    if let Some(flag) = conflict {
+        return Err(UsageError(format!(
+            "the registry's URL and {flag} {host} disagree on how to reach it: give one (http:// is plain HTTP, https:// is TLS)"
+        ))
+        .into());
+    }
+    let (checker, _) = build_checker_with(&args.net, |b| match scheme {
+        Some(values::Scheme::Http) => b.plain_http(host.as_str()),
+        _ => b,
+    })?;
+    let report = checker.inspect_registry(host).await;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match format {
-        PlainOutput::Human => render::registry_human(&mut out, &report),
+        PlainOutput::Human => render::registry_human(&mut out, &report, ui.style),
         PlainOutput::Json => render::json(&mut out, &report),
     };
     finish(written.and_then(|()| out.flush()))?;
@@ -438,20 +463,15 @@ enum PlainOutput {
     Json,
 }
 
-/// `format` for a command other than `check`, which has no CI reports.
-fn plain_output(format: Output) -> Result<PlainOutput, RunError> {
-    match format {
-        Output::Human => Ok(PlainOutput::Human),
-        Output::Json => Ok(PlainOutput::Json),
-        Output::Junit | Output::Gitlab | Output::Sarif => {
-            let name = format
-                .to_possible_value()
-                .map_or_else(String::new, |v| v.get_name().to_owned());
-            Err(UsageError(format!(
-                "-o {name} is a report of `preflight check`; use human or json here"
-            ))
-            .into())
-        }
+/// `-o` of a command other than `check`: the CI formats are named as `check`'s.
+fn parse_plain_output(s: &str) -> Result<PlainOutput, String> {
+    match Output::from_str(s, true) {
+        Ok(Output::Human) => Ok(PlainOutput::Human),
+        Ok(Output::Json) => Ok(PlainOutput::Json),
+        Ok(Output::Junit | Output::Gitlab | Output::Sarif) => Err(format!(
+            "-o {s} is a report of `preflight check`; use human or json here"
+        )),
+        Err(_) => Err(format!("{s:?} is not a format: use human or json")),
     }
 }
 
@@ -461,13 +481,14 @@ fn write_report(
     report: &preflight::Report,
     notes: &[String],
     style: render::Style,
+    strict: bool,
 ) -> std::io::Result<()> {
     match format {
-        Output::Human => render::human(out, report, notes, style),
+        Output::Human => render::human(out, report, notes, style, strict),
         Output::Json => render::json(out, report),
         Output::Junit => ci_reports::junit(out, report),
-        Output::Gitlab => ci_reports::gitlab(out, report),
-        Output::Sarif => ci_reports::sarif(out, report),
+        Output::Gitlab => ci_reports::gitlab(out, report, &ci_reports::ProjectRoot::from_env()),
+        Output::Sarif => ci_reports::sarif(out, report, &ci_reports::ProjectRoot::from_env()),
     }
 }
 
@@ -480,13 +501,13 @@ fn finish(written: std::io::Result<()>) -> Result<(), RunError> {
     }
 }
 
-async fn ratelimit(args: RatelimitArgs) -> Result<ExitCode, RunError> {
-    let format = plain_output(args.net.output)?;
+async fn ratelimit(args: RatelimitArgs, ui: Ui) -> Result<ExitCode, RunError> {
+    let format = args.output;
     let (checker, _) = build_checker(&args.net)?;
     let budget = checker.docker_hub_budget().await;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match format {
-        PlainOutput::Human => render::budget_human(&mut out, &budget),
+        PlainOutput::Human => render::budget_human(&mut out, &budget, ui.style),
         PlainOutput::Json => render::json(&mut out, &budget),
     };
     finish(written.and_then(|()| out.flush()))?;
@@ -507,10 +528,20 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
             }
         }
     }
-    let floor = args.min_hub_remaining;
-    let (checker, mut notes) = build_checker_with(&args.net, |b| match floor {
-        Some(n) => b.min_hub_remaining(n),
-        None => b,
+    let (checker, mut notes) = build_checker_with(&args.net, |mut b| {
+        b = b
+            .concurrency(args.concurrency)
+            .registry_concurrency(args.registry_concurrency)
+            .allow_hub_pulls(args.allow_hub_pulls)
+            .verify_config_platform(args.verify_config_platform)
+            .depth(args.depth);
+        for p in &args.platform {
+            b = b.platform(p.clone());
+        }
+        match args.min_hub_remaining {
+            Some(n) => b.min_hub_remaining(n),
+            None => b,
+        }
     })?;
     if requests.is_empty() {
         notes.push("the inputs reference no images".to_owned());
@@ -534,34 +565,77 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
         .check_with_progress(requests, |p| bar.update(p))
         .await;
     bar.finish();
-    // Files get plain text whatever the terminal; quiet applies to them too.
-    let file_style = render::Style {
-        color: false,
-        ..ui.style
-    };
-    for (format, path) in &args.reports {
-        let file = std::fs::File::create(path)
-            .map_err(|e| UsageError(format!("cannot write report {}: {e}", path.display())))?;
-        let mut w = std::io::BufWriter::new(file);
-        write_report(&mut w, *format, &report, &notes, file_style)
-            .and_then(|()| w.flush())
-            .map_err(|e| UsageError(format!("cannot write report {}: {e}", path.display())))?;
-    }
+    // The result first: a report file that cannot be written must not take it away.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = write_report(&mut out, args.net.output, &report, &notes, ui.style);
+    let written = write_report(
+        &mut out,
+        args.output,
+        &report,
+        &notes,
+        ui.style,
+        args.strict,
+    );
     finish(written.and_then(|()| out.flush()))?;
+    drop(out);
+    let unwritten = write_report_files(&args.reports, &report, &notes, ui.style, args.strict);
     for n in &notes {
         tracing::warn!("{n}");
     }
     if let Some(code) = report_problems(&problems) {
         return Ok(code);
     }
-    let failed = !report.pullable || (args.strict && report.summary.warnings > 0);
+    if unwritten {
+        return Ok(ExitCode::from(2));
+    }
+    let strict_failed = args.strict && report.summary.warnings > 0;
+    if strict_failed && args.output != Output::Human {
+        // The human report names them itself; the others are read by programs.
+        let mut err = std::io::stderr().lock();
+        for (image, code) in render::strict_failures(&report) {
+            let _ = writeln!(err, "error: --strict: {image} {code} fails the check");
+        }
+    }
+    let failed = !report.pullable || strict_failed;
     Ok(if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes each `--report FORMAT=PATH`; a file that cannot be written is reported on stderr,
+/// naming the report, and the others are still written. Returns whether one failed.
+fn write_report_files(
+    reports: &[(Output, PathBuf)],
+    report: &preflight::Report,
+    notes: &[String],
+    style: render::Style,
+    strict: bool,
+) -> bool {
+    // Files get plain text whatever the terminal; quiet applies to them too.
+    let style = render::Style {
+        color: false,
+        ..style
+    };
+    let mut failed = false;
+    for (format, path) in reports {
+        let written = std::fs::File::create(path).and_then(|file| {
+            let mut w = std::io::BufWriter::new(file);
+            write_report(&mut w, *format, report, notes, style, strict).and_then(|()| w.flush())
+        });
+        if let Err(e) = written {
+            failed = true;
+            let name = format
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_owned());
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "error: cannot write the {name} report to {}: {e}",
+                path.display()
+            );
+        }
+    }
+    failed
 }
 
 fn expected_digests(args: &CheckArgs) -> Result<ExpectedDigests, RunError> {
@@ -596,16 +670,7 @@ fn build_checker_with(
     extra: impl FnOnce(preflight::CheckerBuilder) -> preflight::CheckerBuilder,
 ) -> Result<(Checker, Vec<String>), RunError> {
     let notes = Vec::new();
-    let mut b = Checker::builder()
-        .timeout(net.timeout)
-        .concurrency(net.concurrency)
-        .registry_concurrency(net.registry_concurrency)
-        .allow_hub_pulls(net.allow_hub_pulls)
-        .verify_config_platform(net.verify_config_platform)
-        .depth(net.depth);
-    for p in &net.platform {
-        b = b.platform(p.clone());
-    }
+    let mut b = Checker::builder().timeout(net.timeout);
     if let Some(addr) = net.dns_server {
         b = b.dns(DnsConfig::Server(addr));
     }

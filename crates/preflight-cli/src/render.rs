@@ -38,12 +38,14 @@ impl Style {
 }
 
 /// One line per image (✓ pullable, ⚠ pullable with warnings, ✗ not), then each failure with its
-/// stage, message and `hint:`, the warnings, and a summary line.
+/// stage, message and `hint:`, the warnings (with `strict`, which of them fail the check), and a
+/// summary line.
 pub(crate) fn human(
     out: &mut impl Write,
     report: &Report,
     notes: &[String],
     style: Style,
+    strict: bool,
 ) -> io::Result<()> {
     for image in &report.images {
         if style.quiet && image.pullable && image.warnings.is_empty() {
@@ -82,7 +84,7 @@ pub(crate) fn human(
         .collect();
     if !warned.is_empty() {
         writeln!(out)?;
-        for image in warned {
+        for image in &warned {
             for w in &image.warnings {
                 writeln!(
                     out,
@@ -93,6 +95,17 @@ pub(crate) fn human(
                     w.message
                 )?;
             }
+        }
+    }
+    if strict && !warned.is_empty() {
+        writeln!(out)?;
+        for (image, code) in strict_failures(report) {
+            writeln!(
+                out,
+                "{} {image} — {} fails the check under --strict",
+                style.bad("✗"),
+                style.bad(code)
+            )?;
         }
     }
     for n in notes {
@@ -119,6 +132,15 @@ pub(crate) fn human(
         )?;
     }
     writeln!(out)
+}
+
+/// The warnings that fail a check under `--strict`: (image, code).
+pub(crate) fn strict_failures(report: &Report) -> impl Iterator<Item = (&str, &'static str)> {
+    report.images.iter().flat_map(|i| {
+        i.warnings
+            .iter()
+            .map(|w| (i.reference.as_str(), w.code.as_str()))
+    })
 }
 
 fn line(out: &mut impl Write, image: &ImageReport, style: Style) -> io::Result<()> {
@@ -171,11 +193,26 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// What `preflight images` found: one line per image, then its sources and credentials.
-pub(crate) fn inventory_human(out: &mut impl Write, inventory: &Inventory) -> io::Result<()> {
+/// Quiet: only the images that are invalid or warn, and the summary.
+pub(crate) fn inventory_human(
+    out: &mut impl Write,
+    inventory: &Inventory,
+    style: Style,
+) -> io::Result<()> {
     for image in &inventory.images {
+        if style.quiet && image.diagnosis.is_none() && image.warnings.is_empty() {
+            continue;
+        }
         let name = image.canonical.as_deref().unwrap_or(&image.reference);
         match &image.diagnosis {
-            Some(d) => writeln!(out, "✗ {}  {}: {}", image.reference, d.code, d.message)?,
+            Some(d) => writeln!(
+                out,
+                "{} {}  {}: {}",
+                style.bad("✗"),
+                image.reference,
+                style.bad(d.code.as_str()),
+                d.message
+            )?,
             None => writeln!(out, "  {name}")?,
         }
         for s in &image.sources {
@@ -189,7 +226,13 @@ pub(crate) fn inventory_human(out: &mut impl Write, inventory: &Inventory) -> io
             )?;
         }
         for w in &image.warnings {
-            writeln!(out, "    ⚠ {}: {}", w.code.as_str(), w.message)?;
+            writeln!(
+                out,
+                "    {} {}: {}",
+                style.warn("⚠"),
+                style.warn(w.code.as_str()),
+                w.message
+            )?;
         }
     }
     let s = &inventory.summary;
@@ -210,64 +253,161 @@ pub(crate) fn json(out: &mut impl Write, report: &impl serde::Serialize) -> io::
     writeln!(out)
 }
 
-/// The walk of one registry, stage by stage with timings.
-pub(crate) fn registry_human(out: &mut impl Write, r: &RegistryReport) -> io::Result<()> {
-    writeln!(out, "registry {} at {}", r.registry, r.endpoint)?;
+/// The walk of one registry, stage by stage with timings, in one table: every row (the
+/// registry's stages, each address, the token service's stages) has its detail in the same
+/// column, whatever its indent and however many digits its timing has. Quiet: only the rows that
+/// failed, the warnings and the verdict.
+pub(crate) fn registry_human(
+    out: &mut impl Write,
+    r: &RegistryReport,
+    style: Style,
+) -> io::Result<()> {
+    // A failing stage records no detail: the diagnosis says why (only one stage fails).
+    let why = r
+        .diagnosis
+        .as_ref()
+        .map_or_else(|| "failed".to_owned(), |d| d.message.clone());
+    let stage_row = |indent: usize, s: &StageResult| Row {
+        indent,
+        ok: s.ok,
+        name: s.stage.as_str().to_owned(),
+        ms: format!("{:.1}", s.elapsed_ms),
+        detail: match &s.detail {
+            Some(d) => d.clone(),
+            None if s.ok => "done".to_owned(),
+            None => why.clone(),
+        },
+    };
+    let mut lines = Vec::new();
     for stage in &r.stages {
-        stage_line(out, stage, "  ")?;
+        lines.push(Line::Row(stage_row(2, stage)));
         if stage.stage.as_str() == "tcp" && r.addresses.len() > 1 {
             for a in &r.addresses {
-                let mark = if a.ok { "✓" } else { "✗" };
-                let why = a
-                    .error
-                    .as_deref()
-                    .map(|e| format!("  {e}"))
-                    .unwrap_or_default();
-                writeln!(
-                    out,
-                    "      {mark} {} {:.1} ms{why}",
-                    a.address, a.elapsed_ms
-                )?;
+                lines.push(Line::Row(Row {
+                    indent: 4,
+                    ok: a.ok,
+                    name: a.address.clone(),
+                    ms: format!("{:.1}", a.elapsed_ms),
+                    detail: a.error.clone().unwrap_or_else(|| "connected".to_owned()),
+                }));
             }
         }
         if stage.stage.as_str() == "ping"
             && let Some(realm) = &r.realm
         {
-            writeln!(out, "  token service {}", realm.url)?;
+            let failed = realm.stages.iter().any(|s| !s.ok);
+            lines.push(Line::Text {
+                text: format!("  token service {}", realm.url),
+                failed,
+            });
             for s in &realm.stages {
-                stage_line(out, s, "    ")?;
+                lines.push(Line::Row(stage_row(4, s)));
             }
         }
     }
-    if let Some(c) = &r.credential {
+    let rows = || {
+        lines.iter().filter_map(|l| match l {
+            Line::Row(row) => Some(row),
+            Line::Text { .. } => None,
+        })
+    };
+    // The columns are as wide as the names need (a stage name at least), and the timing column
+    // fits any timing up to 99 999.9 ms, so a slow stage shifts nothing.
+    let label = rows()
+        .map(|row| row.indent + row.name.chars().count())
+        .chain([2 + "manifest".len()])
+        .max()
+        .unwrap_or(0);
+    let ms = rows()
+        .map(|row| row.ms.len())
+        .chain(["99999.9".len()])
+        .max()
+        .unwrap_or(0);
+
+    if !style.quiet {
+        if r.endpoint.is_empty() {
+            writeln!(out, "registry {}", r.registry)?;
+        } else {
+            writeln!(out, "registry {} at {}", r.registry, r.endpoint)?;
+        }
+    }
+    for line in &lines {
+        match line {
+            Line::Text { text, failed } => {
+                if !style.quiet || *failed {
+                    writeln!(out, "{text}")?;
+                }
+            }
+            Line::Row(row) if style.quiet && row.ok => {}
+            Line::Row(row) => {
+                let mark = if row.ok {
+                    style.ok("✓")
+                } else {
+                    style.bad("✗")
+                };
+                let pad = label - row.indent;
+                writeln!(
+                    out,
+                    "{:indent$}{mark} {:<pad$}  {}  {}",
+                    "",
+                    row.name,
+                    style.dim(&format!("{:>ms$} ms", row.ms)),
+                    row.detail,
+                    indent = row.indent,
+                )?;
+            }
+        }
+    }
+    if let Some(c) = &r.credential
+        && !style.quiet
+    {
         writeln!(out, "  credentials: {c}")?;
     }
     for w in &r.warnings {
-        writeln!(out, "⚠ {}: {}", w.code.as_str(), w.message)?;
+        writeln!(
+            out,
+            "{} {}: {}",
+            style.warn("⚠"),
+            style.warn(w.code.as_str()),
+            w.message
+        )?;
+    }
+    if !style.quiet {
+        writeln!(out)?;
     }
     match &r.diagnosis {
-        None => writeln!(out, "\n✓ {} can serve pulls", r.registry),
+        None => writeln!(out, "{} {} can serve pulls", style.ok("✓"), r.registry),
         Some(d) => {
-            writeln!(out, "\n✗ {} (stage {})", d.code, d.stage)?;
+            writeln!(
+                out,
+                "{} {} (stage {})",
+                style.bad("✗"),
+                style.bad(d.code.as_str()),
+                d.stage
+            )?;
             writeln!(out, "  {}", d.message)?;
-            writeln!(out, "  hint: {}", d.hint)
+            writeln!(out, "  {} {}", style.ok("hint:"), d.hint)
         }
     }
 }
 
-fn stage_line(out: &mut impl Write, s: &StageResult, indent: &str) -> io::Result<()> {
-    let mark = if s.ok { "✓" } else { "✗" };
-    let detail = s.detail.as_deref().unwrap_or("");
-    writeln!(
-        out,
-        "{indent}{mark} {:<8} {:>7.1} ms  {detail}",
-        s.stage.as_str(),
-        s.elapsed_ms
-    )
+/// A line of the registry walk: a row of the table, or a heading between rows.
+enum Line {
+    Row(Row),
+    Text { text: String, failed: bool },
+}
+
+/// One step of the registry walk: a stage, or the connect to one address.
+struct Row {
+    indent: usize,
+    ok: bool,
+    name: String,
+    ms: String,
+    detail: String,
 }
 
 /// Docker Hub's budget, in one or two lines.
-pub(crate) fn budget_human(out: &mut impl Write, b: &HubBudget) -> io::Result<()> {
+pub(crate) fn budget_human(out: &mut impl Write, b: &HubBudget, style: Style) -> io::Result<()> {
     let who = b
         .credential
         .as_deref()
@@ -275,11 +415,13 @@ pub(crate) fn budget_human(out: &mut impl Write, b: &HubBudget) -> io::Result<()
     if let Some(d) = &b.diagnosis {
         writeln!(
             out,
-            "✗ Docker Hub budget unknown — {} (stage {})",
-            d.code, d.stage
+            "{} Docker Hub budget unknown — {} (stage {})",
+            style.bad("✗"),
+            style.bad(d.code.as_str()),
+            d.stage
         )?;
         writeln!(out, "  {}", d.message)?;
-        return writeln!(out, "  hint: {}", d.hint);
+        return writeln!(out, "  {} {}", style.ok("hint:"), d.hint);
     }
     match &b.rate_limit {
         None => writeln!(
