@@ -121,3 +121,30 @@ fn a_deploy_needing_more_than_the_budget_warns_or_fails() {
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert_eq!(r.code_of(0).as_deref(), Some("rate-limit-low"));
 }
+
+#[test]
+fn the_pull_path_on_docker_hub_is_left_unchecked_without_allow_hub_pulls() {
+    let fake = fake_hub();
+    let mut args: Vec<String> = vec!["--depth".into(), "blobs".into()];
+    args.extend(fake.args());
+    args.push("nginx:1.27".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = check(&args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let image = r.image(0);
+    let warnings = image["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w["code"] == "blobs-unchecked"),
+        "{warnings:?}"
+    );
+    assert_eq!(r.json()["summary"]["hub_pulls_spent"], 0);
+    // A HEAD only: no GET that Hub would count as a pull.
+    let gets: Vec<String> = fake
+        .hub
+        .requests()
+        .iter()
+        .filter(|q| q.method == "GET" && q.path != "/v2/")
+        .map(|q| q.path.clone())
+        .collect();
+    assert!(gets.is_empty(), "{gets:?}");
+}

@@ -358,8 +358,13 @@ impl Inner {
         };
         let mut authed =
             auth::authenticate(env, request, pinged.challenge.as_ref(), cred, trail).await?;
+        // For the pull path the manifest is read at once (a GET): unless a GET is a pull that
+        // was not allowed.
+        let with_body =
+            self.depth == Depth::Blobs && (self.allow_hub_pulls || !target.profile.counts_pulls());
         let mut started = Instant::now();
-        let mut outcome = manifest::head(target, &authed.access, authed.with_credentials).await;
+        let mut outcome =
+            manifest::head(target, &authed.access, authed.with_credentials, with_body).await;
         // Some registries answer `/v2/` anonymously and ask for authentication per repository
         // (Quay does): authenticate with the manifest's challenge and ask once more, as a
         // container runtime would.
@@ -372,11 +377,15 @@ impl Inner {
         {
             authed = auth::authenticate(env, request, Some(challenge), cred, trail).await?;
             started = Instant::now();
-            outcome = manifest::head(target, &authed.access, authed.with_credentials).await;
+            outcome =
+                manifest::head(target, &authed.access, authed.with_credentials, with_body).await;
         }
         trail.tries = outcome.tries;
         if outcome.rate_limit.is_some() {
             trail.rate_limit = outcome.rate_limit;
+        }
+        if with_body && target.profile.counts_pulls() {
+            trail.hub_pulls += 1;
         }
         let found = outcome.result.map_err(|d| trail.fail(started, d))?;
         trail.pass(Stage::Manifest, started, manifest::describe_found(&found));

@@ -87,11 +87,7 @@ pub(crate) async fn check(
         return Ok(());
     }
     let started = Instant::now();
-    let manifest_ref = found
-        .digest
-        .clone()
-        .unwrap_or_else(|| reference.manifest_reference());
-    let manifests = manifests_to_pull(target, access, &manifest_ref, wanted, trail)
+    let manifests = manifests_to_pull(target, access, found, wanted, trail)
         .await
         .map_err(|d| trail.fail(started, d))?;
     let mut blobs: Vec<(Descriptor, bool)> = Vec::new();
@@ -139,13 +135,16 @@ pub(crate) async fn check(
 async fn manifests_to_pull(
     target: Target<'_>,
     access: &Access,
-    manifest_ref: &str,
+    found: &Found,
     wanted: &Wanted<'_>,
     trail: &mut Trail,
 ) -> Result<Vec<ImageManifest>, Diagnosis> {
-    let (body, media_type) = match trail.index.take() {
-        Some((read, body)) if read == manifest_ref => (body, wire::OCI_INDEX.to_owned()),
-        _ => get_manifest(target, access, manifest_ref, trail).await?,
+    let manifest_ref = found.reference(target.reference);
+    // Read once: by the manifest stage (a GET), or the platform stage (the index).
+    let (body, media_type) = match (&found.body, trail.index.take()) {
+        (Some(body), _) => (body.clone(), found.media_type.clone().unwrap_or_default()),
+        (None, Some((read, body))) if read == manifest_ref => (body, wire::OCI_INDEX.to_owned()),
+        _ => get_manifest(target, access, &manifest_ref, trail).await?,
     };
     if !platform::is_index(Some(&media_type)) {
         return image::image_manifest(&body)

@@ -24,6 +24,9 @@ use crate::registry::auth::Access;
 use crate::registry::tags;
 use crate::stages::Target;
 
+/// The most of a manifest read.
+const MANIFEST_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
 /// The most of an error body read.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
@@ -33,6 +36,18 @@ pub(crate) struct Found {
     pub(crate) digest: Option<String>,
     pub(crate) media_type: Option<String>,
     pub(crate) size: Option<u64>,
+    /// The manifest itself, when the stage read it (a GET, for `--depth blobs`).
+    pub(crate) body: Option<Vec<u8>>,
+}
+
+impl Found {
+    /// How to name this manifest again: by the digest the registry said, else as the reference
+    /// does.
+    pub(crate) fn reference(&self, reference: &Reference) -> String {
+        self.digest
+            .clone()
+            .unwrap_or_else(|| reference.manifest_reference())
+    }
 }
 
 /// How access was obtained, to explain a refusal.
@@ -76,8 +91,15 @@ fn header(h: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Option<&st
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The stage: HEADs the manifest of the target's reference with `access`.
-pub(crate) async fn head(target: Target<'_>, access: &Access, with_credentials: bool) -> Outcome {
+/// The stage: asks for the manifest of the target's reference with `access` — a `HEAD`, or with
+/// `with_body` a `GET` that also reads it (the pull path's first read, one request instead of
+/// two; never on a registry that counts a GET as a pull unless that was allowed).
+pub(crate) async fn head(
+    target: Target<'_>,
+    access: &Access,
+    with_credentials: bool,
+    with_body: bool,
+) -> Outcome {
     let Target {
         net,
         ep,
@@ -92,7 +114,14 @@ pub(crate) async fn head(target: Target<'_>, access: &Access, with_credentials: 
     let url = ep.manifest_url(reference.repository(), &reference.manifest_reference());
     let client = net.http.for_mode(ep.mode);
     let started = Instant::now();
-    let build = || access.apply(client.head(&url).header(ACCEPT, wire::MANIFEST_ACCEPT));
+    let build = || {
+        let req = if with_body {
+            client.get(&url)
+        } else {
+            client.head(&url)
+        };
+        access.apply(req.header(ACCEPT, wire::MANIFEST_ACCEPT))
+    };
     let (sent, tries) = http::send_retrying(build, &ep.host, deadline).await;
     let resp = match sent {
         http::Sent::TimedOut => {
@@ -115,7 +144,22 @@ pub(crate) async fn head(target: Target<'_>, access: &Access, with_credentials: 
     };
     let status = resp.status();
     let headers = resp.headers().clone();
-    drop(resp);
+    let body = if with_body && status.is_success() {
+        match http::read_body(resp, MANIFEST_BODY_LIMIT, &ep.host, deadline).await {
+            Ok(b) => Some(b),
+            Err(f) => {
+                return Outcome {
+                    result: Err(http_diagnosis(&f, Stage::Manifest, &url)),
+                    rate_limit: None,
+                    challenge: None,
+                    tries,
+                };
+            }
+        }
+    } else {
+        drop(resp);
+        None
+    };
     let rate_limit = RateLimit::from_headers(|n| header(&headers, n));
     let challenge = (status == StatusCode::UNAUTHORIZED)
         .then(|| header(&headers, WWW_AUTHENTICATE).and_then(Challenge::parse))
@@ -126,7 +170,10 @@ pub(crate) async fn head(target: Target<'_>, access: &Access, with_credentials: 
             digest: header(&headers, "docker-content-digest").map(str::to_owned),
             media_type: header(&headers, CONTENT_TYPE)
                 .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned()),
-            size: header(&headers, CONTENT_LENGTH).and_then(|v| v.parse().ok()),
+            size: header(&headers, CONTENT_LENGTH)
+                .and_then(|v| v.parse().ok())
+                .or_else(|| body.as_ref().and_then(|b| u64::try_from(b.len()).ok())),
+            body,
         }),
         StatusCode::UNAUTHORIZED => Err(unauthorized(target, &headers, ctx)),
         StatusCode::FORBIDDEN if ctx.with_credentials => Err(Diagnosis::new(

@@ -62,11 +62,11 @@ pub(crate) async fn check(
         return Ok(());
     }
     let started = Instant::now();
-    let manifest_ref = found
-        .digest
-        .clone()
-        .unwrap_or_else(|| reference.manifest_reference());
-    let fetched = if single {
+    let manifest_ref = found.reference(reference);
+    let fetched = if let (false, Some(body)) = (single, &found.body) {
+        // The manifest stage read the index already.
+        platform::offered(body).map_err(FetchFailure::from)
+    } else if single {
         config_platform(target, &manifest_ref, &media_type, access)
             .await
             .map(|p| vec![p])
@@ -79,7 +79,8 @@ pub(crate) async fn check(
                 offered
             })
     };
-    if target.profile.counts_pulls() {
+    let reused = !single && found.body.is_some();
+    if target.profile.counts_pulls() && !reused {
         trail.hub_pulls += 1;
     }
     let offered = fetched.map_err(|why| trail.fail(started, why.diagnosis()))?;
