@@ -413,25 +413,38 @@ fn a_manifest_redirect_to_another_host_is_not_followed_with_credentials() {
     );
 }
 
-/// A TLS registry whose token realm is `realm` (plain HTTP, on another port), and a realm that
-/// grants a token only to `USER:CANARY`.
-fn registry_with_plain_realm(pki: &Pki) -> (FakeServer, FakeServer) {
+/// A plain-HTTP token service that grants a token only to `USER:CANARY`.
+fn canary_realm() -> FakeServer {
     let expected = basic_canary();
-    let realm = FakeServer::plain(move |req| {
+    FakeServer::plain(move |req| {
         if req.header("authorization") == Some(expected.as_str()) {
             FakeResponse::new(200).json(serde_json::json!({"token": "granted", "expires_in": 300}))
         } else {
             FakeResponse::new(401).json(serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}))
         }
-    });
+    })
+}
+
+/// A registry that wants a token from `realm`, over TLS with `pki` or else plain HTTP.
+fn registry_asking(realm: &FakeServer, pki: Option<&Pki>) -> FakeServer {
     let url = format!("{}/token", realm.base_url());
-    let reg = FakeServer::tls(&pki.server, move |req| {
+    let handler = move |req: &FakeRequest| {
         if req.header("authorization") == Some("Bearer granted") {
             return v2_or_manifest(req);
         }
         challenge(format!(r#"Bearer realm="{url}",service="reg""#))
-    });
-    (reg, realm)
+    };
+    match pki {
+        Some(pki) => FakeServer::tls(&pki.server, handler),
+        None => FakeServer::plain(handler),
+    }
+}
+
+/// A TLS registry whose token realm is `realm` (plain HTTP, on another port), and a realm that
+/// grants a token only to `USER:CANARY`.
+fn registry_with_plain_realm(pki: &Pki) -> (FakeServer, FakeServer) {
+    let realm = canary_realm();
+    (registry_asking(&realm, Some(pki)), realm)
 }
 
 #[test]
@@ -551,21 +564,8 @@ fn an_index_that_trickles_times_out_in_the_platform_stage() {
 fn a_plain_http_realm_beside_a_plain_http_registry_gets_the_credentials() {
     // The token service on another port of a registry configured for plain HTTP: the node's
     // runtime sends the credentials there, and so does the check.
-    let expected = basic_canary();
-    let realm = FakeServer::plain(move |req| {
-        if req.header("authorization") == Some(expected.as_str()) {
-            FakeResponse::new(200).json(serde_json::json!({"token": "granted", "expires_in": 300}))
-        } else {
-            FakeResponse::new(401).json(serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}))
-        }
-    });
-    let url = format!("{}/token", realm.base_url());
-    let reg = FakeServer::plain(move |req| {
-        if req.header("authorization") == Some("Bearer granted") {
-            return v2_or_manifest(req);
-        }
-        challenge(format!(r#"Bearer realm="{url}",service="reg""#))
-    });
+    let realm = canary_realm();
+    let reg = registry_asking(&realm, None);
     let dir = tempfile::tempdir().unwrap();
     let config = docker_config(dir.path(), &[(&reg.host(), USER, CANARY)]);
     let image_ref = format!("{}/team/app:v1", reg.host());

@@ -87,6 +87,18 @@ pub(crate) fn describe_found(found: &Found) -> String {
     detail
 }
 
+impl Outcome {
+    /// The stage failed before the registry said anything of the manifest.
+    fn failed(d: Diagnosis, tries: u32) -> Outcome {
+        Outcome {
+            result: Err(d),
+            rate_limit: None,
+            challenge: None,
+            tries,
+        }
+    }
+}
+
 fn header(h: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
@@ -125,20 +137,10 @@ pub(crate) async fn head(
     let (sent, tries) = http::send_retrying(build, &ep.host, deadline).await;
     let resp = match sent {
         http::Sent::TimedOut => {
-            return Outcome {
-                result: Err(timeout_diagnosis(Stage::Manifest, &url, started)),
-                rate_limit: None,
-                challenge: None,
-                tries,
-            };
+            return Outcome::failed(timeout_diagnosis(Stage::Manifest, &url, started), tries);
         }
         http::Sent::Failed(f) => {
-            return Outcome {
-                result: Err(http_diagnosis(&f, Stage::Manifest, &url)),
-                rate_limit: None,
-                challenge: None,
-                tries,
-            };
+            return Outcome::failed(http_diagnosis(&f, Stage::Manifest, &url), tries);
         }
         http::Sent::Response(r) => r,
     };
@@ -148,12 +150,7 @@ pub(crate) async fn head(
         match http::read_body(resp, MANIFEST_BODY_LIMIT, &ep.host, deadline).await {
             Ok(b) => Some(b),
             Err(f) => {
-                return Outcome {
-                    result: Err(http_diagnosis(&f, Stage::Manifest, &url)),
-                    rate_limit: None,
-                    challenge: None,
-                    tries,
-                };
+                return Outcome::failed(http_diagnosis(&f, Stage::Manifest, &url), tries);
             }
         }
     } else {
