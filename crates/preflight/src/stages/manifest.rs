@@ -112,50 +112,15 @@ pub(crate) async fn head(
     with_credentials: bool,
     with_body: bool,
 ) -> Outcome {
-    let Target {
-        net,
-        ep,
-        reference,
-        deadline,
-        ..
-    } = target;
+    let Target { ep, reference, .. } = target;
     let ctx = AccessContext {
         with_credentials,
         granted: access.granted(),
     };
     let url = ep.manifest_url(reference.repository(), &reference.manifest_reference());
-    let client = net.http.for_mode(ep.mode);
-    let started = Instant::now();
-    let build = || {
-        let req = if with_body {
-            client.get(&url)
-        } else {
-            client.head(&url)
-        };
-        access.apply(req.header(ACCEPT, wire::MANIFEST_ACCEPT))
-    };
-    let (sent, tries) = http::send_retrying(build, &ep.host, deadline).await;
-    let resp = match sent {
-        http::Sent::TimedOut => {
-            return Outcome::failed(timeout_diagnosis(Stage::Manifest, &url, started), tries);
-        }
-        http::Sent::Failed(f) => {
-            return Outcome::failed(http_diagnosis(&f, Stage::Manifest, &url), tries);
-        }
-        http::Sent::Response(r) => r,
-    };
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = if with_body && status.is_success() {
-        match http::read_body(resp, MANIFEST_BODY_LIMIT, &ep.host, deadline).await {
-            Ok(b) => Some(b),
-            Err(f) => {
-                return Outcome::failed(http_diagnosis(&f, Stage::Manifest, &url), tries);
-            }
-        }
-    } else {
-        drop(resp);
-        None
+    let (status, headers, body, tries) = match send(target, access, &url, with_body).await {
+        Ok(answer) => answer,
+        Err(failed) => return failed,
     };
     let rate_limit = RateLimit::from_headers(|n| header(&headers, n));
     let challenge = (status == StatusCode::UNAUTHORIZED)
@@ -240,6 +205,57 @@ pub(crate) async fn head(
         rate_limit,
         challenge,
         tries,
+    }
+}
+
+/// Sends the manifest request (retried when the registry fails transiently): its status,
+/// headers, the body when asked for and the answer is a success, and the tries it took.
+async fn send(
+    target: Target<'_>,
+    access: &Access,
+    url: &str,
+    with_body: bool,
+) -> Result<(StatusCode, HeaderMap, Option<Vec<u8>>, u32), Outcome> {
+    let Target {
+        net, ep, deadline, ..
+    } = target;
+    let client = net.http.for_mode(ep.mode);
+    let started = Instant::now();
+    let build = || {
+        let req = if with_body {
+            client.get(url)
+        } else {
+            client.head(url)
+        };
+        access.apply(req.header(ACCEPT, wire::MANIFEST_ACCEPT))
+    };
+    let (sent, tries) = http::send_retrying(build, &ep.host, deadline).await;
+    let resp = match sent {
+        http::Sent::TimedOut => {
+            return Err(Outcome::failed(
+                timeout_diagnosis(Stage::Manifest, url, started),
+                tries,
+            ));
+        }
+        http::Sent::Failed(f) => {
+            return Err(Outcome::failed(
+                http_diagnosis(&f, Stage::Manifest, url),
+                tries,
+            ));
+        }
+        http::Sent::Response(r) => r,
+    };
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    if !(with_body && status.is_success()) {
+        return Ok((status, headers, None, tries));
+    }
+    match http::read_body(resp, MANIFEST_BODY_LIMIT, &ep.host, deadline).await {
+        Ok(body) => Ok((status, headers, Some(body), tries)),
+        Err(f) => Err(Outcome::failed(
+            http_diagnosis(&f, Stage::Manifest, url),
+            tries,
+        )),
     }
 }
 
