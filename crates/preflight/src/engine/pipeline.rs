@@ -389,7 +389,7 @@ impl Inner {
         }
         let found = outcome.result.map_err(|d| trail.fail(started, d))?;
         trail.pass(Stage::Manifest, started, manifest::describe_found(&found));
-        trail.manifest = Some(found.clone());
+        trail.manifest = Some(found.summary());
         if !platforms.is_empty() {
             trail.platforms = platforms.iter().map(ToString::to_string).collect();
             let allowance = Allowance {

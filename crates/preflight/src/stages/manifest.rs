@@ -41,6 +41,16 @@ pub(crate) struct Found {
 }
 
 impl Found {
+    /// What the report keeps of it: everything but the body, which only the stages after read.
+    pub(crate) fn summary(&self) -> Found {
+        Found {
+            digest: self.digest.clone(),
+            media_type: self.media_type.clone(),
+            size: self.size,
+            body: None,
+        }
+    }
+
     /// How to name this manifest again: by the digest the registry said, else as the reference
     /// does.
     pub(crate) fn reference(&self, reference: &Reference) -> String {
