@@ -182,6 +182,17 @@ struct CheckArgs {
     #[arg(long, value_name = "DEPTH", default_value = "manifest", value_parser = parse_depth)]
     depth: preflight::Depth,
 
+    /// The container runtime on the nodes, whose rules the check follows: containerd (what
+    /// Kubernetes nodes run), cri-o or docker. They differ in how they reach loopback and
+    /// insecure registries, ask token services, and read their registry configuration.
+    #[arg(long, value_name = "RUNTIME", default_value = "containerd")]
+    runtime: String,
+
+    /// The runtime's version line, where its rules differ: for containerd 1.6, 1.7 or 2 (the
+    /// default), or a full version as `kubectl get nodes -o wide` shows it (1.7.27).
+    #[arg(long = "runtime-version", value_name = "VERSION")]
+    runtime_version: Option<String>,
+
     /// How many images are checked at once, over all registries. Each registry also has its own
     /// limit (--registry-concurrency): raise both to go faster against one registry.
     #[arg(long, value_name = "N", default_value_t = preflight::checker::DEFAULT_CONCURRENCY,
@@ -519,6 +530,7 @@ async fn ratelimit(args: RatelimitArgs, ui: Ui) -> Result<ExitCode, RunError> {
 }
 
 async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
+    let runtime = preflight::Runtime::parse(&args.runtime, args.runtime_version.as_deref())?;
     let (mut requests, problems) = requests(&args.images, &args.input)?;
     let expected = expected_digests(&args)?;
     if !expected.is_empty() {
@@ -534,7 +546,8 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
             .registry_concurrency(args.registry_concurrency)
             .allow_hub_pulls(args.allow_hub_pulls)
             .verify_config_platform(args.verify_config_platform)
-            .depth(args.depth);
+            .depth(args.depth)
+            .runtime(runtime);
         for p in &args.platform {
             b = b.platform(p.clone());
         }

@@ -95,6 +95,7 @@ pub use model::platform::Platform;
 pub use model::reference::Reference;
 pub use net::TlsMode;
 pub use net::dns::DnsConfig;
+pub use registry::runtime::{ContainerdLine, Runtime, RuntimeError};
 pub use report::{ImageReport, Report, Source};
 
 // Compiles the README's code so it cannot drift from the API.

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::diagnosis::{Diagnosis, Stage, Warning};
+use crate::diagnosis::{Code, Diagnosis, Stage, Warning};
 use crate::model::ratelimit::RateLimit;
 
 /// The version of the report format.
@@ -74,6 +74,35 @@ pub struct Source {
     pub container: Option<String>,
 }
 
+/// What a host is to the image's registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum HostRole {
+    /// A mirror the node's configuration names, tried before the registry.
+    Mirror,
+    /// The registry itself (or the location the node's configuration rewrites it to).
+    Server,
+}
+
+/// One host the pull went to, and what it answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct HostTried {
+    /// `scheme://host:port` as it was tried.
+    pub url: String,
+    /// A mirror, or the registry itself.
+    pub role: HostRole,
+    /// Why the image could not be pulled from it; null when it could.
+    pub code: Option<Code>,
+}
+
+impl HostTried {
+    pub(crate) fn new(url: String, role: HostRole, code: Option<Code>) -> HostTried {
+        HostTried { url, role, code }
+    }
+}
+
 /// The outcome of one stage.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -140,6 +169,16 @@ pub struct ImageReport {
     /// The platforms were assumed (`linux/amd64`), not required; omitted when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub platform_assumed: bool,
+    /// The node runtime whose rules the check followed (`containerd 2`, `cri-o`, `docker`);
+    /// null when the reference is invalid.
+    pub runtime: Option<String>,
+    /// The host that decided the verdict (`scheme://host:port`: a mirror, or the registry);
+    /// null when no host was contacted.
+    pub host: Option<String>,
+    /// Every host tried, in order, when there was more than one (mirrors, or a fallback from
+    /// HTTPS to plain HTTP); omitted otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts_tried: Vec<HostTried>,
 }
 
 impl ImageReport {
@@ -165,6 +204,9 @@ impl ImageReport {
             sources,
             platforms: Vec::new(),
             platform_assumed: false,
+            runtime: None,
+            host: None,
+            hosts_tried: Vec::new(),
         }
     }
 

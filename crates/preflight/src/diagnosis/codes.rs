@@ -302,6 +302,9 @@ code_table! {
     /// The pull path past the manifest was not checked: on Docker Hub every manifest GET is a pull.
     BlobsUnchecked = "blobs-unchecked", warning, stages = [Blobs],
         hint = "pass --allow-hub-pulls to spend a pull per manifest read, or --depth manifest to check only that the tag exists";
+    /// A mirror in the node's registry configuration cannot serve the image; a later host can.
+    MirrorUnavailable = "mirror-unavailable", warning, stages = any,
+        hint = "fix the mirror or remove it from the nodes' registry configuration (containerd's hosts.toml, CRI-O's registries.conf): every pull tries it first, and one that does not answer delays every pull by the runtime's dial timeout";
     /// The registry's certificate expires within 14 days.
     CertificateExpiring = "certificate-expiring", warning, stages = [Tls],
         hint = "renew the registry's certificate and install it before it expires, or nodes will refuse to pull from it";

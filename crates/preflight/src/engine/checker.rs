@@ -23,6 +23,7 @@ use crate::registry::auth::TokenCache;
 use crate::registry::endpoint::Endpoint;
 use crate::registry::hosts::HostModes;
 use crate::registry::profile::Profile;
+use crate::registry::runtime::Runtime;
 use crate::report::{HubBudget, ImageReport, RegistryReport, Report};
 
 /// The default deadline for one image, all stages together.
@@ -104,6 +105,7 @@ pub struct CheckerBuilder {
     min_hub_remaining: Option<u64>,
     verify_config_platform: bool,
     depth: Depth,
+    runtime: Runtime,
 }
 
 impl Default for CheckerBuilder {
@@ -123,6 +125,7 @@ impl Default for CheckerBuilder {
             min_hub_remaining: None,
             verify_config_platform: false,
             depth: Depth::default(),
+            runtime: Runtime::default(),
         }
     }
 }
@@ -218,6 +221,13 @@ impl CheckerBuilder {
         self
     }
 
+    /// The runtime on the nodes, whose rules the check follows (default containerd 2).
+    #[must_use]
+    pub fn runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = runtime;
+        self
+    }
+
     /// Fails the Docker Hub images of a check when Hub's remaining pulls are below `n`.
     #[must_use]
     pub fn min_hub_remaining(mut self, n: u64) -> Self {
@@ -289,6 +299,7 @@ impl CheckerBuilder {
                 min_hub_remaining: self.min_hub_remaining,
                 verify_config_platform: self.verify_config_platform,
                 depth: self.depth,
+                runtime: self.runtime,
                 tokens: TokenCache::default(),
             }),
         })
@@ -349,6 +360,7 @@ pub(crate) struct Inner {
     pub(crate) min_hub_remaining: Option<u64>,
     pub(crate) verify_config_platform: bool,
     pub(crate) depth: Depth,
+    pub(crate) runtime: Runtime,
     pub(crate) tokens: TokenCache,
 }
 
@@ -493,7 +505,7 @@ pub struct Progress<'a> {
 }
 
 /// `HOST[:PORT]` into the host (IPv6 without brackets) and the port, if one is written.
-fn split_host_port(s: &str) -> (String, Option<u16>) {
+pub(crate) fn split_host_port(s: &str) -> (String, Option<u16>) {
     if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest.split_once(']').unwrap_or((rest, ""));
         return (

@@ -100,6 +100,7 @@ async fn walk_stages(
             tokens: &inner.tokens,
             basic: &basic,
             hosts: &inner.hosts,
+            runtime: inner.runtime,
         };
         let request = AuthRequest {
             ep: &ep,

@@ -7,4 +7,5 @@ pub mod checker;
 mod inspect;
 pub(crate) mod pipeline;
 pub mod request;
+pub(crate) mod route;
 pub(crate) mod schedule;

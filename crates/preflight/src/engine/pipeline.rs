@@ -16,12 +16,12 @@ use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
 use crate::engine::checker::Depth;
 use crate::engine::checker::Inner;
 use crate::engine::request::ImageRequest;
+use crate::engine::route::Hop;
 use crate::model::credentials::{Candidates, CredentialSource, LocatedCredential};
 use crate::model::platform::Platform;
 use crate::model::reference::{Digest, Reference};
 use crate::registry::endpoint::Endpoint;
-use crate::registry::profile::Profile;
-use crate::report::{ImageReport, StageResult};
+use crate::report::{HostTried, ImageReport, StageResult};
 use crate::stages::auth::{self, AuthEnv, AuthRequest, BasicChecks, Purpose};
 use crate::stages::blobs::{self, BlobChecks, Wanted};
 use crate::stages::manifest;
@@ -30,6 +30,10 @@ use crate::stages::probe::{self, Pinged, Probe};
 use crate::stages::{Target, Trail, digest};
 
 type ProbeCell = Arc<OnceCell<Probe>>;
+
+/// How long a mirror that is not the last host gets to answer its connection checks, whatever
+/// the image's deadline: the runtime would go on to the next host, after its own dial timeout.
+const MIRROR_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What one `check` call shares between its images: the registry-wide stages and Basic
 /// verifications. Kept per call, so a long-lived checker never serves yesterday's outage; tokens,
@@ -79,6 +83,7 @@ impl Inner {
         report.registry = Some(reference.registry().to_owned());
         report.repository = Some(reference.repository().to_owned());
         report.tag = reference.tag().map(str::to_owned);
+        report.runtime = Some(self.runtime.to_string());
         let mut trail = Trail {
             warnings: lint::reference_warnings(&reference),
             ..Trail::default()
@@ -138,8 +143,9 @@ impl Inner {
         }
     }
 
-    /// The stage order: the shared registry stages, the credentials to try, each credential's
-    /// stages, then the expected digest.
+    /// The hosts the node's runtime tries, in order, each through the whole pipeline until one
+    /// can serve the image; then the expected digest. When none can, the registry's own answer
+    /// is the diagnosis (the mirrors' are in `hosts_tried`).
     async fn pipeline(
         &self,
         session: &Session,
@@ -147,24 +153,135 @@ impl Inner {
         deadline: Instant,
         trail: &mut Trail,
     ) -> Result<(), Diagnosis> {
+        let route = self.route(&image.reference, deadline).await;
+        let mut tried: Vec<HostTried> = Vec::new();
+        let mut failed_mirrors: Vec<(String, Diagnosis)> = Vec::new();
+        let count = route.hops.len();
+        let mut outcome = Ok(());
+        for (i, hop) in route.hops.iter().enumerate() {
+            let mut attempt = Trail::default();
+            // A mirror that does not answer costs the runtime its dial timeout; preflight gives
+            // it a short deadline of its own and goes on, as the runtime would, only sooner.
+            let probe_deadline = if i + 1 < count {
+                deadline.min(Instant::now() + MIRROR_PROBE_TIMEOUT)
+            } else {
+                deadline
+            };
+            outcome = self
+                .through(
+                    session,
+                    image,
+                    hop,
+                    [probe_deadline, deadline],
+                    &mut attempt,
+                    &mut tried,
+                )
+                .await;
+            trail.adopt(attempt);
+            match &outcome {
+                Ok(()) => break,
+                Err(d) if i + 1 < count => {
+                    failed_mirrors.push((
+                        tried.last().map_or_else(String::new, |t| t.url.clone()),
+                        d.clone(),
+                    ));
+                }
+                Err(_) => {}
+            }
+        }
+        if tried.len() > 1 {
+            trail.hosts_tried = tried;
+        }
+        match outcome {
+            Ok(()) => {
+                for (url, d) in &failed_mirrors {
+                    trail.warn(self.dead_mirror_warning(url, d, trail.host.as_deref()));
+                }
+            }
+            Err(d) => {
+                if failed_mirrors.is_empty() {
+                    return Err(d);
+                }
+                let also = failed_mirrors
+                    .iter()
+                    .map(|(url, m)| format!("{url}: {}", m.code))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Err(d.with_message_suffix(format!(" (the mirrors failed too: {also})")));
+            }
+        }
         let reference = &image.reference;
-        let ep = self.endpoint(reference);
-        let pinged = self.shared_probe(session, &ep, deadline, trail).await?;
+        match &image.expected {
+            Some(expected) => {
+                let found = trail.manifest.as_ref().and_then(|m| m.digest.clone());
+                digest::compare(reference, expected, found.as_deref(), trail)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A mirror failed and a later host served the image: the runtime pulls, after waiting on
+    /// the mirror when it did not answer.
+    fn dead_mirror_warning(&self, url: &str, d: &Diagnosis, served_by: Option<&str>) -> Warning {
+        let next = served_by.unwrap_or("the next host");
+        let delay = if matches!(d.code, Code::TcpTimeout | Code::Timeout | Code::DnsTimeout) {
+            format!(
+                "; it did not answer, so {} waits about {} s on it (its dial timeout) before each pull goes on",
+                self.runtime,
+                self.runtime.dead_mirror_delay_secs()
+            )
+        } else {
+            String::new()
+        };
+        Warning::new(
+            WarningCode::MirrorUnavailable,
+            format!(
+                "mirror {url} cannot serve the image ({}: {}); the node pulls from {next}{delay}",
+                d.code, d.message
+            ),
+        )
+    }
+
+    /// One host's pipeline: its registry-wide stages (falling back to plain HTTP as the runtime
+    /// does), the credentials to try for it, and each credential's stages.
+    async fn through(
+        &self,
+        session: &Session,
+        image: &Image,
+        hop: &Hop,
+        [probe_deadline, deadline]: [Instant; 2],
+        trail: &mut Trail,
+        tried: &mut Vec<HostTried>,
+    ) -> Result<(), Diagnosis> {
+        let (ep, pinged) = match self
+            .reach_hop(session, hop, probe_deadline, trail, tried)
+            .await
+        {
+            Ok(reached) => reached,
+            Err((ep, d)) => {
+                trail.host = Some(ep.base_url());
+                tried.push(HostTried::new(ep.base_url(), hop.role, Some(d.code)));
+                return Err(d);
+            }
+        };
+        trail.host = Some(ep.base_url());
         // The registry answered just as the deadline passed: say so here, rather than let the
         // credential lookup or the token request be blamed for having no time left.
         if Instant::now() >= deadline {
-            return Err(Diagnosis::new(
+            let d = Diagnosis::new(
                 Code::Timeout,
                 Stage::Auth,
                 format!(
                     "the registry's connection checks took the whole deadline of {} s; nothing was left for authentication",
                     self.timeout.as_secs_f64()
                 ),
-            ));
+            );
+            tried.push(HostTried::new(ep.base_url(), hop.role, Some(d.code)));
+            return Err(d);
         }
         let candidates = candidates(
             image.source.clone(),
-            reference,
+            &hop.reference,
             deadline,
             &mut trail.warnings,
         )
@@ -172,25 +289,50 @@ impl Inner {
         let target = Target {
             net: &self.net,
             ep: &ep,
-            profile: Profile::of(reference),
-            reference,
+            profile: hop.profile,
+            reference: &hop.reference,
             deadline,
         };
-        self.each_credential(
-            session,
-            target,
-            &pinged,
-            candidates,
-            &image.platforms,
-            trail,
-        )
-        .await?;
-        match &image.expected {
-            Some(expected) => {
-                let found = trail.manifest.as_ref().and_then(|m| m.digest.clone());
-                digest::compare(reference, expected, found.as_deref(), trail)
-            }
-            None => Ok(()),
+        let outcome = self
+            .each_credential(
+                session,
+                target,
+                &pinged,
+                candidates,
+                &image.platforms,
+                trail,
+            )
+            .await;
+        tried.push(HostTried::new(
+            ep.base_url(),
+            hop.role,
+            outcome.as_ref().err().map(|d| d.code),
+        ));
+        outcome
+    }
+
+    /// The registry-wide stages of one host, and the runtime's fallback to plain HTTP when
+    /// HTTPS fails the way it falls back on (the HTTPS try is then in `tried`).
+    async fn reach_hop(
+        &self,
+        session: &Session,
+        hop: &Hop,
+        deadline: Instant,
+        trail: &mut Trail,
+        tried: &mut Vec<HostTried>,
+    ) -> Result<(Endpoint, Pinged), (Endpoint, Diagnosis)> {
+        match self.shared_probe(session, &hop.ep, deadline, trail).await {
+            Ok(pinged) => Ok((hop.ep.clone(), pinged)),
+            Err(d) => match hop.fallback_after(d.code) {
+                Some(plain) => {
+                    tried.push(HostTried::new(hop.ep.base_url(), hop.role, Some(d.code)));
+                    match self.shared_probe(session, &plain, deadline, trail).await {
+                        Ok(pinged) => Ok((plain, pinged)),
+                        Err(d) => Err((plain, d)),
+                    }
+                }
+                None => Err((hop.ep.clone(), d)),
+            },
         }
     }
 
@@ -347,6 +489,7 @@ impl Inner {
             tokens: &self.tokens,
             basic: &session.basic,
             hosts: &self.hosts,
+            runtime: self.runtime,
         };
         let request = AuthRequest {
             ep: target.ep,
@@ -443,6 +586,8 @@ impl Trail {
         report.rate_limit = self.rate_limit;
         report.platforms = self.platforms;
         report.platform_assumed = self.platform_assumed;
+        report.host = self.host;
+        report.hosts_tried = self.hosts_tried;
         if let Some(found) = self.manifest {
             report.digest = found.digest;
             report.media_type = found.media_type;

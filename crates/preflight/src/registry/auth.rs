@@ -17,6 +17,7 @@ use crate::model::challenge::BearerChallenge;
 use crate::model::credentials::Credential;
 use crate::model::wire::{self, GrantedAccess};
 use crate::net::http;
+use crate::registry::runtime::Runtime;
 
 /// How long a token is assumed to live when the endpoint does not say (the spec's minimum).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
@@ -190,6 +191,8 @@ pub(crate) struct TokenRequest<'a> {
     /// The credential, when one may be sent to this realm.
     pub(crate) credential: Option<(&'a Credential, &'a str)>,
     pub(crate) deadline: Instant,
+    /// The node's runtime: whether a password goes in an `OAuth2` POST first.
+    pub(crate) runtime: Runtime,
 }
 
 impl TokenCache {
@@ -255,9 +258,41 @@ impl TokenCache {
 }
 
 /// Asks the token service for a token: the request, its deadline, then what the answer means.
+/// With a password, containerd asks with an `OAuth2` POST first and falls back to a GET only on
+/// the statuses it accepts; any other refusal of the POST is the answer.
 async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedToken, AuthFailure> {
+    let post = matches!(req.credential, Some((Credential::Basic { .. }, _)))
+        && req.runtime.posts_password_grant();
+    if post {
+        let answer = send_token_request(req, key, Grant::Password).await?;
+        if !req
+            .runtime
+            .post_falls_back_to_get(answer.status.as_u16(), true)
+        {
+            return answer.judge(true, req.repository);
+        }
+    }
+    let answer = send_token_request(req, key, Grant::Default).await?;
+    answer.judge(req.credential.is_some(), req.repository)
+}
+
+/// Which request asks for the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    /// A GET with Basic credentials, or a POST of an identity token.
+    Default,
+    /// containerd's `OAuth2` password grant: a form POST of the username and password.
+    Password,
+}
+
+/// Sends one token request within the deadline and reads the answer.
+async fn send_token_request(
+    req: &TokenRequest<'_>,
+    key: &TokenKey,
+    grant: Grant,
+) -> Result<TokenAnswer, AuthFailure> {
     let started = Instant::now();
-    let (request, realm_host) = token_request(req, key)?;
+    let (request, realm_host) = token_request(req, key, grant)?;
     if started >= req.deadline {
         return Err(AuthFailure::server(format!(
             "the image's deadline was spent by earlier stages before the token service at {realm_host} could be asked"
@@ -286,13 +321,13 @@ async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedTok
         .and_then(|v| v.to_str().ok())
         .map(|v| v.chars().take(64).collect::<String>());
     let body = http::read_body(resp, TOKEN_BODY_LIMIT, &realm_host, req.deadline).await;
-    let answer = TokenAnswer {
+    Ok(TokenAnswer {
         status,
         body,
         retry_after,
-        realm_host: &realm_host,
-    };
-    answer.judge(req.credential.is_some(), req.repository)
+        realm_host,
+        grant,
+    })
 }
 
 /// The token request for `key`: a POST of the refresh token for an identity token (`OAuth2`), else
@@ -300,6 +335,7 @@ async fn fetch_token(req: &TokenRequest<'_>, key: &TokenKey) -> Result<CachedTok
 fn token_request(
     req: &TokenRequest<'_>,
     key: &TokenKey,
+    grant: Grant,
 ) -> Result<(reqwest::RequestBuilder, String), AuthFailure> {
     let Some(realm) = req.challenge.realm.as_deref().filter(|r| !r.is_empty()) else {
         return Err(AuthFailure::server(
@@ -315,6 +351,19 @@ fn token_request(
     }
     let realm_host = url.host_str().unwrap_or_default().to_owned();
     let request = match req.credential {
+        Some((Credential::Basic { username, password }, _)) if grant == Grant::Password => {
+            let mut form = vec![
+                ("grant_type", "password"),
+                ("username", username.as_str()),
+                ("password", password.expose()),
+                ("client_id", "preflight"),
+                ("scope", key.scope.as_str()),
+            ];
+            if !key.service.is_empty() {
+                form.push(("service", key.service.as_str()));
+            }
+            form_post(req.client, url, &form)
+        }
         Some((Credential::IdentityToken { token, .. }, _)) => {
             let mut form = vec![
                 ("grant_type", "refresh_token"),
@@ -325,15 +374,7 @@ fn token_request(
             if !key.service.is_empty() {
                 form.push(("service", key.service.as_str()));
             }
-            let body = form
-                .iter()
-                .map(|(k, v)| format!("{k}={}", form_encode(v)))
-                .collect::<Vec<_>>()
-                .join("&");
-            req.client
-                .post(url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
+            form_post(req.client, url, &form)
         }
         cred => {
             {
@@ -355,15 +396,34 @@ fn token_request(
     Ok((request, realm_host))
 }
 
+/// A form-encoded POST of `form` to `url`.
+fn form_post(
+    client: &reqwest::Client,
+    url: reqwest::Url,
+    form: &[(&str, &str)],
+) -> reqwest::RequestBuilder {
+    let body = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", form_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+}
+
 /// What a token service answered.
-struct TokenAnswer<'a> {
+struct TokenAnswer {
     status: StatusCode,
     body: Result<Vec<u8>, http::HttpFailure>,
     retry_after: Option<String>,
-    realm_host: &'a str,
+    realm_host: String,
+    /// The request it answered.
+    grant: Grant,
 }
 
-impl TokenAnswer<'_> {
+impl TokenAnswer {
     /// The token, or why there is none. `sent_credentials` tells a refusal of credentials from a
     /// demand for them; `repository` is what the token's access claims are read for.
     fn judge(self, sent_credentials: bool, repository: &str) -> Result<CachedToken, AuthFailure> {
@@ -372,6 +432,7 @@ impl TokenAnswer<'_> {
             body,
             retry_after,
             realm_host,
+            grant,
         } = self;
         let oauth_error = body
             .as_ref()
@@ -455,6 +516,10 @@ impl TokenAnswer<'_> {
             }
             s if s.is_redirection() => Err(AuthFailure::server(format!(
                 "the token service at {realm_host} answered {s}, redirecting to another origin; credentials are not sent after it"
+            ))),
+            s if grant == Grant::Password => Err(AuthFailure::server(format!(
+                "the token service at {realm_host} answered containerd's OAuth2 password POST with {s}{}; containerd does not retry with a GET on that status (CRI-O and Docker ask with a GET)",
+                said()
             ))),
             s => Err(AuthFailure::server(format!(
                 "the token service at {realm_host} answered {s}{}",

@@ -22,6 +22,16 @@ impl HostModes {
     /// The mode for a registry named `registry`, reached at `host` and `port`: the registry's own
     /// name first, then `host:port`, then the host on every port.
     pub(crate) fn mode_for(&self, registry: &str, host: &str, port: Option<u16>) -> TlsMode {
+        self.configured(registry, host, port).unwrap_or_default()
+    }
+
+    /// The mode configured for a registry ([`HostModes::mode_for`]), if any was.
+    pub(crate) fn configured(
+        &self,
+        registry: &str,
+        host: &str,
+        port: Option<u16>,
+    ) -> Option<TlsMode> {
         let bracketed = if host.contains(':') {
             format!("[{host}]")
         } else {
@@ -32,10 +42,7 @@ impl HostModes {
             candidates.push(format!("{bracketed}:{p}"));
         }
         candidates.push(bracketed);
-        candidates
-            .iter()
-            .find_map(|c| self.modes.get(c).copied())
-            .unwrap_or_default()
+        candidates.iter().find_map(|c| self.modes.get(c).copied())
     }
 
     /// The mode configured for the host of a URL (a token realm's).

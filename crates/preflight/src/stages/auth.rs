@@ -38,6 +38,7 @@ pub(crate) struct AuthEnv<'a> {
     pub(crate) tokens: &'a TokenCache,
     pub(crate) basic: &'a BasicChecks,
     pub(crate) hosts: &'a HostModes,
+    pub(crate) runtime: crate::registry::runtime::Runtime,
 }
 
 /// Why access is asked for.
@@ -250,6 +251,7 @@ async fn bearer(
         repository: req.repository,
         credential: credential.map(|c| (&c.credential, c.origin.as_str())),
         deadline: req.deadline,
+        runtime: env.runtime,
     };
     let who = credential.map_or_else(
         || "anonymously".to_owned(),

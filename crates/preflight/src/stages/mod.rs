@@ -68,6 +68,10 @@ pub(crate) struct Trail {
     /// The platforms checked, and whether they were assumed.
     pub(crate) platforms: Vec<String>,
     pub(crate) platform_assumed: bool,
+    /// The host that decided (`scheme://host:port`).
+    pub(crate) host: Option<String>,
+    /// Every host tried, when more than one was.
+    pub(crate) hosts_tried: Vec<crate::report::HostTried>,
 }
 
 impl Trail {
@@ -85,6 +89,21 @@ impl Trail {
     /// Records a warning.
     pub(crate) fn warn(&mut self, w: Warning) {
         self.warnings.push(w);
+    }
+
+    /// Takes what one host's attempt recorded as the image's own, keeping the warnings raised
+    /// before it (and adding the attempt's).
+    pub(crate) fn adopt(&mut self, attempt: Trail) {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        let hosts_tried = std::mem::take(&mut self.hosts_tried);
+        *self = attempt;
+        for w in std::mem::take(&mut self.warnings) {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        self.warnings = warnings;
+        self.hosts_tried = hosts_tried;
     }
 
     fn push(&mut self, stage: Stage, started: Instant, ok: bool, detail: Option<String>) {
