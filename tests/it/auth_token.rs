@@ -94,14 +94,19 @@ fn full_rights_pull_everything_with_one_token_per_repository() {
             .contains("docker-config")
     );
     let token_requests = t.server.requests();
-    let for_team = token_requests
+    // With a password, containerd (the default runtime) asks with an OAuth2 POST: the scope is
+    // in the form.
+    let for_team: Vec<_> = token_requests
         .iter()
-        .filter(|r| r.path.contains("team%2Fapp") || r.path.contains("team/app"))
-        .count();
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("repository%3Ateam%2Fapp%3Apull"))
+        .collect();
     assert_eq!(
-        for_team, 1,
+        for_team.len(),
+        1,
         "one token for team/app shared by three images: {token_requests:?}"
     );
+    assert_eq!(for_team[0].method, "POST");
+    assert!(String::from_utf8_lossy(&for_team[0].body).starts_with("grant_type=password&"));
 }
 
 #[test]

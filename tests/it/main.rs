@@ -22,6 +22,7 @@ mod pull_path;
 mod registry_answers;
 mod registry_cmd;
 mod registry_quirks;
+mod runtimes;
 mod scale;
 mod secrets;
 mod snapshots;

@@ -20,6 +20,38 @@ fn dns_args(dns: &DnsServer) -> String {
     dns.addr.to_string()
 }
 
+/// The suite's registries listen on loopback, which every runtime treats as special (containerd
+/// 2 skips verification for a loopback address, see `runtimes.rs`): a TLS outcome is asserted on
+/// a registry reached by name, `registry.preflight.test:PORT` through a DNS server of its own.
+struct Named {
+    _dns: DnsServer,
+    dns: String,
+    host: String,
+}
+
+impl Named {
+    fn new(reg: &Registry) -> Named {
+        let dns = DnsServer::start(&[("registry.preflight.test", LOCAL)]);
+        Named {
+            dns: dns_args(&dns),
+            host: format!("registry.preflight.test:{}", reg.addr.port()),
+            _dns: dns,
+        }
+    }
+
+    /// `--dns-server ADDR`, then `extra`, then the image `repo:tag` on the named registry.
+    fn args<'a>(&'a self, extra: &[&'a str], image: &'a str) -> Vec<String> {
+        let mut args = vec!["--dns-server".to_owned(), self.dns.clone()];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args.push(format!("{}/{image}", self.host));
+        args
+    }
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 #[test]
 fn dns_nxdomain() {
     let dns = DnsServer::start(&[]);
@@ -176,7 +208,8 @@ fn tls_registry(pki: &Pki, which: fn(&Pki) -> &crate::support::pki::CertFiles) -
 fn tls_unknown_issuer_without_the_ca() {
     let pki = Pki::new();
     let reg = tls_registry(&pki, |p| &p.server);
-    let image = expect_code(&[&format!("{}/app:v1", reg.host())], "tls-unknown-issuer");
+    let named = Named::new(&reg);
+    let image = expect_code(&refs(&named.args(&[], "app:v1")), "tls-unknown-issuer");
     assert_eq!(image["diagnosis"]["stage"], "tls");
     let message = image["diagnosis"]["message"].as_str().unwrap();
     assert!(
@@ -189,12 +222,10 @@ fn tls_unknown_issuer_without_the_ca() {
 fn tls_unknown_issuer_from_another_ca() {
     let pki = Pki::new();
     let reg = tls_registry(&pki, |p| &p.unknown_ca_server);
+    let named = Named::new(&reg);
+    let ca = path_str(&pki.ca.pem_path);
     expect_code(
-        &[
-            "--ca-file",
-            path_str(&pki.ca.pem_path),
-            &format!("{}/app:v1", reg.host()),
-        ],
+        &refs(&named.args(&["--ca-file", ca], "app:v1")),
         "tls-unknown-issuer",
     );
 }
@@ -203,12 +234,10 @@ fn tls_unknown_issuer_from_another_ca() {
 fn tls_expired() {
     let pki = Pki::new();
     let reg = tls_registry(&pki, |p| &p.expired);
+    let named = Named::new(&reg);
+    let ca = path_str(&pki.ca.pem_path);
     let image = expect_code(
-        &[
-            "--ca-file",
-            path_str(&pki.ca.pem_path),
-            &format!("{}/app:v1", reg.host()),
-        ],
+        &refs(&named.args(&["--ca-file", ca], "app:v1")),
         "tls-expired",
     );
     let message = image["diagnosis"]["message"].as_str().unwrap();
@@ -219,12 +248,10 @@ fn tls_expired() {
 fn tls_hostname_mismatch() {
     let pki = Pki::new();
     let reg = tls_registry(&pki, |p| &p.wrong_host);
+    let named = Named::new(&reg);
+    let ca = path_str(&pki.ca.pem_path);
     let image = expect_code(
-        &[
-            "--ca-file",
-            path_str(&pki.ca.pem_path),
-            &format!("{}/app:v1", reg.host()),
-        ],
+        &refs(&named.args(&["--ca-file", ca], "app:v1")),
         "tls-hostname-mismatch",
     );
     let message = image["diagnosis"]["message"].as_str().unwrap();
@@ -278,10 +305,8 @@ fn skip_verify_accepts_an_untrusted_certificate() {
 #[test]
 fn tls_client_meeting_a_plain_http_registry() {
     let reg = Registry::plain();
-    let image = expect_code(
-        &[&format!("{}/app:v1", reg.host())],
-        "tls-server-speaks-http",
-    );
+    let named = Named::new(&reg);
+    let image = expect_code(&refs(&named.args(&[], "app:v1")), "tls-server-speaks-http");
     assert_eq!(image["diagnosis"]["stage"], "tls");
 }
 

@@ -51,6 +51,9 @@ pub enum TokenMode {
     Fail500,
     /// 200 with a body that is not JSON.
     Garbage,
+    /// `POST /token` answered 501, GET as usual: a token service without the `OAuth2` flow,
+    /// which containerd fails on and CRI-O (GET only) does not notice.
+    PostNotImplemented,
 }
 
 pub struct TokenServer {
@@ -153,8 +156,9 @@ fn login(user: &str, pass: &str) -> Option<Identity> {
 }
 
 fn handle(state: &State, req: &FakeRequest) -> FakeResponse {
-    match *state.mode.lock().unwrap_or_else(PoisonError::into_inner) {
-        TokenMode::Normal => {}
+    let mode = *state.mode.lock().unwrap_or_else(PoisonError::into_inner);
+    match mode {
+        TokenMode::Normal | TokenMode::PostNotImplemented => {}
         TokenMode::Fail500 => {
             return FakeResponse::new(500).json(json!({
                 "errors": [{"code": "UNKNOWN", "message": "token service exploded (test)"}]
@@ -172,6 +176,7 @@ fn handle(state: &State, req: &FakeRequest) -> FakeResponse {
     }
     match req.method.as_str() {
         "GET" => get_token(state, req),
+        "POST" if mode == TokenMode::PostNotImplemented => FakeResponse::new(501),
         "POST" => post_token(state, req),
         _ => FakeResponse::new(405).header("allow", "GET, POST"),
     }
