@@ -26,6 +26,11 @@
 //! when neither path is set (for CRI-O, running as root, `/root/.config/…`), and the
 //! machine-written `/var/cache/containers/short-name-aliases.conf`, whose aliases win over these.
 //!
+//! One known difference: `toml` reads TOML 1.1, `BurntSushi/toml` v1.5.0 only 1.0 (unless
+//! `BURNTSUSHI_TOML_110` is set in CRI-O's environment), so a file using 1.1's additions — a
+//! newline or trailing comma in an inline table, `\e` or `\xHH` escapes — loads here and fails
+//! on the node.
+//!
 //! Pure data after [`RegistriesConf::load`]: nothing here touches the network.
 
 // The pipeline wires these in next; until then only the tests use them.
@@ -304,6 +309,20 @@ impl RegistriesConf {
             conf.merge(&file, update);
         }
         conf.warnings = warnings;
+        Ok(conf)
+    }
+
+    /// One file's text on its own, without drop-ins, as if read from `path`: what the fuzz
+    /// target exercises.
+    pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<RegistriesConf, ConfError> {
+        let mut warnings = Vec::new();
+        let file = parse_file(path, bytes, false, &mut warnings)?;
+        let mut conf = RegistriesConf {
+            search_origin: path.to_owned(),
+            warnings,
+            ..RegistriesConf::default()
+        };
+        conf.merge(path, file);
         Ok(conf)
     }
 
@@ -2058,11 +2077,9 @@ mod tests {
             image in "[a-z*./:@]{1,20}",
         ) {
             let text = parts.concat();
-            let Ok(file) = parse_file(Path::new("r.conf"), text.as_bytes(), false, &mut Vec::new()) else {
+            let Ok(conf) = RegistriesConf::parse(Path::new("r.conf"), text.as_bytes()) else {
                 return Ok(());
             };
-            let mut conf = RegistriesConf::default();
-            conf.merge(Path::new("r.conf"), file);
             if let Ok(image) = Reference::parse(&image) {
                 let _ = conf.pull_sources(&image);
             }
