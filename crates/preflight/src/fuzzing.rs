@@ -78,3 +78,31 @@ pub fn challenge(header: &str) -> Option<(String, Option<String>, String)> {
         )
     })
 }
+
+/// A `registries.conf` parsed, then asked where a few references pull from and what a few
+/// short names resolve to, each answer as debug text.
+#[must_use]
+pub fn registries_conf(bytes: &[u8]) -> Vec<String> {
+    use crate::inputs::registries_conf::{RegistriesConf, ShortNameMode};
+    use crate::model::reference::Reference;
+
+    let conf = match RegistriesConf::parse(std::path::Path::new("registries.conf"), bytes) {
+        Ok(conf) => conf,
+        Err(e) => return vec![e.to_string()],
+    };
+    let mut answers = conf.warnings().to_vec();
+    for image in [
+        "nginx",
+        "registry.example.com:5000/team/app:v1",
+        "a.b.example.com/x/y@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
+        let reference = Reference::parse(image).expect("a valid reference");
+        answers.push(format!("{:?}", conf.pull_sources(&reference)));
+    }
+    for name in ["nginx", "team/app:1", "app@sha256:00", "localhost/x"] {
+        for mode in [ShortNameMode::Enforcing, ShortNameMode::Disabled] {
+            answers.push(format!("{:?}", conf.short_name_with_mode(name, mode)));
+        }
+    }
+    answers
+}

@@ -1,6 +1,7 @@
 //! Inputs: files and environment turned into plain data the engine consumes — Kubernetes
 //! manifests, Docker's and podman's credential files, the CI runner's variables, pull Secrets and
-//! the kubelet's keyring, digests files, and the plan that turns all of them into image requests.
+//! the kubelet's keyring, digests files, CRI-O's `registries.conf`, and the plan that turns all of
+//! them into image requests.
 //! The engine never reads a file.
 
 pub(crate) mod auth_entry;
@@ -11,3 +12,4 @@ pub(crate) mod json_error;
 pub mod kubelet;
 pub mod manifests;
 pub mod plan;
+pub(crate) mod registries_conf;
