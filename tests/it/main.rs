@@ -16,6 +16,7 @@ mod hub_budget;
 mod kube;
 mod library;
 mod network;
+mod node_config;
 mod oracle;
 mod platforms;
 mod pull_path;

@@ -193,6 +193,12 @@ struct CheckArgs {
     #[arg(long = "runtime-version", value_name = "VERSION")]
     runtime_version: Option<String>,
 
+    /// The nodes' CRI-O registries.conf (with --runtime cri-o; its FILE.d/*.conf drop-ins are
+    /// read too): mirrors, location rewrites, insecure and blocked registries, short names.
+    /// Never read from this machine's /etc: pass the nodes' file.
+    #[arg(long = "registries-conf", value_name = "FILE")]
+    registries_conf: Option<PathBuf>,
+
     /// How many images are checked at once, over all registries. Each registry also has its own
     /// limit (--registry-concurrency): raise both to go faster against one registry.
     #[arg(long, value_name = "N", default_value_t = preflight::checker::DEFAULT_CONCURRENCY,
@@ -548,6 +554,9 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
             .verify_config_platform(args.verify_config_platform)
             .depth(args.depth)
             .runtime(runtime);
+        if let Some(conf) = &args.registries_conf {
+            b = b.registries_conf(conf);
+        }
         for p in &args.platform {
             b = b.platform(p.clone());
         }
@@ -556,6 +565,7 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
             None => b,
         }
     })?;
+    notes.extend(checker.config_notes().iter().cloned());
     if requests.is_empty() {
         notes.push("the inputs reference no images".to_owned());
     }

@@ -277,6 +277,16 @@ code_table! {
     BlobStorageUnreachable = "blob-storage-unreachable", failure, stages = [Blobs],
         hint = "the registry sends blob downloads to another host (object storage or a CDN): the nodes must resolve and reach it too, so allow it in DNS, firewalls and proxies";
 
+    /// CRI-O's registries configuration blocks every place the image could come from.
+    RegistryBlocked = "registry-blocked", failure, stages = [Reference],
+        hint = "the nodes' registries.conf has `blocked = true` for this registry: pull from an allowed registry or mirror, or ask the cluster's administrators to unblock it";
+    /// A short name CRI-O refuses: more than one search registry under `enforcing`.
+    ShortNameAmbiguous = "short-name-ambiguous", failure, stages = [Reference],
+        hint = "write the image with its registry (docker.io/library/nginx:1.27, quay.io/org/app:v1): CRI-O will not guess between search registries";
+    /// A short name with no alias and no search registries to resolve it.
+    ShortNameUnresolved = "short-name-unresolved", failure, stages = [Reference],
+        hint = "write the image with its registry (docker.io/library/nginx:1.27), or add an alias or unqualified-search-registries to the nodes' registries.conf";
+
     /// The reference names the `latest` tag explicitly.
     LatestTag = "latest-tag", warning, stages = [Reference],
         hint = "pin a version tag or a digest (IMAGE:1.2.3 or IMAGE@sha256:…): latest moves with every push, so nodes may run another image than the one checked";

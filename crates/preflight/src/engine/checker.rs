@@ -23,6 +23,7 @@ use crate::registry::auth::TokenCache;
 use crate::registry::endpoint::Endpoint;
 use crate::registry::hosts::HostModes;
 use crate::registry::profile::Profile;
+use crate::inputs::registries_conf::RegistriesConf;
 use crate::registry::runtime::Runtime;
 use crate::report::{HubBudget, ImageReport, RegistryReport, Report};
 
@@ -86,6 +87,25 @@ pub enum BuildError {
     /// A timeout longer than [`MAX_TIMEOUT`].
     #[error("the timeout must be at most {} seconds", MAX_TIMEOUT.as_secs())]
     TimeoutTooLong,
+    /// The node's registry configuration (`registries.conf`, a hosts directory) is refused as
+    /// the runtime would refuse it; the message names the file and line.
+    #[error("{message}")]
+    NodeConfig {
+        /// What is wrong, and where.
+        message: String,
+    },
+    /// A node configuration given for a runtime that does not read it.
+    #[error("{what} is read by {reads} only, and the runtime is {runtime}: pass --runtime {flag}")]
+    ConfigForAnotherRuntime {
+        /// The configuration (`--registries-conf`).
+        what: &'static str,
+        /// The runtime that reads it.
+        reads: &'static str,
+        /// The `--runtime` value that does.
+        flag: &'static str,
+        /// The runtime configured.
+        runtime: String,
+    },
 }
 
 /// Configures a [`Checker`]. Every setting has a sensible default; `build` validates them all.
@@ -106,6 +126,7 @@ pub struct CheckerBuilder {
     verify_config_platform: bool,
     depth: Depth,
     runtime: Runtime,
+    registries_conf: Option<PathBuf>,
 }
 
 impl Default for CheckerBuilder {
@@ -126,6 +147,7 @@ impl Default for CheckerBuilder {
             verify_config_platform: false,
             depth: Depth::default(),
             runtime: Runtime::default(),
+            registries_conf: None,
         }
     }
 }
@@ -228,6 +250,14 @@ impl CheckerBuilder {
         self
     }
 
+    /// The nodes' `registries.conf` (CRI-O; its `FILE.d/*.conf` drop-ins are read too): mirrors,
+    /// rewrites, `insecure`, `blocked` and short names, as CRI-O applies them.
+    #[must_use]
+    pub fn registries_conf(mut self, path: impl Into<PathBuf>) -> Self {
+        self.registries_conf = Some(path.into());
+        self
+    }
+
     /// Fails the Docker Hub images of a check when Hub's remaining pulls are below `n`.
     #[must_use]
     pub fn min_hub_remaining(mut self, n: u64) -> Self {
@@ -282,6 +312,25 @@ impl CheckerBuilder {
             Some(h) => Some(validate_host(h, "Docker Hub registry")?),
             None => None,
         };
+        let mut notes = Vec::new();
+        let registries = match &self.registries_conf {
+            Some(_) if self.runtime != Runtime::CriO => {
+                return Err(BuildError::ConfigForAnotherRuntime {
+                    what: "--registries-conf",
+                    reads: "CRI-O",
+                    flag: "cri-o",
+                    runtime: self.runtime.to_string(),
+                });
+            }
+            Some(path) => {
+                let conf = RegistriesConf::load(path).map_err(|e| BuildError::NodeConfig {
+                    message: with_causes(&e),
+                })?;
+                notes.extend(conf.warnings().iter().cloned());
+                Some(conf)
+            }
+            None => None,
+        };
         let dns = Arc::new(Dns::new(&self.dns)?);
         let tls = TlsConfigs::new(&self.ca_files)?;
         let http = HttpClients::new(&tls, &dns)?;
@@ -300,10 +349,24 @@ impl CheckerBuilder {
                 verify_config_platform: self.verify_config_platform,
                 depth: self.depth,
                 runtime: self.runtime,
+                registries,
+                notes,
                 tokens: TokenCache::default(),
             }),
         })
     }
+}
+
+/// An error's message followed by its causes', as one line.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    message
 }
 
 /// Checks `HOST[:PORT]` and returns it lower-cased.
@@ -361,6 +424,10 @@ pub(crate) struct Inner {
     pub(crate) verify_config_platform: bool,
     pub(crate) depth: Depth,
     pub(crate) runtime: Runtime,
+    /// CRI-O's registries configuration, under `--runtime cri-o`.
+    pub(crate) registries: Option<RegistriesConf>,
+    /// What reading the node's configuration noticed (unknown keys, files the runtime ignores).
+    pub(crate) notes: Vec<String>,
     pub(crate) tokens: TokenCache,
 }
 
@@ -391,6 +458,12 @@ impl Checker {
     /// Starts configuring a checker.
     pub fn builder() -> CheckerBuilder {
         CheckerBuilder::default()
+    }
+
+    /// What reading the nodes' registry configuration noticed that does not stop a check: keys
+    /// the runtime ignores, files it skips; each names its file and line.
+    pub fn config_notes(&self) -> &[String] {
+        &self.inner.notes
     }
 
     /// Checks every image, `concurrency` at a time and at most `registry_concurrency` of one

@@ -153,7 +153,10 @@ impl Inner {
         deadline: Instant,
         trail: &mut Trail,
     ) -> Result<(), Diagnosis> {
-        let route = self.route(&image.reference, deadline).await;
+        let route = match self.route(&image.reference, deadline).await {
+            Ok(route) => route,
+            Err(d) => return Err(trail.fail(Instant::now(), d)),
+        };
         let mut tried: Vec<HostTried> = Vec::new();
         let mut failed_mirrors: Vec<(String, Diagnosis)> = Vec::new();
         let count = route.hops.len();

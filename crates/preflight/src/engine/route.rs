@@ -7,12 +7,14 @@ use std::net::IpAddr;
 
 use tokio::time::Instant;
 
+use crate::diagnosis::{Code, Diagnosis, Stage};
 use crate::engine::checker::{Inner, split_host_port};
+use crate::inputs::registries_conf::{PullRefused, PullSource, RegistriesConf, ShortName, ShortNameMode};
 use crate::model::reference::Reference;
 use crate::net::TlsMode;
 use crate::registry::endpoint::Endpoint;
 use crate::registry::profile::Profile;
-use crate::registry::runtime::{Fallback, Transport};
+use crate::registry::runtime::{Fallback, Runtime, Transport};
 use crate::report::HostRole;
 
 /// One host a pull may go to.
@@ -65,28 +67,105 @@ pub(crate) struct Route {
 }
 
 impl Inner {
-    /// The route of `reference` under the node's runtime and configuration.
-    pub(crate) async fn route(&self, reference: &Reference, deadline: Instant) -> Route {
-        let server = self.server_hop(reference, deadline).await;
-        Route { hops: vec![server] }
+    /// The route of `reference` under the node's runtime and configuration, or why the runtime
+    /// would not try any host (a blocked registry, a short name it refuses).
+    pub(crate) async fn route(
+        &self,
+        reference: &Reference,
+        deadline: Instant,
+    ) -> Result<Route, Diagnosis> {
+        if let (Runtime::CriO, Some(conf)) = (self.runtime, &self.registries) {
+            return self.cri_o_route(conf, reference, deadline).await;
+        }
+        let server = self.hop(HostRole::Server, reference.clone(), None, deadline).await;
+        Ok(Route { hops: vec![server] })
     }
 
-    /// The registry itself: configured per host, else the runtime's default for it.
-    async fn server_hop(&self, reference: &Reference, deadline: Instant) -> Hop {
-        let profile = Profile::of(reference);
-        let api = profile.api_host(reference, self.hub.as_deref());
+    /// CRI-O's: a short name resolved as containers/image resolves it (under CRI-O's own
+    /// `enforcing` mode, from `crio.conf`, not the file's), then for each candidate the mirrors
+    /// of its `[[registry]]` and its location, each reached as that entry's `insecure` says.
+    async fn cri_o_route(
+        &self,
+        conf: &RegistriesConf,
+        reference: &Reference,
+        deadline: Instant,
+    ) -> Result<Route, Diagnosis> {
+        let candidates = match conf.short_name_with_mode(reference.original(), ShortNameMode::Enforcing) {
+            ShortName::NotShort => vec![reference.clone()],
+            ShortName::Alias(alias) => vec![parse_candidate(&alias)?],
+            ShortName::Candidates(list) => list
+                .iter()
+                .map(|c| parse_candidate(c))
+                .collect::<Result<_, _>>()?,
+            ShortName::Ambiguous { candidates } => {
+                return Err(Diagnosis::new(
+                    Code::ShortNameAmbiguous,
+                    Stage::Reference,
+                    format!(
+                        "{} names no registry, and {} lists {} search registries ({}): CRI-O enforces short names and refuses the pull",
+                        reference.original(),
+                        conf.search_origin().display(),
+                        candidates.len(),
+                        candidates.join(", ")
+                    ),
+                ));
+            }
+            ShortName::NoSearchRegistries => {
+                return Err(Diagnosis::new(
+                    Code::ShortNameUnresolved,
+                    Stage::Reference,
+                    format!(
+                        "{} names no registry, and the registries configuration has no alias for it and no unqualified-search-registries",
+                        reference.original()
+                    ),
+                ));
+            }
+        };
+        let mut hops = Vec::new();
+        for candidate in &candidates {
+            let sources = conf.pull_sources(candidate).map_err(|refused| {
+                let code = match refused {
+                    PullRefused::Blocked(_) => Code::RegistryBlocked,
+                    _ => Code::InvalidReference,
+                };
+                Diagnosis::new(code, Stage::Reference, refused.to_string())
+            })?;
+            for source in sources.into_iter().filter(|s| s.blocked.is_none()) {
+                let role = if source.mirror { HostRole::Mirror } else { HostRole::Server };
+                let at = parse_candidate(&source_reference(&source, candidate))?;
+                let transport = source.insecure.then(Transport::insecure);
+                hops.push(self.hop(role, at, transport, deadline).await);
+            }
+        }
+        Ok(Route { hops })
+    }
+
+    /// One host: reached as the flags configure it, else as the node's configuration says
+    /// (`configured`), else by the runtime's default for it.
+    async fn hop(
+        &self,
+        role: HostRole,
+        reference: Reference,
+        configured: Option<Transport>,
+        deadline: Instant,
+    ) -> Hop {
+        let profile = Profile::of(&reference);
+        let api = profile.api_host(&reference, self.hub.as_deref());
         let (host, port) = split_host_port(api);
         let host = host.to_ascii_lowercase();
         let transport = match self.hosts.configured(reference.registry(), &host, port) {
             Some(mode) => Transport::only(mode),
-            None => {
-                let addresses = self.addresses_for_transport(&host, deadline).await;
-                self.runtime
-                    .default_transport(&host, port, &addresses, false)
-            }
+            None => match configured {
+                Some(t) => t,
+                None => {
+                    let addresses = self.addresses_for_transport(&host, deadline).await;
+                    self.runtime
+                        .default_transport(&host, port, &addresses, false)
+                }
+            },
         };
         Hop {
-            role: HostRole::Server,
+            role,
             ep: Endpoint {
                 port: port.unwrap_or(transport.first.default_port()),
                 host,
@@ -94,7 +173,7 @@ impl Inner {
             },
             explicit_port: port.is_some(),
             fallback: transport.fallback,
-            reference: reference.clone(),
+            reference,
             profile,
         }
     }
@@ -108,10 +187,32 @@ impl Inner {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return vec![ip];
         }
-        self.net
-            .dns
-            .lookup(host, deadline)
-            .await
-            .unwrap_or_default()
+        self.net.dns.lookup(host, deadline).await.unwrap_or_default()
+    }
+}
+
+/// A candidate or rewritten reference, parsed; one that does not parse fails the pull, as in
+/// containers/image.
+fn parse_candidate(text: &str) -> Result<Reference, Diagnosis> {
+    Reference::parse(text).map_err(|e| {
+        Diagnosis::new(
+            Code::InvalidReference,
+            Stage::Reference,
+            format!("the registries configuration makes {text:?} of it, which is not a valid reference: {e}"),
+        )
+    })
+}
+
+/// The reference a pull source is asked for: its host and repository, with the tag or digest
+/// of `of` (by digest when it has one, as CRI-O pulls).
+fn source_reference(source: &PullSource, of: &Reference) -> String {
+    match of.digest() {
+        Some(d) => format!("{}/{}@{d}", source.registry, source.repository),
+        None => format!(
+            "{}/{}:{}",
+            source.registry,
+            source.repository,
+            of.tag().unwrap_or("latest")
+        ),
     }
 }
