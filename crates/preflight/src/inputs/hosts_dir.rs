@@ -35,6 +35,7 @@
 #![allow(dead_code)]
 
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -430,6 +431,9 @@ fn parse_hosts_file(
         file,
         base: dir,
         text,
+        line_starts: std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect(),
         containerd: line,
         warnings: Vec::new(),
     };
@@ -465,13 +469,15 @@ struct Ctx<'a> {
     file: &'a Path,
     base: &'a Path,
     text: &'a str,
+    /// Where each line starts, so a position's line is a binary search away.
+    line_starts: Vec<usize>,
     containerd: ContainerdLine,
     warnings: Vec<(usize, String)>,
 }
 
 impl Ctx<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        line_col(self.text.as_bytes(), offset).0
+        self.line_starts.partition_point(|&start| start <= offset)
     }
 
     fn warn(&mut self, offset: usize, message: &str) {
@@ -641,8 +647,9 @@ fn read_mirrors(ctx: &mut Ctx<'_>, root: &DeTable<'_>) -> Result<Vec<Mirror>, Ho
 /// otherwise is never tried, one whose headers are interleaved with another's is tried twice.
 fn order_as_v2(ctx: &mut Ctx<'_>, mirrors: &[Mirror]) -> Vec<Mirror> {
     let names = host_headers(ctx.text);
+    let in_headers: HashSet<&str> = names.iter().map(String::as_str).collect();
     for mirror in mirrors {
-        if !names.contains(&mirror.url) {
+        if !in_headers.contains(mirror.url.as_str()) {
             let message = format!(
                 "containerd 2.x ignores host `{}`: it reads hosts only from `[host.\"URL\"]` \
                  table headers",
@@ -651,10 +658,15 @@ fn order_as_v2(ctx: &mut Ctx<'_>, mirrors: &[Mirror]) -> Vec<Mirror> {
             ctx.warn(mirror.offset, &message);
         }
     }
+    let by_url: HashMap<&str, &Mirror> = mirrors
+        .iter()
+        .map(|mirror| (mirror.url.as_str(), mirror))
+        .collect();
+    let mut seen = HashSet::with_capacity(names.len());
     let mut ordered: Vec<Mirror> = Vec::with_capacity(names.len());
-    for name in names {
-        if let Some(mirror) = mirrors.iter().find(|mirror| mirror.url == name) {
-            if ordered.iter().any(|seen| seen.url == name) {
+    for name in &names {
+        if let Some(&mirror) = by_url.get(name.as_str()) {
+            if !seen.insert(name.as_str()) {
                 let message = format!(
                     "containerd 2.x tries host `{name}` twice: its tables are not together"
                 );
@@ -1532,4 +1544,924 @@ fn skip_string(bytes: &[u8], start: usize) -> usize {
         }
     }
     bytes.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+    use std::fs;
+
+    use proptest::prelude::*;
+    use tempfile::TempDir;
+
+    use super::*;
+    use ContainerdLine::{V1_6, V1_7, V2};
+
+    const LINES: [ContainerdLine; 3] = [V1_6, V1_7, V2];
+
+    /// A `config_path` holding `files` (relative path, contents).
+    fn root_with(files: &[(&str, &str)]) -> TempDir {
+        let root = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = root.path().join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+        root
+    }
+
+    fn lookup(root: &TempDir, registry: &str, line: ContainerdLine) -> HostsFile {
+        HostsDir::open(root.path())
+            .unwrap()
+            .lookup(registry, line)
+            .unwrap()
+            .unwrap()
+    }
+
+    fn lookup_err(root: &TempDir, registry: &str, line: ContainerdLine) -> HostsDirError {
+        HostsDir::open(root.path())
+            .unwrap()
+            .lookup(registry, line)
+            .unwrap_err()
+    }
+
+    /// A host with nothing but its location set, and containerd's default capabilities.
+    fn host(
+        scheme: Scheme,
+        host: &str,
+        port: Option<u16>,
+        path: &str,
+        line: ContainerdLine,
+    ) -> HostEntry {
+        HostEntry {
+            scheme,
+            host: host.into(),
+            port,
+            path: path.into(),
+            capabilities: Capabilities::all(line),
+            ca: Vec::new(),
+            client: Vec::new(),
+            skip_verify: None,
+            headers: Vec::new(),
+            dial_timeout: None,
+            is_server: false,
+        }
+    }
+
+    fn server(scheme: Scheme, name: &str, port: Option<u16>, line: ContainerdLine) -> HostEntry {
+        HostEntry {
+            is_server: true,
+            ..host(scheme, name, port, "/v2", line)
+        }
+    }
+
+    fn caps(pull: bool, resolve: bool, push: bool) -> Capabilities {
+        Capabilities {
+            pull,
+            resolve,
+            push,
+            referrers: false,
+        }
+    }
+
+    #[test]
+    fn mirrors_are_tried_in_file_order_then_the_server() {
+        let root = root_with(&[(
+            "reg.example/hosts.toml",
+            "server = \"https://reg.example\"\n\n\
+             [host.\"https://mirror-b.example\"]\n  capabilities = [\"pull\", \"resolve\"]\n\n\
+             [host.\"http://mirror-a.example:8080\"]\n  capabilities = [\"pull\"]\n",
+        )]);
+        for line in LINES {
+            let file = lookup(&root, "reg.example", line);
+            assert_eq!(file.path, root.path().join("reg.example/hosts.toml"));
+            assert_eq!(file.source, ConfigSource::HostsToml);
+            assert_eq!(
+                file.hosts,
+                vec![
+                    HostEntry {
+                        capabilities: caps(true, true, false),
+                        ..host(Scheme::Https, "mirror-b.example", None, "/v2", line)
+                    },
+                    HostEntry {
+                        capabilities: caps(true, false, false),
+                        ..host(Scheme::Http, "mirror-a.example", Some(8080), "/v2", line)
+                    },
+                    server(Scheme::Https, "reg.example", None, line),
+                ],
+                "{line:?}"
+            );
+            assert_eq!(file.warnings, Vec::<String>::new(), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn an_absent_server_is_https_to_the_registry_with_every_capability() {
+        let root = root_with(&[(
+            "Reg.Example/hosts.toml",
+            "capabilities = [\"pull\"]\n[host.\"mirror.example\"]\n",
+        )]);
+        let file = lookup(&root, "Reg.Example", V2);
+        assert_eq!(
+            file.hosts,
+            vec![
+                host(Scheme::Https, "mirror.example", None, "/v2", V2),
+                server(Scheme::Https, "reg.example", None, V2),
+            ]
+        );
+        assert_eq!(
+            file.hosts[1].capabilities,
+            Capabilities {
+                pull: true,
+                resolve: true,
+                push: true,
+                referrers: true
+            }
+        );
+        let path = root.path().join("Reg.Example/hosts.toml");
+        assert_eq!(
+            file.warnings,
+            vec![format!(
+                "{}:1: without a `server` host, containerd ignores the top-level `capabilities` \
+                 and \
+                 `override_path`",
+                path.display()
+            )]
+        );
+    }
+
+    #[test]
+    fn docker_io_without_server_is_registry_1_docker_io() {
+        let root = root_with(&[("docker.io/hosts.toml", "[host.\"https://mirror.gcr.io\"]\n")]);
+        for line in LINES {
+            let file = lookup(&root, "docker.io", line);
+            assert_eq!(
+                file.hosts,
+                vec![
+                    host(Scheme::Https, "mirror.gcr.io", None, "/v2", line),
+                    server(Scheme::Https, "registry-1.docker.io", None, line),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn host_port_looks_in_host_port_underscores_first_then_the_name() {
+        let both = root_with(&[
+            (
+                "reg.example_5000_/hosts.toml",
+                "server = \"https://a.example\"\n[host]\n",
+            ),
+            (
+                "reg.example:5000/hosts.toml",
+                "server = \"https://b.example\"\n[host]\n",
+            ),
+        ]);
+        let file = lookup(&both, "reg.example:5000", V1_7);
+        assert_eq!(file.path, both.path().join("reg.example_5000_/hosts.toml"));
+        assert_eq!(
+            file.hosts,
+            vec![server(Scheme::Https, "a.example", None, V1_7)]
+        );
+
+        let colon = root_with(&[(
+            "reg.example:5000/hosts.toml",
+            "server = \"https://b.example\"\n[host]\n",
+        )]);
+        let file = lookup(&colon, "reg.example:5000", V1_7);
+        assert_eq!(file.path, colon.path().join("reg.example:5000/hosts.toml"));
+        assert_eq!(
+            file.hosts,
+            vec![server(Scheme::Https, "b.example", None, V1_7)]
+        );
+
+        // Loopback on another port: containerd's default is http with verification skipped.
+        let ipv6 = root_with(&[("[::1]_5000_/hosts.toml", "[host]\n")]);
+        let file = lookup(&ipv6, "[::1]:5000", V2);
+        assert_eq!(file.path, ipv6.path().join("[::1]_5000_/hosts.toml"));
+        assert_eq!(
+            file.hosts,
+            vec![HostEntry {
+                skip_verify: Some(true),
+                ..server(Scheme::Http, "::1", Some(5000), V2)
+            }]
+        );
+    }
+
+    #[test]
+    fn host_paths_follow_containerds_naming() {
+        let root = Path::new("/etc/containerd/certs.d");
+        let paths = |registry| host_paths(root, registry);
+        assert_eq!(
+            paths("reg.example:5000"),
+            ["reg.example_5000_", "reg.example:5000", "_default"].map(|p| root.join(p))
+        );
+        assert_eq!(
+            paths("docker.io"),
+            ["docker.io", "_default"].map(|p| root.join(p))
+        );
+        assert_eq!(
+            paths("[::1]:5000"),
+            ["[::1]_5000_", "[::1]:5000", "_default"].map(|p| root.join(p))
+        );
+        // filepath.Join: a leading `/` stays inside the root.
+        assert_eq!(paths("/x")[0], root.join("x"));
+    }
+
+    #[test]
+    fn default_applies_when_the_registry_has_no_directory() {
+        let root = root_with(&[(
+            "_default/hosts.toml",
+            "server = \"https://fallback.example\"\n[host]\n",
+        )]);
+        let file = lookup(&root, "other.example", V2);
+        assert_eq!(file.path, root.path().join("_default/hosts.toml"));
+        assert_eq!(
+            file.hosts,
+            vec![server(Scheme::Https, "fallback.example", None, V2)]
+        );
+
+        let empty = root_with(&[]);
+        assert!(
+            HostsDir::open(empty.path())
+                .unwrap()
+                .lookup("other.example", V2)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn override_path_keeps_the_path_and_otherwise_v2_is_added() {
+        let root = root_with(&[(
+            "reg.example/hosts.toml",
+            "[host.\"https://m1.example/custom/api\"]\n  override_path = true\n\
+             [host.\"https://m2.example/custom/api\"]\n\
+             [host.\"https://m3.example/v2\"]\n\
+             [host.\"https://m4.example/\"]\n\
+             [host.\"m5.example:5000/a/../b/./\"]\n\
+             [host.\"https://m6.example\"]\n  override_path = true\n",
+        )]);
+        let file = lookup(&root, "reg.example", V1_7);
+        let located: Vec<_> = file
+            .hosts
+            .iter()
+            .map(|h| (h.host.as_str(), h.port, h.path.as_str()))
+            .collect();
+        assert_eq!(
+            located,
+            vec![
+                ("m1.example", None, "/custom/api"),
+                ("m2.example", None, "/custom/api/v2"),
+                ("m3.example", None, "/v2"),
+                ("m4.example", None, "//v2"),
+                ("m5.example", Some(5000), "/b/v2"),
+                ("m6.example", None, ""),
+                ("reg.example", None, "/v2"),
+            ]
+        );
+    }
+
+    #[test]
+    fn capabilities_default_to_all_and_explicit_ones_are_case_insensitive() {
+        let root = root_with(&[(
+            "reg.example/hosts.toml",
+            "[host.\"https://a.example\"]\n  capabilities = [\"PULL\", \"Resolve\"]\n\
+             [host.\"https://b.example\"]\n  capabilities = []\n\
+             [host.\"https://c.example\"]\n  capabilities = [\"push\"]\n",
+        )]);
+        for line in LINES {
+            let got: Vec<_> = lookup(&root, "reg.example", line)
+                .hosts
+                .iter()
+                .map(|h| h.capabilities)
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    caps(true, true, false),
+                    Capabilities::all(line),
+                    caps(false, false, true),
+                    Capabilities::all(line)
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn referrers_is_a_capability_from_2_x_only() {
+        let root = root_with(&[(
+            "reg.example/hosts.toml",
+            "[host.\"https://a.example\"]\n  capabilities = [\"pull\", \"referrers\"]\n",
+        )]);
+        let path = root.path().join("reg.example/hosts.toml");
+        let file = lookup(&root, "reg.example", V2);
+        assert_eq!(
+            file.hosts[0].capabilities,
+            Capabilities {
+                pull: true,
+                resolve: false,
+                push: false,
+                referrers: true
+            }
+        );
+        assert_eq!(
+            file.warnings,
+            vec![format!(
+                "{}:2: containerd 2.0 and 2.1 do not know the capability `referrers` and ignore \
+                 this file \
+                 (2.2.0 added it)",
+                path.display()
+            )]
+        );
+        let err = lookup_err(&root, "reg.example", V1_7);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:2: unknown capability `referrers` (containerd 1.7 knows pull, resolve, push)",
+                path.display()
+            )
+        );
+        assert!(err.containerd_ignores_file());
+    }
+
+    #[test]
+    fn relative_tls_paths_are_joined_to_the_hosts_directory() {
+        let root = root_with(&[(
+            "reg.example/hosts.toml",
+            "server = \"https://reg.example\"\nca = \"certs/ca.crt\"\n\
+             client = [[\"client.cert\", \"client.key\"], \"both.pem\"]\n\
+             [host.\"https://mirror.example\"]\n\
+               ca = [\"/etc/ssl/abs.crt\", \"../shared/./ca.crt\"]\n\
+               client = \"/abs/client.pem\"\n",
+        )]);
+        let dir = root.path().join("reg.example");
+        let file = lookup(&root, "reg.example", V1_6);
+        assert_eq!(
+            file.hosts,
+            vec![
+                HostEntry {
+                    ca: vec![
+                        PathBuf::from("/etc/ssl/abs.crt"),
+                        root.path().join("shared/ca.crt")
+                    ],
+                    client: vec![(PathBuf::from("/abs/client.pem"), None)],
+                    ..host(Scheme::Https, "mirror.example", None, "/v2", V1_6)
+                },
+                HostEntry {
+                    ca: vec![dir.join("certs/ca.crt")],
+                    client: vec![
+                        (dir.join("client.cert"), Some(dir.join("client.key"))),
+                        (dir.join("both.pem"), None),
+                    ],
+                    ..server(Scheme::Https, "reg.example", None, V1_6)
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_client_pair_must_have_two_paths() {
+        let root = root_with(&[(
+            "reg.example/hosts.toml",
+            "client = [[\"a\", \"b\", \"c\"]]\n[host]\n",
+        )]);
+        let err = lookup_err(&root, "reg.example", V2);
+        let path = root.path().join("reg.example/hosts.toml");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:1: a `client` pair must have 2 paths, not 3",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn skip_verify_is_kept_per_host_and_must_be_a_boolean() {
+        let root = root_with(&[(
+            "reg.example/hosts.toml",
+            "server = \"https://reg.example\"\nskip_verify = false\n\
+             [host.\"https://a.example\"]\n  skip_verify = true\n[host.\"https://b.example\"]\n",
+        )]);
+        let got: Vec<_> = lookup(&root, "reg.example", V2)
+            .hosts
+            .iter()
+            .map(|h| h.skip_verify)
+            .collect();
+        assert_eq!(got, vec![Some(true), None, Some(false)]);
+
+        let bad = root_with(&[(
+            "reg.example/hosts.toml",
+            "[host.\"https://a.example\"]\nskip_verify = \"yes\"\n",
+        )]);
+        let err = lookup_err(&bad, "reg.example", V1_6);
+        let path = bad.path().join("reg.example/hosts.toml");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:2: `skip_verify` must be a boolean, not string",
+                path.display()
+            )
+        );
+        assert!(err.containerd_ignores_file());
+    }
+
+    #[test]
+    fn headers_take_strings_and_arrays_in_file_order() {
+        let root = root_with(&[(
+            "reg.example/hosts.toml",
+            "[host.\"https://m.example\".header]\n  x-b = \"one\"\n  x-a = [\"two\", \"three\"]\n",
+        )]);
+        let file = lookup(&root, "reg.example", V1_7);
+        let pairs = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            file.hosts[0].headers,
+            pairs(&[("x-b", "one"), ("x-a", "two"), ("x-a", "three")])
+        );
+        assert_eq!(file.hosts[1].headers, Vec::new());
+    }
+
+    #[test]
+    fn unknown_keys_are_warnings_with_their_line() {
+        let text = "server = \"https://reg.example\"\nmirrors = [\"x\"]\n\
+                    [host.\"https://m.example\"]\n  capabilities = [\"pull\"]\n\
+                    insecure = true\n  server = \"x\"\n\
+                    \x20 Ca = \"a.crt\"\n  CA = \"b.crt\"\n  dial_timeout = \"1m30s\"\n";
+        let root = root_with(&[("reg.example/hosts.toml", text)]);
+        let path = root.path().join("reg.example/hosts.toml");
+        let dir = root.path().join("reg.example");
+        let at = |line: usize, key: &str| {
+            format!(
+                "{}:{line}: unknown key `{key}` (containerd ignores it)",
+                path.display()
+            )
+        };
+
+        // go-toml v1 knows `ca` and `CA`, not `Ca`; 1.x has no `dial_timeout`.
+        let file = lookup(&root, "reg.example", V1_6);
+        assert_eq!(
+            file.warnings,
+            vec![
+                at(2, "mirrors"),
+                at(5, "insecure"),
+                at(6, "server"),
+                at(7, "Ca"),
+                at(9, "dial_timeout")
+            ]
+        );
+        assert_eq!(file.hosts[0].ca, vec![dir.join("b.crt")]);
+        assert_eq!(file.hosts[0].dial_timeout, None);
+
+        // go-toml v2 matches any case; the later key wins, as both set one field.
+        let file = lookup(&root, "reg.example", V2);
+        let new_in_2_0_7 = format!(
+            "{}:9: containerd 2.0.0 to 2.0.6 ignore `dial_timeout` (2.0.7 and 2.1.0 added it)",
+            path.display()
+        );
+        assert_eq!(
+            file.warnings,
+            vec![
+                at(2, "mirrors"),
+                at(5, "insecure"),
+                at(6, "server"),
+                new_in_2_0_7
+            ]
+        );
+        assert_eq!(file.hosts[0].ca.len(), 1);
+        assert_eq!(file.hosts[0].dial_timeout, Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn a_toml_syntax_error_names_file_line_and_column() {
+        let root = root_with(&[(
+            "reg.example/hosts.toml",
+            "server = \"https://reg.example\"\n[host.\"https://m.example\"\n\
+            capabilities = [\"pull\"]\n",
+        )]);
+        let err = lookup_err(&root, "reg.example", V2);
+        let path = root.path().join("reg.example/hosts.toml");
+        let HostsDirError::Syntax { line, column, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!((*line, *column), (2, 26));
+        assert_eq!(
+            err.to_string(),
+            format!("{}:2:26: unclosed table, expected `]`", path.display())
+        );
+        assert!(err.containerd_ignores_file());
+    }
+
+    #[test]
+    fn containerd_1_6_ignores_a_file_without_host_tables_and_uses_the_certificate_files() {
+        let root = root_with(&[
+            (
+                "reg.example/hosts.toml",
+                "server = \"https://mirror.example\"\nca = \"ca.pem\"\n",
+            ),
+            ("reg.example/other.crt", ""),
+        ]);
+        let dir = root.path().join("reg.example");
+        let path = dir.join("hosts.toml");
+
+        let file = lookup(&root, "reg.example", V1_6);
+        assert_eq!(file.source, ConfigSource::CertFiles);
+        assert_eq!(file.path, path);
+        assert_eq!(
+            file.hosts,
+            vec![HostEntry {
+                ca: vec![dir.join("other.crt")],
+                ..server(Scheme::Https, "reg.example", None, V1_6)
+            }]
+        );
+        assert_eq!(
+            file.warnings,
+            vec![format!(
+                "{}:1: containerd 1.6 ignores this file: it has no `[host.\"URL\"]` table, so it \
+                 fails with \
+                 \"invalid `host` tree\" and uses the directory's certificate files instead",
+                path.display()
+            )]
+        );
+
+        let mirror = |line| {
+            vec![HostEntry {
+                ca: vec![dir.join("ca.pem")],
+                ..server(Scheme::Https, "mirror.example", None, line)
+            }]
+        };
+        let file = lookup(&root, "reg.example", V1_7);
+        assert_eq!(
+            (file.source, &file.hosts),
+            (ConfigSource::HostsToml, &mirror(V1_7))
+        );
+        assert_eq!(
+            file.warnings,
+            vec![format!(
+                "{}:1: containerd 1.7.0 to 1.7.31 ignore this file: it has no `[host.\"URL\"]` \
+                 table (fixed in \
+                 1.7.32)",
+                path.display()
+            )]
+        );
+        let file = lookup(&root, "reg.example", V2);
+        assert_eq!(
+            (file.source, &file.hosts, file.warnings.len()),
+            (ConfigSource::HostsToml, &mirror(V2), 0)
+        );
+    }
+
+    #[test]
+    fn without_hosts_toml_the_docker_certificate_files_apply() {
+        let root = root_with(&[
+            ("reg.example/a.crt", ""),
+            ("reg.example/b.cert", ""),
+            ("reg.example/b.key", ""),
+            ("reg.example/c.cert", ""),
+            ("reg.example/hosts.toml", ""),
+            ("reg.example/sub.crt/x", ""),
+        ]);
+        let dir = root.path().join("reg.example");
+        let file = lookup(&root, "reg.example", V1_7);
+        assert_eq!(file.source, ConfigSource::CertFiles);
+        assert_eq!(file.path, dir);
+        assert_eq!(
+            file.hosts,
+            vec![HostEntry {
+                ca: vec![dir.join("a.crt")],
+                client: vec![
+                    (dir.join("b.cert"), Some(dir.join("b.key"))),
+                    (dir.join("c.cert"), None)
+                ],
+                ..server(Scheme::Https, "reg.example", None, V1_7)
+            }]
+        );
+    }
+
+    #[test]
+    fn containerd_2_reads_hosts_only_from_table_headers() {
+        let root = root_with(&[(
+            "reg.example/hosts.toml",
+            "[host]\n\"https://inline.example\" = { capabilities = [\"pull\"] }\n\
+             [host.\"https://a.example\"]\n[host.\"https://b.example\"]\n\
+             [host.\"https://a.example\".header]\nx = \"1\"\n",
+        )]);
+        let names = |file: &HostsFile| {
+            file.hosts
+                .iter()
+                .map(|h| h.host.clone())
+                .collect::<Vec<_>>()
+        };
+        let file = lookup(&root, "reg.example", V1_7);
+        assert_eq!(
+            names(&file),
+            ["inline.example", "a.example", "b.example", "reg.example"]
+        );
+        let file = lookup(&root, "reg.example", V2);
+        assert_eq!(
+            names(&file),
+            ["a.example", "b.example", "a.example", "reg.example"]
+        );
+        let path = root.path().join("reg.example/hosts.toml");
+        assert_eq!(
+            file.warnings,
+            vec![
+                format!(
+                    "{}:2: containerd 2.x ignores host `https://inline.example`: it reads hosts \
+                     only from \
+                     `[host.\"URL\"]` table headers",
+                    path.display()
+                ),
+                format!(
+                    "{}:3: containerd 2.x tries host `https://a.example` twice: its tables are \
+                     not together",
+                    path.display()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn localhost_defaults_depend_on_the_port() {
+        let root = root_with(&[("_default/hosts.toml", "[host]\n")]);
+        let defaults = |registry| lookup(&root, registry, V1_7).hosts.pop().unwrap();
+        let entry = defaults("localhost");
+        assert_eq!(
+            (entry.scheme, entry.port, entry.skip_verify),
+            (Scheme::Https, None, Some(true))
+        );
+        let entry = defaults("localhost:80");
+        assert_eq!(
+            (entry.scheme, entry.port, entry.skip_verify),
+            (Scheme::Http, Some(80), None)
+        );
+        let entry = defaults("127.0.0.1:5000");
+        assert_eq!(
+            (entry.scheme, entry.port, entry.skip_verify),
+            (Scheme::Http, Some(5000), Some(true))
+        );
+        let entry = defaults("reg.example:5000");
+        assert_eq!(
+            (entry.scheme, entry.port, entry.skip_verify),
+            (Scheme::Https, Some(5000), None)
+        );
+    }
+
+    #[test]
+    fn urls_parse_as_go_parses_them() {
+        let ok = |raw: &str| parse_go_url(raw).map(|u| (u.scheme, u.host, u.path));
+        let owned = |s: &str, h: &str, p: &str| Ok((s.to_string(), h.to_string(), p.to_string()));
+        assert_eq!(
+            ok("HTTPS://Reg.Example:5000/a%2Fb"),
+            owned("https", "Reg.Example:5000", "/a/b")
+        );
+        assert_eq!(ok("https://[::1]:5000"), owned("https", "[::1]:5000", ""));
+        assert_eq!(
+            ok("https://user:pw@reg.example/x?q#f"),
+            owned("https", "reg.example", "/x")
+        );
+        assert_eq!(ok("https:opaque"), owned("https", "", ""));
+        assert_eq!(ok("http_foo"), owned("", "", "http_foo"));
+        assert_eq!(
+            ok("https://reg.example:x"),
+            Err("invalid port \":x\" after host".to_string())
+        );
+        assert_eq!(ok("https://[::1"), Err("missing ']' in host".to_string()));
+        assert_eq!(
+            ok("https://reg example"),
+            Err("invalid character ' ' in host name".to_string())
+        );
+        assert_eq!(
+            ok("https://reg\n"),
+            Err("invalid control character in URL".to_string())
+        );
+        assert_eq!(ok("https://reg/%zz"), Err("invalid URL escape".to_string()));
+        assert_eq!(ok(":x"), Err("missing protocol scheme".to_string()));
+    }
+
+    #[test]
+    fn unreachable_and_unparsable_hosts_are_errors() {
+        let cases = [
+            (
+                "[host.\"https://reg.example:99999\"]\n",
+                "`https://reg.example:99999` cannot be reached: port `99999` is not a port number",
+                false,
+            ),
+            (
+                "[host.\"https://reg.example:x\"]\n",
+                "cannot parse `https://reg.example:x` as a URL: invalid port \":x\" after host",
+                true,
+            ),
+            (
+                "[host.\"httpx://x\"]\n",
+                "`httpx://x` cannot be reached: containerd speaks http and https, not `httpx`",
+                false,
+            ),
+            (
+                "[host.\"https://\"]\n",
+                "`https://` cannot be reached: it has no host name",
+                false,
+            ),
+        ];
+        for (text, message, ignored) in cases {
+            let root = root_with(&[("reg.example/hosts.toml", text)]);
+            let err = lookup_err(&root, "reg.example", V2);
+            let path = root.path().join("reg.example/hosts.toml");
+            assert_eq!(
+                err.to_string(),
+                format!("{}:1: {message}", path.display()),
+                "{text}"
+            );
+            assert_eq!(err.containerd_ignores_file(), ignored, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_url_without_http_prefix_gets_https_even_with_another_scheme() {
+        // `https://ftp://x`: Go's host is `ftp:` (an empty port), its path `//x`.
+        let root = root_with(&[("reg.example/hosts.toml", "[host.\"ftp://x\"]\n")]);
+        let file = lookup(&root, "reg.example", V1_6);
+        assert_eq!(
+            file.hosts[0],
+            host(Scheme::Https, "ftp", None, "/x/v2", V1_6)
+        );
+    }
+
+    #[test]
+    fn paths_clean_as_go_cleans_them() {
+        assert_eq!(go_clean("/a/../../b/./c/"), "/b/c");
+        assert_eq!(go_clean("/"), "/");
+        assert_eq!(go_clean("a/../.."), "..");
+        assert_eq!(
+            go_join(Path::new("/r/d"), "../x/./y"),
+            PathBuf::from("/r/x/y")
+        );
+        assert_eq!(go_join(Path::new("/r/d"), ""), PathBuf::from("/r/d"));
+        assert_eq!(go_join(Path::new("/"), "../../x"), PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn durations_parse_as_go_parses_them() {
+        let cases: [(&str, Option<(bool, u128)>); 12] = [
+            ("30s", Some((false, 30_000_000_000))),
+            ("1m30s", Some((false, 90_000_000_000))),
+            ("1.5h", Some((false, 5_400_000_000_000))),
+            ("-2ms", Some((true, 2_000_000))),
+            ("+.5us", Some((false, 500))),
+            ("3\u{b5}s", Some((false, 3_000))),
+            ("0", Some((false, 0))),
+            ("", None),
+            ("10", None),
+            ("1d", None),
+            (".s", None),
+            ("9223372036854775808ns", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_go_duration(text), want, "{text}");
+        }
+        assert_eq!(
+            parse_go_duration("-9223372036854775808ns"),
+            Some((true, 9_223_372_036_854_775_808))
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_key_line_and_types() {
+        let cases = [
+            ("host = 1\n", 1, "`host` must be a table, not integer"),
+            (
+                "[[host.\"https://m\"]]\n",
+                1,
+                "`https://m` must be a table, not array",
+            ),
+            (
+                "server = 5\n[host]\n",
+                1,
+                "`server` must be a string, not integer",
+            ),
+            (
+                "[host]\n[host.\"https://m\"]\ncapabilities = \"pull\"\n",
+                3,
+                "`capabilities` must be an array of strings, not string",
+            ),
+            (
+                "ca = [\"a\", 1]\n[host]\n",
+                1,
+                "`ca` must be a string, not integer",
+            ),
+            (
+                "[host]\n[host.\"https://m\".header]\nx = 1\n",
+                3,
+                "`x` must be a string or an array of strings, not integer",
+            ),
+        ];
+        for (text, line, message) in cases {
+            let root = root_with(&[("reg.example/hosts.toml", text)]);
+            let path = root.path().join("reg.example/hosts.toml");
+            let err = lookup_err(&root, "reg.example", V2);
+            assert_eq!(
+                err.to_string(),
+                format!("{}:{line}: {message}", path.display()),
+                "{text}"
+            );
+        }
+    }
+
+    /// Parses `bytes` as the `hosts.toml` of `reg.example:5000` in a directory that does not exist.
+    fn parse(bytes: &[u8], line: ContainerdLine) -> Result<HostsFile, HostsDirError> {
+        let dir = Path::new("/nonexistent/reg.example_5000_");
+        parse_hosts_file(
+            &dir.join("hosts.toml"),
+            dir,
+            bytes,
+            "reg.example:5000",
+            line,
+        )
+    }
+
+    #[test]
+    fn hostile_files_are_refused_without_panicking() {
+        let deep_arrays = format!("a = {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let deep_tables = format!("[{}]\n", vec!["host"; 50_000].join("."));
+        let deep_inline = format!("a = {}{}\n", "{b = ".repeat(50_000), "}".repeat(50_000));
+        for text in [deep_arrays, deep_tables, deep_inline] {
+            for line in LINES {
+                // The toml crate's recursion limit; go-toml would read on.
+                let err = parse(text.as_bytes(), line).unwrap_err();
+                assert!(
+                    matches!(err, HostsDirError::Syntax { line: 1, .. }),
+                    "{err}"
+                );
+            }
+        }
+        let huge_value = format!(
+            "[host.\"https://{}\"]\nca = \"{}\"\n",
+            "a".repeat(1 << 18),
+            "b".repeat(1 << 20)
+        );
+        let many_hosts = (0..10_000).fold(String::new(), |mut text, i| {
+            writeln!(text, "[host.\"https://m{i}.example\"]").unwrap();
+            text
+        });
+        for (text, hosts) in [(huge_value, 2), (many_hosts, 10_001)] {
+            for line in LINES {
+                assert_eq!(parse(text.as_bytes(), line).unwrap().hosts.len(), hosts);
+            }
+        }
+        let err = parse(b"server = \"https://a\"\n# caf\xe9\n", V1_6).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/nonexistent/reg.example_5000_/hosts.toml:2:6: invalid UTF-8"
+        );
+    }
+
+    #[test]
+    fn the_scanner_survives_strings_that_look_like_headers() {
+        let text = "a = \"\"\"\n[host.\"https://x\"]\n\"\"\"\nb = [\n  [\"c\"],\n]\n\
+                    d = '''\n[host.y]'''''\n\
+                    [host.\"https://z\"] # [host.w]\n";
+        assert_eq!(host_headers(text), ["https://z"]);
+        let file = parse(text.as_bytes(), V2).unwrap();
+        assert_eq!(
+            file.hosts
+                .iter()
+                .map(|h| h.host.as_str())
+                .collect::<Vec<_>>(),
+            ["z", "reg.example"]
+        );
+    }
+
+    /// Lines of table headers, keys with values, multi-line string quotes and comments.
+    const TOML_LIKE: &str = concat!(
+        "(",
+        "\\[{1,2}(host|\"https://[a-z:/\\[\\]%.]{0,12}\")(\\.[a-z\"]{1,8}){0,3}\\]{1,2}\n",
+        "|[a-z_A-Z]{1,12} = ",
+        "(\"[a-z:/%.\\[\\]]{0,16}\"|true|\\[\"[a-z]{0,6}\"\\]|\\{\\}|[0-9]{1,3})\n",
+        "|'''\n|#.*\n",
+        "){0,12}",
+    );
+
+    proptest! {
+        #[test]
+        fn any_bytes_parse_or_fail_without_panicking(
+            bytes in proptest::collection::vec(any::<u8>(), 0..512)
+        ) {
+            for line in LINES {
+                let _ = parse(&bytes, line);
+            }
+        }
+
+        #[test]
+        fn any_toml_like_text_parses_or_fails_without_panicking(
+            text in TOML_LIKE
+        ) {
+            for line in LINES {
+                let _ = parse(text.as_bytes(), line);
+            }
+        }
+    }
 }
