@@ -8,6 +8,7 @@ pub(crate) mod auth_entry;
 pub mod ci_credentials;
 pub mod digests;
 pub mod docker_config;
+pub(crate) mod hosts_dir;
 pub(crate) mod json_error;
 pub mod kubelet;
 pub mod manifests;
