@@ -17,12 +17,25 @@ fn conf(dir: &Path, text: &str) -> PathBuf {
 }
 
 fn cri_o(conf: &Path, image: &str) -> crate::common::Run {
-    check(&["--runtime", "cri-o", "--registries-conf", path_str(conf), image])
+    check(&[
+        "--runtime",
+        "cri-o",
+        "--registries-conf",
+        path_str(conf),
+        image,
+    ])
 }
 
 fn plain_with(repo: &str) -> Registry {
     let reg = Registry::plain();
-    seed::push(&reg.base_url(), None, None, repo, "v1", ImageKind::OciManifest);
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        repo,
+        "v1",
+        ImageKind::OciManifest,
+    );
     reg
 }
 
@@ -43,12 +56,27 @@ fn a_mirror_serves_what_the_registry_lacks() {
     assert_eq!(run.code_of(0), None, "{}", run.stdout);
     let image = run.image(0);
     assert_eq!(image["runtime"], "cri-o");
-    assert_eq!(image["host"], format!("https://{}", mirror.host()).replace("https", "http"));
+    assert_eq!(
+        image["host"],
+        format!("http://{}", mirror.host())
+    );
     // The upstream lacks it: without the mirror it is not pullable.
     let bare = conf.with_file_name("bare.conf");
-    std::fs::write(&bare, format!("[[registry]]\nlocation = \"{}\"\ninsecure = true\n", upstream.host())).unwrap();
+    std::fs::write(
+        &bare,
+        format!(
+            "[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
+            upstream.host()
+        ),
+    )
+    .unwrap();
     let run = cri_o(&bare, &format!("{}/shop/app:v1", upstream.host()));
-    assert_eq!(run.code_of(0).as_deref(), Some("repository-not-found"), "{}", run.stdout);
+    assert_eq!(
+        run.code_of(0).as_deref(),
+        Some("repository-not-found"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -68,7 +96,10 @@ fn a_dead_mirror_is_a_warning_when_the_registry_serves() {
     let image = run.image(0);
     let tried = image["hosts_tried"].as_array().expect("hosts_tried");
     // The mirror (HTTPS, then HTTP: insecure), then the registry (HTTPS, then HTTP).
-    let codes: Vec<_> = tried.iter().map(|t| (t["role"].as_str().unwrap(), t["code"].as_str())).collect();
+    let codes: Vec<_> = tried
+        .iter()
+        .map(|t| (t["role"].as_str().unwrap(), t["code"].as_str()))
+        .collect();
     assert_eq!(
         codes,
         [
@@ -85,14 +116,26 @@ fn a_dead_mirror_is_a_warning_when_the_registry_serves() {
         .iter()
         .find(|w| w["code"] == "mirror-unavailable")
         .expect("mirror-unavailable warning");
-    assert!(warning["message"].as_str().unwrap().contains(&format!("127.0.0.1:{dead}")));
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("127.0.0.1:{dead}"))
+    );
 }
 
 #[test]
 fn insecure_means_unverified_https_then_plain_http() {
     let pki = Pki::new();
     let tls = Registry::tls(&pki.server);
-    seed::push(&tls.base_url(), None, Some(&pki.ca.pem_path), "shop/app", "v1", ImageKind::OciManifest);
+    seed::push(
+        &tls.base_url(),
+        None,
+        Some(&pki.ca.pem_path),
+        "shop/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
     let plain = plain_with("shop/app");
     let dir = tempfile::tempdir().unwrap();
     let conf = conf(
@@ -109,7 +152,11 @@ fn insecure_means_unverified_https_then_plain_http() {
     }
     // Without `insecure`, the test CA is not trusted.
     let strict = conf.with_file_name("strict.conf");
-    std::fs::write(&strict, format!("[[registry]]\nlocation = \"{}\"\n", tls.host())).unwrap();
+    std::fs::write(
+        &strict,
+        format!("[[registry]]\nlocation = \"{}\"\n", tls.host()),
+    )
+    .unwrap();
     let run = cri_o(&strict, &format!("{}/shop/app:v1", tls.host()));
     assert_eq!(run.code_of(0).as_deref(), Some("tls-unknown-issuer"));
 }
@@ -131,8 +178,14 @@ fn a_location_rewrite_sends_the_pull_elsewhere_and_blocked_refuses_it() {
     assert_eq!(run.image(0)["host"], format!("http://{}", real.host()));
     let run = cri_o(&conf, "blocked.example/team/app:v1");
     assert_eq!(run.code_of(0).as_deref(), Some("registry-blocked"));
-    let message = run.image(0)["diagnosis"]["message"].as_str().unwrap().to_owned();
-    assert!(message.contains("blocked") && message.contains("registries.conf"), "{message}");
+    let message = run.image(0)["diagnosis"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("blocked") && message.contains("registries.conf"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -155,29 +208,57 @@ fn short_names_resolve_through_the_search_registries() {
     let two = dir.path().join("two.conf");
     std::fs::write(
         &two,
-        format!("unqualified-search-registries = [\"{}\", \"{}\"]\n", reg.host(), other.host()),
+        format!(
+            "unqualified-search-registries = [\"{}\", \"{}\"]\n",
+            reg.host(),
+            other.host()
+        ),
     )
     .unwrap();
     let run = cri_o(&two, "library/app:v1");
-    assert_eq!(run.code_of(0).as_deref(), Some("short-name-ambiguous"), "{}", run.stdout);
+    assert_eq!(
+        run.code_of(0).as_deref(),
+        Some("short-name-ambiguous"),
+        "{}",
+        run.stdout
+    );
     // No search registries at all.
     let none = dir.path().join("none.conf");
     std::fs::write(&none, "").unwrap();
     let run = cri_o(&none, "app:v1");
-    assert_eq!(run.code_of(0).as_deref(), Some("short-name-unresolved"), "{}", run.stdout);
+    assert_eq!(
+        run.code_of(0).as_deref(),
+        Some("short-name-unresolved"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
 fn a_malformed_registries_conf_is_bad_input_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    let bad = conf(dir.path(), "[[registry]]\nlocation = \"a.example\"\ninsecure = yes\n");
+    let bad = conf(
+        dir.path(),
+        "[[registry]]\nlocation = \"a.example\"\ninsecure = yes\n",
+    );
     let run = cri_o(&bad, "a.example/x:1");
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("registries.conf:3"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
     // Unknown keys are a note, not silence.
-    let typo = conf(dir.path(), "[[registry]]\nlocation = \"a.example\"\ninsecur = true\n");
-    let run = check(&["--runtime", "cri-o", "--registries-conf", path_str(&typo), "--timeout", "1", "127.0.0.1:1/x:1"]);
+    let typo = conf(
+        dir.path(),
+        "[[registry]]\nlocation = \"a.example\"\ninsecur = true\n",
+    );
+    let run = check(&[
+        "--runtime",
+        "cri-o",
+        "--registries-conf",
+        path_str(&typo),
+        "--timeout",
+        "1",
+        "127.0.0.1:1/x:1",
+    ]);
     assert!(run.stderr.contains("insecur"), "{}", run.stderr);
     // A CRI-O file under another runtime is a usage error.
     let run = check(&["--registries-conf", path_str(&typo), "a.example/x:1"]);

@@ -199,6 +199,12 @@ struct CheckArgs {
     #[arg(long = "registries-conf", value_name = "FILE")]
     registries_conf: Option<PathBuf>,
 
+    /// The nodes' containerd registry host directory (containerd's config_path, e.g.
+    /// /etc/containerd/certs.d): HOST[:PORT]/hosts.toml and _default/hosts.toml, with their
+    /// mirrors, schemes, skip_verify and CA files. Never read from this machine: pass the nodes'.
+    #[arg(long = "hosts-dir", value_name = "DIR")]
+    hosts_dir: Option<PathBuf>,
+
     /// How many images are checked at once, over all registries. Each registry also has its own
     /// limit (--registry-concurrency): raise both to go faster against one registry.
     #[arg(long, value_name = "N", default_value_t = preflight::checker::DEFAULT_CONCURRENCY,
@@ -556,6 +562,9 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
             .runtime(runtime);
         if let Some(conf) = &args.registries_conf {
             b = b.registries_conf(conf);
+        }
+        if let Some(dir) = &args.hosts_dir {
+            b = b.hosts_dir(dir);
         }
         for p in &args.platform {
             b = b.platform(p.clone());

@@ -13,6 +13,8 @@ use crate::engine::pipeline::Session;
 pub use crate::engine::request::ImageRequest;
 use crate::engine::request::merge_requests;
 use crate::engine::schedule::Scheduler;
+use crate::inputs::hosts_dir::{HostsDir, HostsFile};
+use crate::inputs::registries_conf::RegistriesConf;
 use crate::model::credentials::CredentialSource;
 use crate::model::platform::Platform;
 use crate::model::reference::Reference;
@@ -23,7 +25,6 @@ use crate::registry::auth::TokenCache;
 use crate::registry::endpoint::Endpoint;
 use crate::registry::hosts::HostModes;
 use crate::registry::profile::Profile;
-use crate::inputs::registries_conf::RegistriesConf;
 use crate::registry::runtime::Runtime;
 use crate::report::{HubBudget, ImageReport, RegistryReport, Report};
 
@@ -127,6 +128,7 @@ pub struct CheckerBuilder {
     depth: Depth,
     runtime: Runtime,
     registries_conf: Option<PathBuf>,
+    hosts_dir: Option<PathBuf>,
 }
 
 impl Default for CheckerBuilder {
@@ -148,6 +150,7 @@ impl Default for CheckerBuilder {
             depth: Depth::default(),
             runtime: Runtime::default(),
             registries_conf: None,
+            hosts_dir: None,
         }
     }
 }
@@ -258,6 +261,15 @@ impl CheckerBuilder {
         self
     }
 
+    /// The nodes' containerd registry host directory (`config_path`: `HOST[:PORT]/hosts.toml`,
+    /// `_default`): mirrors tried in order, then the server, each reached as its table says; the
+    /// CA files it names are trusted.
+    #[must_use]
+    pub fn hosts_dir(mut self, path: impl Into<PathBuf>) -> Self {
+        self.hosts_dir = Some(path.into());
+        self
+    }
+
     /// Fails the Docker Hub images of a check when Hub's remaining pulls are below `n`.
     #[must_use]
     pub fn min_hub_remaining(mut self, n: u64) -> Self {
@@ -331,8 +343,30 @@ impl CheckerBuilder {
             }
             None => None,
         };
+        let mut ca_files = self.ca_files.clone();
+        let hosts_dir = match (&self.hosts_dir, self.runtime) {
+            (None, _) => None,
+            (Some(path), Runtime::Containerd(line)) => {
+                let node_config = |e: &dyn std::error::Error| BuildError::NodeConfig {
+                    message: with_causes(e),
+                };
+                let dir = HostsDir::open(path).map_err(|e| node_config(&e))?;
+                let scan = dir.scan(line).map_err(|e| node_config(&e))?;
+                ca_files.extend(scan.ca);
+                notes.extend(scan.notes);
+                Some(dir)
+            }
+            (Some(_), runtime) => {
+                return Err(BuildError::ConfigForAnotherRuntime {
+                    what: "--hosts-dir",
+                    reads: "containerd",
+                    flag: "containerd",
+                    runtime: runtime.to_string(),
+                });
+            }
+        };
         let dns = Arc::new(Dns::new(&self.dns)?);
-        let tls = TlsConfigs::new(&self.ca_files)?;
+        let tls = TlsConfigs::new(&ca_files)?;
         let http = HttpClients::new(&tls, &dns)?;
         Ok(Checker {
             inner: Arc::new(Inner {
@@ -350,6 +384,8 @@ impl CheckerBuilder {
                 depth: self.depth,
                 runtime: self.runtime,
                 registries,
+                hosts_dir,
+                hosts_files: std::sync::Mutex::default(),
                 notes,
                 tokens: TokenCache::default(),
             }),
@@ -426,6 +462,10 @@ pub(crate) struct Inner {
     pub(crate) runtime: Runtime,
     /// CRI-O's registries configuration, under `--runtime cri-o`.
     pub(crate) registries: Option<RegistriesConf>,
+    /// containerd's registry host directory, under `--runtime containerd`.
+    pub(crate) hosts_dir: Option<HostsDir>,
+    /// Its `hosts.toml` per registry, read once (`None`: containerd's defaults apply).
+    pub(crate) hosts_files: std::sync::Mutex<HashMap<String, Option<Arc<HostsFile>>>>,
     /// What reading the node's configuration noticed (unknown keys, files the runtime ignores).
     pub(crate) notes: Vec<String>,
     pub(crate) tokens: TokenCache,

@@ -4,17 +4,21 @@
 //! plain HTTP), and the reference as each host is asked for it.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
 use crate::diagnosis::{Code, Diagnosis, Stage};
 use crate::engine::checker::{Inner, split_host_port};
-use crate::inputs::registries_conf::{PullRefused, PullSource, RegistriesConf, ShortName, ShortNameMode};
+use crate::inputs::hosts_dir::{HostEntry, HostsFile, Scheme};
+use crate::inputs::registries_conf::{
+    PullRefused, PullSource, RegistriesConf, ShortName, ShortNameMode,
+};
 use crate::model::reference::Reference;
 use crate::net::TlsMode;
 use crate::registry::endpoint::Endpoint;
 use crate::registry::profile::Profile;
-use crate::registry::runtime::{Fallback, Runtime, Transport};
+use crate::registry::runtime::{ContainerdLine, Fallback, Runtime, Transport};
 use crate::report::HostRole;
 
 /// One host a pull may go to.
@@ -77,8 +81,99 @@ impl Inner {
         if let (Runtime::CriO, Some(conf)) = (self.runtime, &self.registries) {
             return self.cri_o_route(conf, reference, deadline).await;
         }
-        let server = self.hop(HostRole::Server, reference.clone(), None, deadline).await;
+        if let (Runtime::Containerd(line), Some(_)) = (self.runtime, &self.hosts_dir)
+            && let Some(file) = self.hosts_file(reference.registry(), line)
+        {
+            return self
+                .containerd_route(&file, line, reference, deadline)
+                .await;
+        }
+        let server = self
+            .hop(HostRole::Server, reference.clone(), None, deadline)
+            .await;
         Ok(Route { hops: vec![server] })
+    }
+
+    /// The `hosts.toml` containerd uses for `registry`, read once per registry; `None` when none
+    /// applies or containerd ignores it (the checker's notes say so).
+    fn hosts_file(&self, registry: &str, line: ContainerdLine) -> Option<Arc<HostsFile>> {
+        let dir = self.hosts_dir.as_ref()?;
+        let mut files = self
+            .hosts_files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        files
+            .entry(registry.to_owned())
+            .or_insert_with(|| dir.lookup(registry, line).ok().flatten().map(Arc::new))
+            .clone()
+    }
+
+    /// containerd's: the file's hosts in order, the mirrors then the server, those that may
+    /// serve this reference (a tag needs `pull` and `resolve`, a digest `pull`), each reached as
+    /// its table says.
+    async fn containerd_route(
+        &self,
+        file: &HostsFile,
+        line: ContainerdLine,
+        reference: &Reference,
+        deadline: Instant,
+    ) -> Result<Route, Diagnosis> {
+        let by_digest = reference.digest().is_some();
+        let mut hops = Vec::new();
+        for entry in &file.hosts {
+            let caps = entry.capabilities;
+            if !caps.pull || !(caps.resolve || by_digest) {
+                continue;
+            }
+            let role = if entry.is_server {
+                HostRole::Server
+            } else {
+                HostRole::Mirror
+            };
+            let authority = match entry.port {
+                Some(p) if entry.host.contains(':') => format!("[{}]:{p}", entry.host),
+                Some(p) => format!("{}:{p}", entry.host),
+                None => entry.host.clone(),
+            };
+            // The registry itself keeps the reference as written (Docker Hub stays Docker Hub).
+            let own = entry.is_server
+                && Profile::of(reference)
+                    .api_host(reference, None)
+                    .eq_ignore_ascii_case(&authority);
+            let at = if own {
+                reference.clone()
+            } else {
+                parse_candidate(&source_reference(
+                    &PullSource {
+                        registry: authority,
+                        repository: reference.repository().to_owned(),
+                        insecure: false,
+                        mirror: !entry.is_server,
+                        blocked: None,
+                    },
+                    reference,
+                ))?
+            };
+            let transport = entry_transport(entry, line);
+            hops.push(self.hop(role, at, Some(transport), deadline).await);
+        }
+        if hops.is_empty() {
+            return Err(Diagnosis::new(
+                Code::RegistryBlocked,
+                Stage::Reference,
+                format!(
+                    "{} gives no host that may {} for {}: containerd fails with \"no resolve hosts\"",
+                    file.path.display(),
+                    if by_digest {
+                        "pull"
+                    } else {
+                        "pull and resolve"
+                    },
+                    reference.registry()
+                ),
+            ));
+        }
+        Ok(Route { hops })
     }
 
     /// CRI-O's: a short name resolved as containers/image resolves it (under CRI-O's own
@@ -90,7 +185,9 @@ impl Inner {
         reference: &Reference,
         deadline: Instant,
     ) -> Result<Route, Diagnosis> {
-        let candidates = match conf.short_name_with_mode(reference.original(), ShortNameMode::Enforcing) {
+        let candidates = match conf
+            .short_name_with_mode(reference.original(), ShortNameMode::Enforcing)
+        {
             ShortName::NotShort => vec![reference.clone()],
             ShortName::Alias(alias) => vec![parse_candidate(&alias)?],
             ShortName::Candidates(list) => list
@@ -131,7 +228,11 @@ impl Inner {
                 Diagnosis::new(code, Stage::Reference, refused.to_string())
             })?;
             for source in sources.into_iter().filter(|s| s.blocked.is_none()) {
-                let role = if source.mirror { HostRole::Mirror } else { HostRole::Server };
+                let role = if source.mirror {
+                    HostRole::Mirror
+                } else {
+                    HostRole::Server
+                };
                 let at = parse_candidate(&source_reference(&source, candidate))?;
                 let transport = source.insecure.then(Transport::insecure);
                 hops.push(self.hop(role, at, transport, deadline).await);
@@ -159,8 +260,12 @@ impl Inner {
                 Some(t) => t,
                 None => {
                     let addresses = self.addresses_for_transport(&host, deadline).await;
-                    self.runtime
-                        .default_transport(&host, port, &addresses, false)
+                    self.runtime.default_transport(
+                        &host,
+                        port,
+                        &addresses,
+                        self.hosts_dir.is_some(),
+                    )
                 }
             },
         };
@@ -187,7 +292,35 @@ impl Inner {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return vec![ip];
         }
-        self.net.dns.lookup(host, deadline).await.unwrap_or_default()
+        self.net
+            .dns
+            .lookup(host, deadline)
+            .await
+            .unwrap_or_default()
+    }
+}
+
+/// How containerd reaches a host of `hosts.toml`: its scheme; `skip_verify`; and an `http` host
+/// with TLS settings (`skip_verify`, `ca`, `client`) is tried over HTTPS first, falling back to
+/// plain HTTP, from 1.7 on, except on port 80 (`ConfigureHosts`, v1.7.24+ and 2.x; 1.6.20, what
+/// the 1.6 line models, has no fallback).
+fn entry_transport(entry: &HostEntry, line: ContainerdLine) -> Transport {
+    let tls_settings =
+        entry.skip_verify.is_some() || !entry.ca.is_empty() || !entry.client.is_empty();
+    let verify = if entry.skip_verify == Some(true) {
+        TlsMode::SkipVerify
+    } else {
+        TlsMode::Verify
+    };
+    match entry.scheme {
+        Scheme::Https => Transport::only(verify),
+        Scheme::Http if tls_settings && line != ContainerdLine::V1_6 && entry.port != Some(80) => {
+            Transport {
+                first: verify,
+                fallback: Some(Fallback::WhenServerSpeaksHttp),
+            }
+        }
+        Scheme::Http => Transport::only(TlsMode::PlainHttp),
     }
 }
 

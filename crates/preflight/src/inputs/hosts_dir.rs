@@ -43,16 +43,9 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-/// containerd's version lines where host configuration differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ContainerdLine {
-    /// 1.6 (read at v1.6.39).
-    V1_6,
-    /// 1.7 (read at v1.7.34).
-    V1_7,
-    /// 2.x (read at v2.3.4).
-    V2,
-}
+/// containerd's version lines where host configuration differs (each read at its newest
+/// release: v1.6.39, v1.7.34, v2.3.4).
+pub(crate) use crate::registry::runtime::ContainerdLine;
 
 impl ContainerdLine {
     /// Whether a key as written in the file names the field whose tag is `field`: go-toml v1's
@@ -342,6 +335,44 @@ impl HostsDir {
         }
     }
 
+    /// Reads every host directory once, as the checker is built: the CA files the nodes trust
+    /// through it, and what containerd would ignore or log — each `FILE:LINE: …`. A file
+    /// containerd cannot parse is ignored by containerd (it logs the error and uses the
+    /// directory's certificate files), so it is a note here too; an unreadable directory is an
+    /// error.
+    pub(crate) fn scan(&self, line: ContainerdLine) -> Result<Scan, HostsDirError> {
+        let mut scan = Scan::default();
+        let entries = std::fs::read_dir(&self.root).map_err(|source| HostsDirError::Read {
+            path: self.root.clone(),
+            source,
+        })?;
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for name in names {
+            let registry = registry_of_dir(&name);
+            match self.lookup(&registry, line) {
+                Ok(Some(file)) => {
+                    for host in &file.hosts {
+                        scan.ca.extend(host.ca.iter().cloned());
+                    }
+                    scan.notes.extend(file.warnings);
+                }
+                Ok(None) => {}
+                Err(e) if e.containerd_ignores_file() => scan.notes.push(format!(
+                    "{e}: containerd ignores this hosts.toml (it logs \"failed to decode hosts.toml\") and pulls from {registry} with its defaults"
+                )),
+                Err(e) => return Err(e),
+            }
+        }
+        scan.ca.sort();
+        scan.ca.dedup();
+        Ok(scan)
+    }
+
     /// `HostDirFromRoot` (hosts.go): the first candidate that exists, whatever kind of file it is
     /// (containerd only stats it); an error other than "does not exist" is containerd's error.
     fn host_dir(&self, registry: &str) -> Result<Option<PathBuf>, HostsDirError> {
@@ -359,6 +390,27 @@ impl HostsDir {
         }
         Ok(None)
     }
+}
+
+/// What [`HostsDir::scan`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    /// Every CA file a hosts.toml names.
+    pub(crate) ca: Vec<PathBuf>,
+    /// What containerd ignores or logs.
+    pub(crate) notes: Vec<String>,
+}
+
+/// The registry a host directory is for: `HOST_PORT_` is `HOST:PORT`, `_default` any.
+fn registry_of_dir(name: &str) -> String {
+    if let Some(stem) = name.strip_suffix('_')
+        && let Some((host, port)) = stem.rsplit_once('_')
+        && !host.is_empty()
+        && port.parse::<u16>().is_ok()
+    {
+        return format!("{host}:{port}");
+    }
+    name.to_owned()
 }
 
 /// `hostPaths` (`config_unix.go`, every line): `HOST_PORT_` when the name has a `:` after its first
