@@ -271,9 +271,13 @@ preflight_run() { # label concurrency refs-file [check flags…]
     } >>"$work/results"
     echo "  $label: $count images, $(echo "$t1 - $t0" | bc | cut -c1-6) s, $heads manifest HEADs, $total requests, peak RSS $((rss / 1024)) MiB" >&2
 }
+# The manifest HEAD alone: --depth manifest, no longer the default (a binary without --depth
+# checks only that).
+head_only=()
+if "$bin" check --help | grep -q -- '--depth'; then head_only=(--depth manifest); fi
 echo "preflight: $runs run(s) over $n references at concurrency $conc…" >&2
 result runs "$runs"
-for i in $(seq "$runs"); do preflight_run "pf$i" "$conc" "$work/refs"; done
+for i in $(seq "$runs"); do preflight_run "pf$i" "$conc" "$work/refs" "${head_only[@]}"; done
 # The whole pull path (--depth blobs): a manifest GET per image, the config and layer once per
 # repository. Skipped with BENCH_BLOBS=0 or a binary without --depth.
 if [ "${BENCH_BLOBS:-1}" = 1 ] && "$bin" check --help | grep -q -- '--depth'; then
@@ -283,7 +287,7 @@ fi
 # One image in a fresh process: startup, one connection, one HEAD, JSON (median of 5).
 for i in 1 2 3 4 5; do
     t0=$(now)
-    bounded 60 "$bin" check --plain-http "$host" -o json "${refs[0]}" >/dev/null
+    bounded 60 "$bin" check --plain-http "$host" -o json "${head_only[@]}" "${refs[0]}" >/dev/null
     echo "$(now) - $t0" | bc
 done | sort -n | sed -n 3p | { read -r v; result pf_single "$v"; }
 
@@ -383,7 +387,7 @@ load get GET wrk "$conc" "$load_secs"
 
 for c in $sweep; do
     echo "sweep: concurrency $c…" >&2
-    preflight_run "sw$c" "$c" "$work/refs"
+    preflight_run "sw$c" "$c" "$work/refs" "${head_only[@]}"
     load "sw${c}_head" HEAD "$head_tool" "$c" "$load_secs"
 done
 result sweep "$sweep"
@@ -393,7 +397,7 @@ if [ "$big" != 0 ]; then
     seed $((repos + 1)) "$big_repos"
     refs_file "$big_repos" "$work/refs10k"
     echo "preflight over 10,000 at concurrency $conc…" >&2
-    preflight_run big "$conc" "$work/refs10k"
+    preflight_run big "$conc" "$work/refs10k" "${head_only[@]}"
 fi
 
 if [ -n "$proxy_pid" ]; then

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::common::{Run, docker_config, path_str, preflight, run_cmd};
 use crate::support::fake::{
     DIGEST, FakeRequest, FakeResponse, FakeServer, Streamed, Tail, challenge, manifest_ok, v2_ok,
-    v2_or_manifest,
+    v2_or_image,
 };
 use crate::support::net::Silent;
 use crate::support::pki::Pki;
@@ -171,7 +171,9 @@ fn a_registry_that_trickles_its_ping_body_times_out_in_ping() {
 #[test]
 fn gigabyte_bodies_are_read_only_up_to_their_caps() {
     // `/v2/` and the image index each answer with 1 GiB (declared, and streamed for as long as
-    // anyone reads). The ping needs none of it; the index is capped at a few MiB.
+    // anyone reads). The ping needs none of it; the index is capped at a few MiB, wherever it is
+    // read: by the manifest stage's GET at the default depth, by the platform stage at `--depth
+    // manifest` (after a HEAD).
     let huge = || {
         FakeResponse::new(200)
             .header("docker-distribution-api-version", "registry/2.0")
@@ -182,39 +184,41 @@ fn gigabyte_bodies_are_read_only_up_to_their_caps() {
                 total: GIB,
             })
     };
-    let fake = registry(huge, move |req| {
-        if req.method == "HEAD" {
-            FakeResponse::new(200)
-                .header("content-type", "application/vnd.oci.image.index.v1+json")
-                .header("docker-content-digest", DIGEST)
-                .header("content-length", GIB.to_string())
-        } else {
-            huge()
-        }
-    });
-    let image = expect_failure(
-        &plain(&fake, &["--platform", "linux/amd64"]),
-        "registry-error",
-        "platform",
-        "larger than",
-        FAST,
-    );
-    let ping = image["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["stage"] == "ping")
-        .unwrap();
-    assert_eq!(ping["ok"], true, "a registry header and a 200 are enough");
-
-    let streams = fake.wait_streams(2, Duration::from_secs(5));
-    assert_eq!(streams.len(), 2, "{streams:?}");
-    for s in &streams {
-        // Socket buffers on loopback hold a few MiB; the client itself read far less.
-        assert!(
-            s.client_closed && s.written < 64 << 20,
-            "the client kept reading: {s:?}"
+    for (depth, stage) in [("blobs", "manifest"), ("manifest", "platform")] {
+        let fake = registry(huge, move |req| {
+            if req.method == "HEAD" {
+                FakeResponse::new(200)
+                    .header("content-type", "application/vnd.oci.image.index.v1+json")
+                    .header("docker-content-digest", DIGEST)
+                    .header("content-length", GIB.to_string())
+            } else {
+                huge()
+            }
+        });
+        let image = expect_failure(
+            &plain(&fake, &["--platform", "linux/amd64", "--depth", depth]),
+            "registry-error",
+            stage,
+            "larger than",
+            FAST,
         );
+        let ping = image["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == "ping")
+            .unwrap();
+        assert_eq!(ping["ok"], true, "a registry header and a 200 are enough");
+
+        let streams = fake.wait_streams(2, Duration::from_secs(5));
+        assert_eq!(streams.len(), 2, "{depth}: {streams:?}");
+        for s in &streams {
+            // Socket buffers on loopback hold a few MiB; the client itself read far less.
+            assert!(
+                s.client_closed && s.written < 64 << 20,
+                "{depth}: the client kept reading: {s:?}"
+            );
+        }
     }
 }
 
@@ -262,7 +266,7 @@ fn expect_token_failure(
 ) -> (FakeServer, Value) {
     let realm = format!("{}/token", tokens.base_url());
     let reg = FakeServer::plain(move |req| match req.header("authorization") {
-        Some(a) if a.starts_with("Bearer ") => v2_or_manifest(req),
+        Some(a) if a.starts_with("Bearer ") => v2_or_image(req),
         _ => challenge(format!(r#"Bearer realm="{realm}",service="reg""#)),
     });
     let image = expect_failure(
@@ -339,14 +343,15 @@ fn a_redirect_loop_is_a_registry_error_at_once() {
         "redirect",
         FAST,
     );
-    let heads = fake
+    // The manifest is asked with a GET at the default depth (a HEAD at `--depth manifest`).
+    let asked = fake
         .requests()
         .iter()
-        .filter(|r| r.method == "HEAD")
+        .filter(|r| r.path_only().contains("/manifests/"))
         .count();
     assert!(
-        (2..=6).contains(&heads),
-        "a loop is followed a few times, once: {heads} HEADs"
+        (2..=6).contains(&asked),
+        "a loop is followed a few times, once: {asked} manifest requests"
     );
 }
 
@@ -403,7 +408,7 @@ fn a_manifest_redirect_to_another_host_is_not_followed_with_credentials() {
     assert!(
         reg.requests()
             .iter()
-            .any(|r| r.method == "HEAD" && r.header("authorization").is_some()),
+            .any(|r| r.path_only().contains("/manifests/") && r.header("authorization").is_some()),
         "the registry itself got the credentials"
     );
     assert!(
@@ -430,7 +435,7 @@ fn registry_asking(realm: &FakeServer, pki: Option<&Pki>) -> FakeServer {
     let url = format!("{}/token", realm.base_url());
     let handler = move |req: &FakeRequest| {
         if req.header("authorization") == Some("Bearer granted") {
-            return v2_or_manifest(req);
+            return v2_or_image(req);
         }
         challenge(format!(r#"Bearer realm="{url}",service="reg""#))
     };
@@ -531,33 +536,40 @@ fn a_tls_server_that_reads_the_client_hello_and_stalls_times_out_in_tls() {
 }
 
 #[test]
-fn an_index_that_trickles_times_out_in_the_platform_stage() {
-    let fake = registry(v2_ok, |req| {
-        let index = FakeResponse::new(200)
-            .header("content-type", "application/vnd.oci.image.index.v1+json")
-            .header("docker-content-digest", DIGEST);
-        if req.method == "HEAD" {
-            index.header("content-length", "1000")
-        } else {
-            index
-                .header("content-length", "1000")
-                .body("{")
-                .then(Tail::Trickle {
-                    bytes: b" ".to_vec(),
-                    every: Duration::from_secs(1),
-                })
-        }
-    });
-    let image = expect_timeout_at_deadline(
-        &plain(&fake, &["--platform", "linux/amd64"]),
-        "platform",
-        "/manifests/sha256:",
-    );
-    assert!(
-        image["warnings"].as_array().is_none_or(Vec::is_empty),
-        "the timeout is the whole finding, with no warning beside it: {image:#}"
-    );
-    hung_up_on(&fake);
+fn an_index_that_trickles_times_out_in_the_stage_that_reads_it() {
+    // The manifest stage's GET reads the index at the default depth; at `--depth manifest` the
+    // manifest stage sends a HEAD and the platform stage reads the index by digest.
+    for (depth, stage, fragment) in [
+        ("blobs", "manifest", "/manifests/v1"),
+        ("manifest", "platform", "/manifests/sha256:"),
+    ] {
+        let fake = registry(v2_ok, |req| {
+            let index = FakeResponse::new(200)
+                .header("content-type", "application/vnd.oci.image.index.v1+json")
+                .header("docker-content-digest", DIGEST);
+            if req.method == "HEAD" {
+                index.header("content-length", "1000")
+            } else {
+                index
+                    .header("content-length", "1000")
+                    .body("{")
+                    .then(Tail::Trickle {
+                        bytes: b" ".to_vec(),
+                        every: Duration::from_secs(1),
+                    })
+            }
+        });
+        let image = expect_timeout_at_deadline(
+            &plain(&fake, &["--platform", "linux/amd64", "--depth", depth]),
+            stage,
+            fragment,
+        );
+        assert!(
+            image["warnings"].as_array().is_none_or(Vec::is_empty),
+            "the timeout is the whole finding, with no warning beside it: {image:#}"
+        );
+        hung_up_on(&fake);
+    }
 }
 
 #[test]

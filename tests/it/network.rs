@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{check, expect_code, expect_pullable, path_str};
 use crate::support::dns::DnsServer;
-use crate::support::fake::{FakeResponse, FakeServer};
+use crate::support::fake::{FakeResponse, FakeServer, MANIFEST, blob_ok, manifest_ok};
 use crate::support::net::{self, BlackHole, Silent};
 use crate::support::pki::Pki;
 use crate::support::registry::Registry;
@@ -369,12 +369,15 @@ fn a_login_page_on_v2_is_not_a_registry() {
     );
 }
 
+/// A registry whose manifests are answered by `manifest`, and which has the fake image's blobs.
 fn registry_that(manifest: impl Fn() -> FakeResponse + Send + Sync + 'static) -> FakeServer {
     FakeServer::plain(move |req| {
         if req.path == "/v2/" {
             FakeResponse::new(200)
                 .header("docker-distribution-api-version", "registry/2.0")
                 .json(serde_json::json!({}))
+        } else if let Some(blob) = blob_ok(req) {
+            blob
         } else {
             manifest()
         }
@@ -392,49 +395,47 @@ fn too_many_requests_is_rate_limited_with_retry_after_and_budget() {
             .json(serde_json::json!({"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}))
     });
     let host = fake.host();
-    let image = expect_code(
-        &["--plain-http", &host, &format!("{host}/app:v1")],
-        "rate-limited",
-    );
-    assert_eq!(image["diagnosis"]["stage"], "manifest");
-    assert!(image["diagnosis"]["hint"].as_str().unwrap().contains("120"));
-    assert_eq!(
-        image["rate_limit"],
-        serde_json::json!({"limit": 100, "remaining": 0, "window_seconds": 21600, "source": "192.0.2.7"})
-    );
-    let heads = fake
-        .requests()
-        .iter()
-        .filter(|r| r.method == "HEAD")
-        .count();
-    assert_eq!(
-        heads, 1,
-        "a 429 is not retried in a loop, nor followed by a GET"
-    );
-    assert!(
-        fake.requests()
+    let image_ref = format!("{host}/app:v1");
+    // The manifest is asked with a GET at the default depth and with a HEAD at `--depth
+    // manifest`, where a refused HEAD is otherwise asked again as a GET.
+    for (depth, method) in [(None, "GET"), (Some("manifest"), "HEAD")] {
+        fake.clear_requests();
+        let mut args = vec!["--plain-http", host.as_str(), image_ref.as_str()];
+        if let Some(depth) = depth {
+            args.extend(["--depth", depth]);
+        }
+        let image = expect_code(&args, "rate-limited");
+        assert_eq!(image["diagnosis"]["stage"], "manifest");
+        assert!(image["diagnosis"]["hint"].as_str().unwrap().contains("120"));
+        assert_eq!(
+            image["rate_limit"],
+            serde_json::json!({"limit": 100, "remaining": 0, "window_seconds": 21600, "source": "192.0.2.7"})
+        );
+        let asked: Vec<String> = fake
+            .requests()
             .iter()
-            .all(|r| r.method != "GET" || r.path == "/v2/")
-    );
+            .filter(|r| r.path != "/v2/")
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert_eq!(
+            asked,
+            [format!("{method} /v2/app/manifests/v1")],
+            "a 429 is not retried in a loop, nor asked again another way ({depth:?})"
+        );
+    }
 }
 
 #[test]
 fn rate_limit_headers_are_read_on_success() {
     let fake = registry_that(|| {
-        FakeResponse::new(200)
-            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-            .header(
-                "docker-content-digest",
-                format!("sha256:{}", "a".repeat(64)),
-            )
-            .header("content-length", "512")
+        manifest_ok()
             .header("ratelimit-limit", "100;w=21600")
             .header("ratelimit-remaining", "76;w=21600")
     });
     let host = fake.host();
     let report = expect_pullable(&["--plain-http", &host, &format!("{host}/app:v1")]);
     assert_eq!(report["images"][0]["rate_limit"]["remaining"], 76);
-    assert_eq!(report["images"][0]["size"], 512);
+    assert_eq!(report["images"][0]["size"], MANIFEST.len());
 }
 
 #[test]

@@ -64,7 +64,7 @@ struct Row {
     preflight: Verdict,
     containerd: Pull,
     podman: Pull,
-    /// Found only by a whole pull: preflight is not asserted until `--depth blobs` exists.
+    /// Found only by a whole pull (`--depth blobs`), not by `--depth manifest`.
     depth_blobs: bool,
     /// Why a runtime's verdict differs from preflight's, when that is right.
     disagreement: Option<&'static str>,

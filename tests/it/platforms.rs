@@ -54,9 +54,23 @@ fn an_index_with_the_platform_is_pullable() {
     ]);
     for i in 0..2 {
         let stages = report["images"][i]["stages"].as_array().unwrap();
-        let platform = stages.last().unwrap();
-        assert_eq!(platform["stage"], "platform", "{stages:?}");
+        let names: Vec<&str> = stages
+            .iter()
+            .map(|s| s["stage"].as_str().unwrap())
+            .collect();
+        // At the default depth the blobs of both platforms are read after the platform stage.
+        assert_eq!(
+            names[names.len() - 2..],
+            ["platform", "blobs"],
+            "{stages:?}"
+        );
+        let platform = &stages[names.len() - 2];
         assert!(platform["detail"].as_str().unwrap().contains("linux/arm64"));
+        assert_eq!(
+            report["images"][i]["platforms"],
+            serde_json::json!(["linux/arm64", "linux/amd64"])
+        );
+        assert!(report["images"][i].get("platform_assumed").is_none());
     }
     assert_eq!(report["summary"]["hub_pulls_spent"], 0);
 }
@@ -178,8 +192,13 @@ fn a_single_manifests_platform_is_read_from_its_config_when_asked() {
         "--verify-config-platform",
         &single,
     ]);
-    let stages = report["images"][0]["stages"].as_array().unwrap();
-    assert_eq!(stages.last().unwrap()["stage"], "platform");
+    let stages: Vec<&str> = report["images"][0]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages[stages.len() - 2..], ["platform", "blobs"]);
     assert!(
         report["images"][0]["warnings"]
             .as_array()
@@ -206,6 +225,11 @@ fn a_single_manifests_platform_is_read_from_its_config_when_asked() {
     );
 }
 
+/// The config of a `linux/arm64/v8` image.
+fn arm64_config() -> serde_json::Value {
+    serde_json::json!({"os": "linux", "architecture": "arm64", "variant": "v8"})
+}
+
 #[test]
 fn a_config_blob_redirected_to_storage_is_fetched_without_credentials() {
     let refuse = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -214,15 +238,15 @@ fn a_config_blob_redirected_to_storage_is_fetched_without_credentials() {
         if refusing.load(std::sync::atomic::Ordering::SeqCst) {
             return FakeResponse::new(403).body("signature expired");
         }
-        FakeResponse::new(200)
-            .json(serde_json::json!({"os": "linux", "architecture": "arm64", "variant": "v8"}))
+        FakeResponse::new(200).json(arm64_config())
     });
     let blob_target = format!("{}/bucket/config?signature=abc", storage.base_url());
-    let config_digest = format!("sha256:{}", "c".repeat(64));
+    // The config's real digest and size: the default depth verifies its bytes.
+    let config_digest = seed::sha256_digest(arm64_config().to_string().as_bytes());
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": 60},
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": arm64_config().to_string().len()},
         "layers": []
     })
     .to_string();
@@ -258,11 +282,23 @@ fn a_config_blob_redirected_to_storage_is_fetched_without_credentials() {
         "--verify-config-platform",
         &image,
     ];
-    expect_pullable(&args);
+    // The platform stage alone (`--depth manifest`) reads the config once.
+    let manifest_depth: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--depth", "manifest"])
+        .collect();
+    expect_pullable(&manifest_depth);
     let fetched = storage.requests();
     assert_eq!(fetched.len(), 1, "{fetched:?}");
+    // At the default depth the blobs stage verifies the config too. It reads it again: the
+    // platform stage's read is not shared with it yet, one GET more than a node's pull.
+    storage.clear_requests();
+    expect_pullable(&args);
+    let fetched = storage.requests();
+    assert_eq!(fetched.len(), 2, "{fetched:?}");
     assert!(
-        fetched[0].header("authorization").is_none(),
+        fetched.iter().all(|r| r.header("authorization").is_none()),
         "credentials followed the redirect: {fetched:?}"
     );
 

@@ -42,11 +42,14 @@ fn every_manifest_kind_is_pullable_with_the_pushed_digest() {
             .iter()
             .map(|s| s["stage"].as_str().unwrap())
             .collect();
+        // The default depth reads the pull path of the platform a node is assumed to be.
         assert_eq!(
             stages,
-            ["dns", "tcp", "ping", "auth", "manifest"],
+            ["dns", "tcp", "ping", "auth", "manifest", "blobs"],
             "{reference}"
         );
+        assert_eq!(image["platforms"], serde_json::json!(["linux/amd64"]));
+        assert_eq!(image["platform_assumed"], true, "{reference}");
     }
 }
 
@@ -79,28 +82,42 @@ fn a_pinned_digest_is_checked_by_digest() {
 fn missing_tag_is_manifest_unknown() {
     let (reg, _) = seeded();
     let host = reg.host();
-    let image = expect_code(
-        &["--plain-http", &host, &format!("{host}/shop/oci:v2.1.3")],
-        "manifest-unknown",
-    );
-    assert_eq!(image["diagnosis"]["stage"], "manifest");
-    let message = image["diagnosis"]["message"].as_str().unwrap();
-    assert!(message.contains("tag v2.1.3 does not exist"), "{message}");
+    let image_ref = format!("{host}/shop/oci:v2.1.3");
+    // The default depth's GET reads the 404's error body; `--depth manifest` asks for it after
+    // the HEAD.
+    for depth in ["blobs", "manifest"] {
+        let image = expect_code(
+            &["--plain-http", &host, "--depth", depth, &image_ref],
+            "manifest-unknown",
+        );
+        assert_eq!(image["diagnosis"]["stage"], "manifest");
+        let message = image["diagnosis"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("tag v2.1.3 does not exist") && message.contains("repository exists"),
+            "{depth}: {message}"
+        );
+    }
 }
 
 #[test]
 fn missing_repository_is_repository_not_found() {
     let (reg, _) = seeded();
     let host = reg.host();
-    let image = expect_code(
-        &[
-            "--plain-http",
-            &host,
-            &format!("{host}/shop/payment-api:v2.1.2"),
-        ],
-        "repository-not-found",
-    );
-    assert_eq!(image["diagnosis"]["stage"], "manifest");
+    let image_ref = format!("{host}/shop/payment-api:v2.1.2");
+    for depth in ["blobs", "manifest"] {
+        let image = expect_code(
+            &["--plain-http", &host, "--depth", depth, &image_ref],
+            "repository-not-found",
+        );
+        assert_eq!(image["diagnosis"]["stage"], "manifest");
+    }
+    // The default depth's manifest GET read the error body: it was not asked for a second time.
+    let log = reg.log();
+    let gets = log
+        .lines()
+        .filter(|l| l.contains("\"GET /v2/shop/payment-api/manifests/v2.1.2 "))
+        .count();
+    assert_eq!(gets, 2, "one GET at each depth:\n{log}");
 }
 
 #[test]

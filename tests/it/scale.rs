@@ -1,6 +1,6 @@
 //! What makes hundreds of images cheap, counted at the servers: one manifest request per
-//! distinct image, one token per scope, connections reused, and the per-registry limit; then the
-//! human output's colour, quiet and verbose modes.
+//! distinct image, each blob once per repository, one token per scope, connections reused, and
+//! the per-registry limit; then the human output's colour, quiet and verbose modes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crate::common::{check, preflight, run_cmd};
 use crate::support::fake::{
-    DIGEST, FakeRequest, FakeResponse, FakeServer, challenge, manifest_ok, v2_ok,
+    CONFIG_DIGEST, DIGEST, FakeRequest, FakeResponse, FakeServer, LAYER_DIGEST, MANIFEST,
+    challenge, image_ok, manifest_ok, v2_ok,
 };
 
 /// The `scope` query parameter of a token request, percent-decoded enough for `/` and `:`.
@@ -24,7 +25,7 @@ fn scope_of(req: &FakeRequest) -> String {
 }
 
 #[test]
-fn one_head_per_distinct_image_and_one_token_per_scope() {
+fn one_manifest_request_per_distinct_image_each_blob_once_and_one_token_per_scope() {
     let tokens = FakeServer::plain(|req| {
         let scope = scope_of(req);
         FakeResponse::new(200).json(serde_json::json!({ "token": format!("tok-{scope}") }))
@@ -34,16 +35,19 @@ fn one_head_per_distinct_image_and_one_token_per_scope() {
         if req.path == "/v2/" {
             return challenge(format!(r#"Bearer realm="{realm}",service="fake""#));
         }
-        // /v2/REPO/manifests/TAG wants the token for REPO.
+        // /v2/REPO/manifests/TAG and /v2/REPO/blobs/DIGEST want the token for REPO.
         let repo = req
             .path_only()
             .strip_prefix("/v2/")
-            .and_then(|p| p.rsplit_once("/manifests/"))
+            .and_then(|p| {
+                p.rsplit_once("/manifests/")
+                    .or_else(|| p.rsplit_once("/blobs/"))
+            })
             .map(|(repo, _)| repo.to_owned())
             .unwrap_or_default();
         let scope = format!("repository:{repo}:pull");
         if req.header("authorization") == Some(&format!("Bearer tok-{scope}")) {
-            manifest_ok()
+            image_ok(req)
         } else {
             challenge(format!(
                 r#"Bearer realm="{realm}",service="fake",scope="{scope}""#
@@ -65,53 +69,76 @@ fn one_head_per_distinct_image_and_one_token_per_scope() {
             }
         }
     }
-    let mut args: Vec<&str> = vec!["--plain-http", &host, "--concurrency", "8"];
-    args.extend(refs.iter().map(String::as_str));
-    let r = check(&args);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert_eq!(r.json()["summary"]["images"], 33, "{}", r.stdout);
+    let repos = ["other/c", "team/a", "team/b"];
+    // The default depth reads each manifest with one GET (the pull path needs its body), and
+    // every tag of a repository is the same image: its config and layer are read once per
+    // repository. `--depth manifest` sends one HEAD per image and no GET.
+    for depth in ["blobs", "manifest"] {
+        registry.clear_requests();
+        tokens.clear_requests();
+        let mut args: Vec<&str> = vec!["--plain-http", &host, "--concurrency", "8"];
+        args.extend(["--depth", depth]);
+        args.extend(refs.iter().map(String::as_str));
+        let r = check(&args);
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.json()["summary"]["images"], 33, "{}", r.stdout);
 
-    let mut per_image: HashMap<String, usize> = HashMap::new();
-    for req in registry.requests() {
-        if req.path_only().contains("/manifests/") {
-            assert_eq!(req.method, "HEAD", "a pullable image needs no GET: {req:?}");
-            *per_image.entry(req.path.clone()).or_default() += 1;
+        let want = if depth == "blobs" { "GET" } else { "HEAD" };
+        let mut per_image: HashMap<String, usize> = HashMap::new();
+        let mut blobs: Vec<String> = Vec::new();
+        for req in registry.requests() {
+            if req.header("authorization").is_none() {
+                continue;
+            }
+            if req.path_only().contains("/manifests/") {
+                assert_eq!(req.method, want, "{depth}: {req:?}");
+                *per_image.entry(req.path.clone()).or_default() += 1;
+            } else {
+                blobs.push(format!("{} {}", req.method, req.path));
+            }
         }
-    }
-    let sent_with_token: usize = registry
-        .requests()
-        .iter()
-        .filter(|q| q.path_only().contains("/manifests/") && q.header("authorization").is_some())
-        .count();
-    assert_eq!(per_image.len(), 33, "{per_image:?}");
-    assert!(
-        per_image.values().all(|&n| n == 1),
-        "exactly one manifest request per distinct image: {per_image:?}"
-    );
-    assert_eq!(
-        sent_with_token, 33,
-        "one authorized HEAD per distinct image"
-    );
+        assert_eq!(per_image.len(), 33, "{depth}: {per_image:?}");
+        assert!(
+            per_image.values().all(|&n| n == 1),
+            "{depth}: exactly one authorized manifest request per distinct image: {per_image:?}"
+        );
+        blobs.sort();
+        let mut expected: Vec<String> = match depth {
+            "blobs" => repos
+                .iter()
+                .flat_map(|repo| {
+                    [
+                        format!("GET /v2/{repo}/blobs/{CONFIG_DIGEST}"),
+                        format!("HEAD /v2/{repo}/blobs/{LAYER_DIGEST}"),
+                    ]
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        expected.sort();
+        assert_eq!(blobs, expected, "{depth}: each blob once per repository");
 
-    let scopes: Vec<String> = tokens.requests().iter().map(scope_of).collect();
-    let mut distinct = scopes.clone();
-    distinct.sort();
-    distinct.dedup();
-    assert_eq!(
-        distinct,
-        [
-            "repository:other/c:pull",
-            "repository:team/a:pull",
-            "repository:team/b:pull"
-        ]
-    );
-    assert_eq!(scopes.len(), 3, "one token request per scope: {scopes:?}");
+        let scopes: Vec<String> = tokens.requests().iter().map(scope_of).collect();
+        let mut distinct = scopes.clone();
+        distinct.sort();
+        distinct.dedup();
+        let wanted: Vec<String> = repos
+            .iter()
+            .map(|r| format!("repository:{r}:pull"))
+            .collect();
+        assert_eq!(distinct, wanted, "{depth}");
+        assert_eq!(
+            scopes.len(),
+            3,
+            "{depth}: one token request per scope: {scopes:?}"
+        );
+    }
     // HTTP/1.1 fake: connections are reused, never one per image. Up to 8 in flight, the tcp
     // stage's own connect, and a few more when a request starts just before a finished one
-    // has gone back to the pool.
+    // has gone back to the pool; twice, for the two runs.
     assert!(
-        registry.connections() <= 16,
-        "{} connections for 33 images at concurrency 8",
+        registry.connections() <= 32,
+        "{} connections for 33 images at concurrency 8, twice",
         registry.connections()
     );
 }
@@ -146,7 +173,7 @@ fn slow_registry(own: Arc<InFlight>, all: Arc<InFlight>) -> FakeServer {
         std::thread::sleep(Duration::from_millis(150));
         own.leave();
         all.leave();
-        manifest_ok()
+        image_ok(req)
     })
 }
 
@@ -198,14 +225,15 @@ fn the_per_registry_limit_is_validated() {
 }
 
 /// One pullable image, one with a warning (an expected digest the registry does not send, so
-/// it cannot be verified), one missing.
+/// it cannot be verified), one missing; the two that exist are the fake image, blobs and all.
 fn mixed_registry() -> FakeServer {
     FakeServer::plain(move |req| match req.path_only() {
         "/v2/" => v2_ok(),
         "/v2/app/manifests/good" => manifest_ok(),
         "/v2/app/manifests/nodigest" => FakeResponse::new(200)
             .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-            .header("content-length", "400"),
+            .body(MANIFEST),
+        p if p.starts_with("/v2/app/blobs/") => image_ok(req),
         _ => FakeResponse::new(404).json(serde_json::json!({
             "errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]
         })),
@@ -491,13 +519,20 @@ fn a_tls_registry_is_checked_over_one_http2_connection() {
     let r = check(&args);
     assert_eq!(r.json()["summary"]["images"], 12, "{}", r.stdout);
     let log = reg.log();
-    let heads: Vec<&str> = log
+    // One manifest request per distinct image: a GET at the default depth.
+    let manifests: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains("\"HEAD /v2/team/app"))
+        .filter(|l| l.contains("\"GET /v2/team/app") && l.contains("/manifests/v"))
         .collect();
-    assert_eq!(heads.len(), 12, "one HEAD per distinct image:\n{log}");
+    assert_eq!(
+        manifests.len(),
+        12,
+        "one manifest request per distinct image:\n{log}"
+    );
     assert!(
-        heads.iter().all(|l| l.contains("HTTP/2.0\"")),
+        log.lines()
+            .filter(|l| l.contains(" /v2/") && l.contains("preflight/"))
+            .all(|l| l.contains("HTTP/2.0\"")),
         "HTTP/2 for every request:\n{log}"
     );
     // The registry's own log names the client's address and port for every request: all of

@@ -6,7 +6,7 @@ use base64::Engine as _;
 
 use crate::common::{docker_config, path_str, preflight, run_cmd, write_config};
 use crate::support::fake::{
-    FakeResponse, FakeServer, challenge, manifest_ok, v2_ok, v2_or_manifest,
+    FakeResponse, FakeServer, challenge, image_ok, manifest_ok, v2_ok, v2_or_image,
 };
 use crate::support::pki::Pki;
 use crate::support::registry::Registry;
@@ -256,7 +256,7 @@ impl Scoped {
                 "/v2/team/moved/manifests/v1" => {
                     FakeResponse::new(307).header("location", format!("{target}{}", req.path))
                 }
-                _ => manifest_ok(),
+                _ => image_ok(req),
             }
         });
         let foreign = FakeServer::plain(|_| {
@@ -265,14 +265,14 @@ impl Scoped {
         });
         let foreign_url = foreign.base_url();
         let reg2 = FakeServer::plain(move |req| match req.header("authorization") {
-            Some("Bearer anonymous-token") => v2_or_manifest(req),
+            Some("Bearer anonymous-token") => v2_or_image(req),
             _ => bearer_challenge(&foreign_url),
         });
         let reg3 = FakeServer::plain(|req| {
             if req.header("authorization") != Some(basic_canary().as_str()) {
                 return challenge(r#"Basic realm="reg3""#);
             }
-            v2_or_manifest(req)
+            v2_or_image(req)
         });
         Scoped {
             reg,

@@ -175,11 +175,12 @@ struct CheckArgs {
     #[arg(long = "verify-config-platform")]
     verify_config_platform: bool,
 
-    /// How much of the pull path to check: `manifest` (the tag exists, and the required
-    /// platforms), or `blobs`, what a node's pull reads — the platform's manifest (linux/amd64
-    /// unless --platform or a node selector says), the config blob verified, every layer, and
-    /// the storage host blobs are redirected to.
-    #[arg(long, value_name = "DEPTH", default_value = "manifest", value_parser = parse_depth)]
+    /// How much of the pull path to check: `blobs` (default), what a node's pull reads — the
+    /// platform's manifest (linux/amd64 unless --platform or a node selector says), the config
+    /// blob verified, every layer, and the storage host blobs are redirected to (on Docker Hub
+    /// only with --allow-hub-pulls) — or `manifest`, only that the tag exists (a HEAD) and the
+    /// required platforms.
+    #[arg(long, value_name = "DEPTH", default_value = "blobs", value_parser = parse_depth)]
     depth: preflight::Depth,
 
     /// The container runtime on the nodes, whose rules the check follows: containerd (what
@@ -688,7 +689,7 @@ fn build_checker(net: &NetArgs) -> Result<(Checker, Vec<String>), RunError> {
     build_checker_with(net, |b| b)
 }
 
-/// Like [`build_checker`], with command-specific settings added by `extra`.
+/// Parses `--depth`.
 fn parse_depth(s: &str) -> Result<preflight::Depth, String> {
     match s {
         "manifest" => Ok(preflight::Depth::Manifest),
@@ -697,6 +698,7 @@ fn parse_depth(s: &str) -> Result<preflight::Depth, String> {
     }
 }
 
+/// Like [`build_checker`], with command-specific settings added by `extra`.
 fn build_checker_with(
     net: &NetArgs,
     extra: impl FnOnce(preflight::CheckerBuilder) -> preflight::CheckerBuilder,

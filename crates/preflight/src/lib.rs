@@ -2,8 +2,9 @@
 //!
 //! `preflight` checks that image references can really be pulled, the way a node would pull
 //! them, and when one cannot, names the cause with a stable code and a hint. Each image runs
-//! through ordered stages — `reference`, `dns`, `tcp`, `tls`, `ping`, `auth`, `manifest` — and
-//! the first failing stage decides the [`Diagnosis`]. The registry-wide stages run once per
+//! through ordered stages — `reference`, `dns`, `tcp`, `tls`, `ping`, `auth`, `manifest`,
+//! `platform`, `blobs` (the config and layers; [`Depth`]) — and the first failing stage decides
+//! the [`Diagnosis`]. The registry-wide stages run once per
 //! registry and are shared by all its images; connections and tokens are reused.
 //!
 //! ```no_run
@@ -48,7 +49,7 @@
 //!   how registries differ (one profile per registry), Basic and token access with a token cache,
 //!   and a repository's tags.
 //! - [`stages`] — one module per contract stage (`dns`, `tcp`, `tls`, `ping`, `auth`, `manifest`,
-//!   `platform`), each a function from what came before to what it finds or the [`Diagnosis`]
+//!   `platform`, `blobs`), each a function from what came before to what it finds or the [`Diagnosis`]
 //!   that ends the check.
 //! - [`engine`] — the [`Checker`] and its builder, request merging, the scheduler, the per-image
 //!   pipeline (the stage order and the credential loop, written once), the registry walk and

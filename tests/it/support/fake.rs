@@ -186,8 +186,31 @@ impl FakeResponse {
     }
 }
 
-/// The digest every fake image manifest claims.
-pub const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+/// The fake image every fake registry can serve whole, so that a check at the default depth
+/// (`blobs`) reads what a node's pull reads: its manifest ([`manifest_ok`]), its config blob
+/// (GET, verified) and its one layer (HEAD) ([`blob_ok`]). One platform, `linux/amd64`, the
+/// platform a check assumes. The digests are written out so they can be used in patterns and
+/// `format!`; a test below checks each is the hash of its bytes.
+pub const MANIFEST: &str = concat!(
+    r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","#,
+    r#""config":{"mediaType":"application/vnd.oci.image.config.v1+json","#,
+    r#""digest":"sha256:c5b1d63604f273462ef36fadac3182d43ae6a6138731cf594b314835cf1c034f","size":78},"#,
+    r#""layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","#,
+    r#""digest":"sha256:dac1d7cfa95021764849fd102524e141488c5e3a90f861dbb5a12d9ac8584f85","size":5}]}"#,
+);
+/// The digest of [`MANIFEST`].
+pub const DIGEST: &str = "sha256:237751b92a0f7669f719ea64cc6483e02cbb55f2e3681459177fd18732bec0db";
+/// The fake image's config blob.
+pub const CONFIG: &[u8] =
+    br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+/// The digest of [`CONFIG`].
+pub const CONFIG_DIGEST: &str =
+    "sha256:c5b1d63604f273462ef36fadac3182d43ae6a6138731cf594b314835cf1c034f";
+/// The fake image's one layer.
+pub const LAYER: &[u8] = b"layer";
+/// The digest of [`LAYER`].
+pub const LAYER_DIGEST: &str =
+    "sha256:dac1d7cfa95021764849fd102524e141488c5e3a90f861dbb5a12d9ac8584f85";
 
 /// `/v2/` of a registry that lets anyone in.
 pub fn v2_ok() -> FakeResponse {
@@ -196,12 +219,34 @@ pub fn v2_ok() -> FakeResponse {
         .json(serde_json::json!({}))
 }
 
-/// A manifest HEAD answer: an OCI image manifest with digest [`DIGEST`].
+/// A manifest answer: the fake image's OCI manifest [`MANIFEST`], digest [`DIGEST`]. A HEAD gets
+/// the headers (its length included) and no body.
 pub fn manifest_ok() -> FakeResponse {
     FakeResponse::new(200)
         .header("content-type", "application/vnd.oci.image.manifest.v1+json")
         .header("docker-content-digest", DIGEST)
-        .header("content-length", "400")
+        .body(MANIFEST)
+}
+
+/// The fake image's config or layer when `req` asks for one (`…/blobs/DIGEST`), in any
+/// repository; `None` for anything else.
+pub fn blob_ok(req: &FakeRequest) -> Option<FakeResponse> {
+    let digest = req.path_only().rsplit_once("/blobs/")?.1;
+    let bytes = [(CONFIG_DIGEST, CONFIG), (LAYER_DIGEST, LAYER)]
+        .into_iter()
+        .find_map(|(d, bytes)| (d == digest).then_some(bytes))?;
+    Some(
+        FakeResponse::new(200)
+            .header("content-type", "application/octet-stream")
+            .header("docker-content-digest", digest)
+            .body(bytes),
+    )
+}
+
+/// The fake image, whatever is asked of it: its blobs ([`blob_ok`]), else its manifest
+/// ([`manifest_ok`]), as a registry that has every tag of it.
+pub fn image_ok(req: &FakeRequest) -> FakeResponse {
+    blob_ok(req).unwrap_or_else(manifest_ok)
 }
 
 /// `401` with the given `WWW-Authenticate` challenge, as a registry answers a request it wants
@@ -213,12 +258,12 @@ pub fn challenge(www_authenticate: impl Into<String>) -> FakeResponse {
 }
 
 /// What an authorized request gets from a registry that has every image: [`v2_ok`] for `/v2/`,
-/// [`manifest_ok`] for anything else.
-pub fn v2_or_manifest(req: &FakeRequest) -> FakeResponse {
+/// the fake image ([`image_ok`]) for anything else.
+pub fn v2_or_image(req: &FakeRequest) -> FakeResponse {
     if req.path == "/v2/" {
         v2_ok()
     } else {
-        manifest_ok()
+        image_ok(req)
     }
 }
 
@@ -783,4 +828,17 @@ fn reason(status: u16) -> &'static str {
         504 => "Gateway Timeout",
         _ => "Status",
     }
+}
+
+#[test]
+fn the_fake_images_digests_are_the_hashes_of_its_bytes() {
+    use super::seed::sha256_digest;
+    assert_eq!(sha256_digest(MANIFEST.as_bytes()), DIGEST);
+    assert_eq!(sha256_digest(CONFIG), CONFIG_DIGEST);
+    assert_eq!(sha256_digest(LAYER), LAYER_DIGEST);
+    let manifest: serde_json::Value = serde_json::from_str(MANIFEST).unwrap();
+    assert_eq!(manifest["config"]["digest"], CONFIG_DIGEST);
+    assert_eq!(manifest["config"]["size"], CONFIG.len());
+    assert_eq!(manifest["layers"][0]["digest"], LAYER_DIGEST);
+    assert_eq!(manifest["layers"][0]["size"], LAYER.len());
 }

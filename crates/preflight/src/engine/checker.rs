@@ -42,12 +42,14 @@ pub const DEFAULT_REGISTRY_CONCURRENCY: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Depth {
-    /// The manifest exists (a `HEAD`), and the required platforms are in its index.
-    #[default]
+    /// The manifest exists (a `HEAD`), and the required platforms are in its index. Cheaper, and
+    /// on Docker Hub it spends no pull; but a missing layer or config blob passes.
     Manifest,
-    /// What a node's pull reads: for each platform it pulls (required ones, else `linux/amd64`),
-    /// its manifest, the config blob (its bytes verified) and every layer, through redirects to
-    /// storage.
+    /// What a node's pull reads (the default): for each platform it pulls (required ones, else
+    /// `linux/amd64`), its manifest, the config blob (its bytes verified) and every layer,
+    /// through redirects to storage. On Docker Hub only with
+    /// [`allow_hub_pulls`](CheckerBuilder::allow_hub_pulls): each manifest GET is a pull there.
+    #[default]
     Blobs,
 }
 
@@ -239,7 +241,7 @@ impl CheckerBuilder {
         self
     }
 
-    /// How much of the pull path to read (default [`Depth::Manifest`]).
+    /// How much of the pull path to read (default [`Depth::Blobs`], what a node's pull reads).
     #[must_use]
     pub fn depth(mut self, depth: Depth) -> Self {
         self.depth = depth;

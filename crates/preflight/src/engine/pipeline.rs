@@ -1,8 +1,8 @@
 //! The per-image pipeline: the stage order, written once. The registry-wide stages run once per
 //! registry in a [`Session`] and are shared; then, for each credential the node would try, `auth`
-//! → `manifest` → `platform`; then the expected digest. The credential loop and the deadline are
-//! handled here and nowhere else; what each stage did goes into one [`Trail`], from which the
-//! image's report is made.
+//! → `manifest` → `platform` → `blobs` (at [`Depth::Blobs`], the default); then the expected
+//! digest. The credential loop and the deadline are handled here and nowhere else; what each
+//! stage did goes into one [`Trail`], from which the image's report is made.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

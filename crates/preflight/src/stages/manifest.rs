@@ -132,6 +132,7 @@ pub(crate) async fn head(
         Ok(answer) => answer,
         Err(failed) => return failed,
     };
+    let method = if with_body { "GET" } else { "HEAD" };
     let rate_limit = RateLimit::from_headers(|n| header(&headers, n));
     let challenge = (status == StatusCode::UNAUTHORIZED)
         .then(|| header(&headers, WWW_AUTHENTICATE).and_then(Challenge::parse))
@@ -178,7 +179,7 @@ pub(crate) async fn head(
             );
             Err(with_suggestions(target, access, d).await)
         }
-        StatusCode::NOT_FOUND => Err(not_found(target, access).await),
+        StatusCode::NOT_FOUND => Err(not_found(target, access, body.as_deref()).await),
         StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(
             Stage::Manifest,
             &url,
@@ -190,7 +191,7 @@ pub(crate) async fn head(
             Code::RegistryError,
             Stage::Manifest,
             format!(
-                "HEAD {url} answered {s}{}",
+                "{method} {url} answered {s}{}",
                 if tries > 1 {
                     format!(" ({tries} tries)")
                 } else {
@@ -202,12 +203,12 @@ pub(crate) async fn head(
         s if s.is_redirection() => Err(Diagnosis::new(
             Code::RegistryError,
             Stage::Manifest,
-            redirected(&url, s, header(&headers, LOCATION)),
+            redirected(method, &url, s, header(&headers, LOCATION)),
         )),
         s => Err(Diagnosis::new(
             Code::RegistryError,
             Stage::Manifest,
-            format!("HEAD {url} answered an unexpected {s}"),
+            format!("{method} {url} answered an unexpected {s}"),
         )),
     };
     Outcome {
@@ -219,7 +220,8 @@ pub(crate) async fn head(
 }
 
 /// Sends the manifest request (retried when the registry fails transiently): its status,
-/// headers, the body when asked for and the answer is a success, and the tries it took.
+/// headers, the body when asked for and the answer is a success or a 404 (whose error body tells
+/// a missing repository from a missing tag), and the tries it took.
 async fn send(
     target: Target<'_>,
     access: &Access,
@@ -257,6 +259,11 @@ async fn send(
     };
     let status = resp.status();
     let headers = resp.headers().clone();
+    if with_body && status == StatusCode::NOT_FOUND {
+        // An error body that cannot be read is one without codes: the 404 still decides.
+        let body = http::read_body(resp, ERROR_BODY_LIMIT, &ep.host, deadline).await;
+        return Ok((status, headers, Some(body.unwrap_or_default()), tries));
+    }
     if !(with_body && status.is_success()) {
         return Ok((status, headers, None, tries));
     }
@@ -271,14 +278,14 @@ async fn send(
 
 /// Says where a manifest request was redirected, naming only the target's origin: the rest of a
 /// storage URL may be a signed, secret-bearing query.
-fn redirected(url: &str, status: StatusCode, location: Option<&str>) -> String {
+fn redirected(method: &str, url: &str, status: StatusCode, location: Option<&str>) -> String {
     let target = location.and_then(|l| reqwest::Url::parse(url).ok()?.join(l).ok());
     match target {
         Some(t) => format!(
-            "HEAD {url} answered {status}, a redirect to {} that is not followed: registries serve manifests themselves, and credentials never go to another host",
+            "{method} {url} answered {status}, a redirect to {} that is not followed: registries serve manifests themselves, and credentials never go to another host",
             t.origin().ascii_serialization()
         ),
-        None => format!("HEAD {url} answered {status} without a usable Location"),
+        None => format!("{method} {url} answered {status} without a usable Location"),
     }
 }
 
@@ -347,13 +354,18 @@ fn unauthorized(target: Target<'_>, headers: &HeaderMap, ctx: AccessContext<'_>)
 
 /// A 404 on the manifest: the spec's registry says `MANIFEST_UNKNOWN` whether the tag or the whole
 /// repository is missing, so the error body alone cannot tell; `tags/list` answers `NAME_UNKNOWN`
-/// for a missing repository. Neither GET counts as a pull.
-async fn not_found(target: Target<'_>, access: &Access) -> Diagnosis {
+/// for a missing repository. Neither GET counts as a pull. `read` is the manifest's error body
+/// when the stage's own request was a GET: it is not asked for again.
+async fn not_found(target: Target<'_>, access: &Access, read: Option<&[u8]>) -> Diagnosis {
     let Target { ep, reference, .. } = target;
     let what = describe_ref(reference);
     let repo = format!("{}/{}", reference.registry(), reference.repository());
-    let manifest_url = ep.manifest_url(reference.repository(), &reference.manifest_reference());
-    let first = error_code(target, &manifest_url, access).await;
+    let first = if let Some(body) = read {
+        error_codes(body)
+    } else {
+        let manifest_url = ep.manifest_url(reference.repository(), &reference.manifest_reference());
+        error_code(target, &manifest_url, access).await
+    };
     let codes = match first {
         Some(codes) if codes.contains(&ErrorCode::NameUnknown) => Some(codes),
         _ => {
@@ -449,7 +461,12 @@ async fn error_code(target: Target<'_>, url: &str, access: &Access) -> Option<Ve
     let body = http::read_body(resp, ERROR_BODY_LIMIT, &ep.host, deadline)
         .await
         .ok()?;
-    let codes: Vec<ErrorCode> = wire::decode_errors(&body)
+    error_codes(&body)
+}
+
+/// The error codes of a 404's body; `None` when it has none that decode.
+fn error_codes(body: &[u8]) -> Option<Vec<ErrorCode>> {
+    let codes: Vec<ErrorCode> = wire::decode_errors(body)
         .into_iter()
         .map(|e| e.code)
         .collect();

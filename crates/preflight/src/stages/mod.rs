@@ -7,10 +7,10 @@
 //!   per registry and shared by its images;
 //! - `auth` — pull access: Basic, or a token from the realm of a `Bearer` challenge (the registry
 //!   walk runs it too);
-//! - `manifest` — the manifest `HEAD`, and why it failed;
+//! - `manifest` — the manifest (a `GET` at the default depth, else a `HEAD`), and why it failed;
 //! - `platform` — the platforms an index offers (or a config declares), against those required;
 //! - `blobs` — the rest of the pull path: the platform's manifest, the config (verified) and every
-//!   layer, through redirects to storage (`--depth blobs`);
+//!   layer, through redirects to storage (`--depth blobs`, the default);
 //! - `digest` — the digest the tag points at, against the one the push produced.
 //!
 //! The order is written once, in the engine's pipeline. A new stage is a module here, a variant of
