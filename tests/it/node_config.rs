@@ -56,10 +56,7 @@ fn a_mirror_serves_what_the_registry_lacks() {
     assert_eq!(run.code_of(0), None, "{}", run.stdout);
     let image = run.image(0);
     assert_eq!(image["runtime"], "cri-o");
-    assert_eq!(
-        image["host"],
-        format!("http://{}", mirror.host())
-    );
+    assert_eq!(image["host"], format!("http://{}", mirror.host()));
     // The upstream lacks it: without the mirror it is not pullable.
     let bare = conf.with_file_name("bare.conf");
     std::fs::write(

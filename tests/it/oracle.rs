@@ -10,8 +10,13 @@
 //! the suite's DNS server, never as `localhost` or `127.0.0.1`, which containerd 1.6 talks
 //! plain HTTP to by default: the transport is what the row configures, not a loopback rule.
 //!
-//! preflight checks every row with `--depth blobs`, the whole pull path, as the runtimes pull.
-//! Rows marked `depth_blobs` are faults only that finds (a blob, a platform manifest).
+//! preflight checks every row twice, each time given a runtime's own configuration: under
+//! `--runtime containerd --runtime-version 1.6` (Debian's containerd) with the hosts directory
+//! `ctr --hosts-dir` reads, and under `--runtime cri-o` with podman's `registries.conf` and CA.
+//! Each verdict is compared with that runtime's pull. Both check the whole pull path (the default
+//! depth); rows marked `depth_blobs` are faults only that finds (a blob, a platform manifest).
+//! Rows with a node configuration of their own (mirrors, rewrites, blocked registries, short
+//! names, a hosts.toml containerd 1.6 ignores) write it once and give the same files to all.
 //!
 //! `cargo nextest run -p preflight-cli -E 'test(/oracle/)' --no-capture` prints every row with
 //! what each of the three said and how long it took.
@@ -31,7 +36,7 @@ use crate::support::runtime::{
     write_registries_conf,
 };
 use crate::support::seed::{self, ImageKind, Pushed};
-use crate::support::token::TokenServer;
+use crate::support::token::{TokenMode, TokenServer};
 
 /// The name every row's registry is reached by; the test certificates are valid for it.
 const NAME: &str = "registry.preflight.test";
@@ -61,13 +66,24 @@ struct Row {
     /// Also the repository's name, so it is kebab-case.
     name: &'static str,
     build: fn(&Env, &str) -> Case,
+    /// preflight's verdict under the containerd profile of the Debian containerd
+    /// (`--runtime containerd --runtime-version 1.6`), given containerd's configuration.
     preflight: Verdict,
+    /// preflight's verdict under `--runtime cri-o`, given podman's configuration, where it
+    /// differs from `preflight`'s.
+    cri_o: Option<Verdict>,
     containerd: Pull,
     podman: Pull,
     /// Found only by a whole pull (`--depth blobs`), not by `--depth manifest`.
     depth_blobs: bool,
     /// Why a runtime's verdict differs from preflight's, when that is right.
     disagreement: Option<&'static str>,
+}
+
+/// A runtime's configuration for a row, which preflight is given too.
+enum Node<'a> {
+    Containerd(&'a PullConfig),
+    CriO(&'a PullConfig),
 }
 
 /// What every row shares: one DNS server, one PKI, one containerd.
@@ -95,6 +111,12 @@ struct Case {
     host: String,
     transport: Transport,
     credentials: Option<(&'static str, &'static str)>,
+    /// A hosts directory of the row's own, instead of one `hosts.toml` for `host`.
+    hosts_dir: Option<PathBuf>,
+    /// A `registries.conf` of the row's own, instead of one `[[registry]]` for `host`.
+    registries_conf: Option<PathBuf>,
+    /// The runtimes wait out a dial timeout: give their pulls minutes.
+    slow: bool,
     /// Held only so they outlive the row.
     servers: Vec<Box<dyn Any>>,
 }
@@ -106,8 +128,29 @@ impl Case {
             host: registry_host,
             transport,
             credentials: None,
+            hosts_dir: None,
+            registries_conf: None,
+            slow: false,
             servers: Vec::new(),
         }
+    }
+
+    /// The node configuration, written by the row: `hosts` is the hosts directory's content
+    /// (`HOST-DIR/hosts.toml` → text), `conf` the `registries.conf`.
+    fn with_node_config(mut self, hosts: &[(&str, &str)], conf: &str) -> Case {
+        let dir = tempfile::tempdir().expect("node config dir");
+        let root = dir.path().join("hosts.d");
+        std::fs::create_dir_all(&root).expect("create hosts dir");
+        for (host, text) in hosts {
+            let at = root.join(host);
+            std::fs::create_dir_all(&at).expect("create host dir");
+            std::fs::write(at.join("hosts.toml"), text).expect("write hosts.toml");
+        }
+        let conf_path = dir.path().join("registries.conf");
+        std::fs::write(&conf_path, conf).expect("write registries.conf");
+        self.hosts_dir = Some(root);
+        self.registries_conf = Some(conf_path);
+        self.keep(dir)
     }
 
     fn keep(mut self, server: impl Any) -> Case {
@@ -135,21 +178,29 @@ impl Case {
         format!("{scheme}://{}", self.host)
     }
 
-    /// preflight's flags for this node configuration.
-    fn preflight_args(&self, env: &Env, dir: &Path) -> Vec<String> {
-        // The whole pull path, as a runtime pulls it.
-        let mut args = vec![
-            "--depth".to_owned(),
-            "blobs".to_owned(),
-            "--dns-server".to_owned(),
-            env.dns.addr.to_string(),
-        ];
-        match &self.transport {
-            Transport::PlainHttp => args.extend(["--plain-http".to_owned(), self.host.clone()]),
-            Transport::Tls { ca: Some(ca) } => {
-                args.extend(["--ca-file".to_owned(), path_str(ca).to_owned()]);
+    /// preflight's flags for the same node configuration as a runtime's: containerd's hosts
+    /// directory under the containerd 1.6 profile, podman's `registries.conf` and CA under the
+    /// CRI-O profile.
+    fn preflight_args(&self, env: &Env, dir: &Path, node: &Node<'_>) -> Vec<String> {
+        let mut args = vec!["--dns-server".to_owned(), env.dns.addr.to_string()];
+        match node {
+            Node::Containerd(config) => {
+                args.extend(
+                    ["--runtime", "containerd", "--runtime-version", "1.6"].map(str::to_owned),
+                );
+                if let Some(hosts) = &config.hosts_dir {
+                    args.extend(["--hosts-dir".to_owned(), path_str(hosts).to_owned()]);
+                }
             }
-            Transport::Tls { ca: None } => {}
+            Node::CriO(config) => {
+                args.extend(["--runtime", "cri-o"].map(str::to_owned));
+                if let Some(conf) = &config.registries_conf {
+                    args.extend(["--registries-conf".to_owned(), path_str(conf).to_owned()]);
+                }
+                if let (Some(_), Some(ca)) = (&config.cert_dir, self.ca()) {
+                    args.extend(["--ca-file".to_owned(), path_str(ca).to_owned()]);
+                }
+            }
         }
         if let Some((user, password)) = self.credentials {
             let config = docker_config(dir, &[(&self.host, user, password)]);
@@ -162,15 +213,12 @@ impl Case {
     /// containerd's view of the same: a hosts directory with this registry's `hosts.toml`.
     fn containerd_config(&self, env: &Env, dir: &Path) -> PullConfig {
         PullConfig {
-            hosts_dir: Some(write_hosts_dir(
-                dir,
-                &self.host,
-                &self.url(),
-                self.ca(),
-                false,
-            )),
+            hosts_dir: Some(self.hosts_dir.clone().unwrap_or_else(|| {
+                write_hosts_dir(dir, &self.host, &self.url(), self.ca(), false)
+            })),
             credentials: self.credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
             resolv_conf: Some(env.dns.resolv_conf.clone()),
+            timeout: self.slow.then_some(SLOW_PULL),
             ..PullConfig::default()
         }
     }
@@ -179,14 +227,22 @@ impl Case {
     fn podman_config(&self, env: &Env, dir: &Path) -> PullConfig {
         let insecure = matches!(self.transport, Transport::PlainHttp);
         PullConfig {
-            registries_conf: Some(write_registries_conf(dir, &self.host, insecure)),
+            registries_conf: Some(
+                self.registries_conf
+                    .clone()
+                    .unwrap_or_else(|| write_registries_conf(dir, &self.host, insecure)),
+            ),
             cert_dir: self.ca().map(|ca| write_cert_dir(dir, ca)),
             credentials: self.credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
             resolv_conf: Some(env.dns.resolv_conf.clone()),
+            timeout: self.slow.then_some(SLOW_PULL),
             ..PullConfig::default()
         }
     }
 }
+
+/// How long a runtime may wait out a black-holed mirror (seen: containerd ~60 s, podman ~120 s).
+const SLOW_PULL: Duration = Duration::from_secs(200);
 
 /// `registry.preflight.test:PORT` for a registry listening on loopback.
 fn named(registry: &Registry) -> String {
@@ -464,11 +520,169 @@ fn platform_manifest_deleted(_: &Env, repo: &str) -> Case {
     .keep(registry)
 }
 
+/// A token service that answers the `OAuth2` POST with 501 and a GET as usual; credentials
+/// configured.
+fn token_post_not_implemented(env: &Env, repo: &str) -> Case {
+    let (tokens, registry) = token_registry(env, repo);
+    tokens.set_mode(TokenMode::PostNotImplemented);
+    Case::new(named(&registry), &format!("{repo}:v1"), ca_for_all(env))
+        .with_credentials(USER, PASSWORD)
+        .keep(registry)
+        .keep(tokens)
+}
+
+/// A TLS registry reached as `localhost:PORT` with no host configuration (the CA trusted where
+/// a runtime takes one for every registry: podman's cert dir, preflight's --ca-file).
+fn tls_on_localhost_unconfigured(env: &Env, repo: &str) -> Case {
+    let registry = tls_registry(env, repo);
+    let host = format!("localhost:{}", registry.addr.port());
+    Case::new(host, &format!("{repo}:v1"), ca_for_all(env))
+        .with_node_config(&[], "")
+        .keep(registry)
+}
+
+/// A plain-HTTP registry on `127.0.0.1:PORT`, nothing configured for it.
+fn plain_http_on_loopback_unconfigured(_: &Env, repo: &str) -> Case {
+    let (registry, _) = plain_registry(repo, ImageKind::OciManifest);
+    Case::new(
+        registry.host(),
+        &format!("{repo}:v1"),
+        Transport::Tls { ca: None },
+    )
+    .with_node_config(&[], "")
+    .keep(registry)
+}
+
+/// `hosts.toml` / `registries.conf` naming `mirror` before the registry at `upstream`, both
+/// plain HTTP.
+fn with_mirror(case: Case, upstream: &str, mirror: &str) -> Case {
+    let hosts = format!(
+        "server = \"http://{upstream}\"\n\n[host.\"http://{mirror}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+    );
+    let conf = format!(
+        "[[registry]]\nlocation = \"{upstream}\"\ninsecure = true\n\n[[registry.mirror]]\nlocation = \"{mirror}\"\ninsecure = true\n"
+    );
+    case.with_node_config(&[(upstream, &hosts)], &conf)
+}
+
+/// The mirror has the image; the registry it mirrors does not.
+fn mirror_serves_what_upstream_lacks(_: &Env, repo: &str) -> Case {
+    let (mirror, _) = plain_registry(repo, ImageKind::OciManifest);
+    let upstream = Registry::plain();
+    let up = named(&upstream);
+    let case = Case::new(up.clone(), &format!("{repo}:v1"), Transport::PlainHttp);
+    with_mirror(case, &up, &named(&mirror))
+        .keep(mirror)
+        .keep(upstream)
+}
+
+/// The mirror refuses connections; the registry serves the image.
+fn mirror_refused_upstream_serves(_: &Env, repo: &str) -> Case {
+    let (upstream, _) = plain_registry(repo, ImageKind::OciManifest);
+    let up = named(&upstream);
+    let dead = format!("{NAME}:{}", net::refused_port());
+    let case = Case::new(up.clone(), &format!("{repo}:v1"), Transport::PlainHttp);
+    with_mirror(case, &up, &dead).keep(upstream)
+}
+
+/// The mirror never answers a connection; the registry serves the image. The runtimes wait
+/// out their dial timeout (a minute or two) before going on.
+fn mirror_black_holed_upstream_serves(_: &Env, repo: &str) -> Case {
+    let (upstream, _) = plain_registry(repo, ImageKind::OciManifest);
+    let up = named(&upstream);
+    let hole = net::BlackHole::new();
+    let dead = format!("{NAME}:{}", hole.addr.port());
+    let mut case = Case::new(up.clone(), &format!("{repo}:v1"), Transport::PlainHttp);
+    case.slow = true;
+    with_mirror(case, &up, &dead).keep(upstream).keep(hole)
+}
+
+/// `hosts.toml` with `server` and `ca` and no `[host]` table: containerd 1.6 ignores the whole
+/// file, CA included.
+fn hosts_toml_without_host_table(env: &Env, repo: &str) -> Case {
+    let registry = tls_registry(env, repo);
+    let host = named(&registry);
+    let hosts = format!(
+        "server = \"https://{host}\"\nca = {:?}\n",
+        path_str(&env.pki.ca.pem_path)
+    );
+    let conf = format!("[[registry]]\nlocation = \"{host}\"\n");
+    Case::new(host.clone(), &format!("{repo}:v1"), ca_for_all(env))
+        .with_node_config(&[(&host, &hosts)], &conf)
+        .keep(registry)
+}
+
+/// registries.conf blocks the registry; containerd has no such setting.
+fn registry_blocked(_: &Env, repo: &str) -> Case {
+    let (registry, _) = plain_registry(repo, ImageKind::OciManifest);
+    let host = named(&registry);
+    let hosts = format!(
+        "server = \"http://{host}\"\n\n[host.\"http://{host}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+    );
+    let conf = format!("[[registry]]\nlocation = \"{host}\"\ninsecure = true\nblocked = true\n");
+    Case::new(host.clone(), &format!("{repo}:v1"), Transport::PlainHttp)
+        .with_node_config(&[(&host, &hosts)], &conf)
+        .keep(registry)
+}
+
+/// The image is named by a registry the DNS does not know; registries.conf rewrites that
+/// prefix to the real registry. containerd has no rewrites.
+fn location_rewrite(_: &Env, repo: &str) -> Case {
+    let (registry, _) = plain_registry(repo, ImageKind::OciManifest);
+    let host = named(&registry);
+    let conf = format!(
+        "[[registry]]\nprefix = \"{UNKNOWN_NAME}\"\nlocation = \"{host}\"\ninsecure = true\n"
+    );
+    Case::new(
+        UNKNOWN_NAME.to_owned(),
+        &format!("{repo}:v1"),
+        Transport::PlainHttp,
+    )
+    .with_node_config(&[], &conf)
+    .keep(registry)
+}
+
+/// A short name (`oracle/…:v1`, no registry), with one or two search registries.
+fn short_name_with(repo: &str, search: &[&str], registry: Registry) -> Case {
+    let list = search
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut conf =
+        format!("unqualified-search-registries = [{list}]\nshort-name-mode = \"enforcing\"\n");
+    for s in search {
+        conf.push_str(&format!(
+            "\n[[registry]]\nlocation = {s:?}\ninsecure = true\n"
+        ));
+    }
+    let mut case = Case::new(String::new(), &format!("{repo}:v1"), Transport::PlainHttp)
+        .with_node_config(&[], &conf)
+        .keep(registry);
+    case.image = format!("{repo}:v1");
+    case.host = search[0].to_owned();
+    case
+}
+
+fn short_name_one_search_registry(_: &Env, repo: &str) -> Case {
+    let (registry, _) = plain_registry(repo, ImageKind::OciManifest);
+    let host = named(&registry);
+    short_name_with(repo, &[&host], registry)
+}
+
+fn short_name_ambiguous(_: &Env, repo: &str) -> Case {
+    let (registry, _) = plain_registry(repo, ImageKind::OciManifest);
+    let host = named(&registry);
+    let other = format!("{NAME}:{}", net::refused_port());
+    short_name_with(repo, &[&host, &other], registry)
+}
+
 const ROWS: &[Row] = &[
     Row {
         name: "plain-http-pullable",
         build: plain_http_pullable,
         preflight: Verdict::Pullable,
+        cri_o: None,
         containerd: Pull::Pulls,
         podman: Pull::Pulls,
         depth_blobs: false,
@@ -478,6 +692,7 @@ const ROWS: &[Row] = &[
         name: "tls-with-ca-pullable",
         build: tls_with_ca_pullable,
         preflight: Verdict::Pullable,
+        cri_o: None,
         containerd: Pull::Pulls,
         podman: Pull::Pulls,
         depth_blobs: false,
@@ -487,6 +702,7 @@ const ROWS: &[Row] = &[
         name: "basic-right-password-pullable",
         build: basic_right_password,
         preflight: Verdict::Pullable,
+        cri_o: None,
         containerd: Pull::Pulls,
         podman: Pull::Pulls,
         depth_blobs: false,
@@ -496,6 +712,7 @@ const ROWS: &[Row] = &[
         name: "token-auth-pullable",
         build: token_auth,
         preflight: Verdict::Pullable,
+        cri_o: None,
         containerd: Pull::Pulls,
         podman: Pull::Pulls,
         depth_blobs: false,
@@ -505,6 +722,7 @@ const ROWS: &[Row] = &[
         name: "token-anonymous-public-pullable",
         build: token_anonymous_public,
         preflight: Verdict::Pullable,
+        cri_o: None,
         containerd: Pull::Pulls,
         podman: Pull::Pulls,
         depth_blobs: false,
@@ -514,6 +732,7 @@ const ROWS: &[Row] = &[
         name: "docker-list-pullable",
         build: docker_list_pullable,
         preflight: Verdict::Pullable,
+        cri_o: None,
         containerd: Pull::Pulls,
         podman: Pull::Pulls,
         depth_blobs: false,
@@ -523,6 +742,7 @@ const ROWS: &[Row] = &[
         name: "missing-tag",
         build: missing_tag,
         preflight: Verdict::Code("manifest-unknown"),
+        cri_o: None,
         containerd: Pull::Fails("failed to resolve reference … missing-tag:v2: not found"),
         podman: Pull::Fails("reading manifest v2 in … manifest unknown"),
         depth_blobs: false,
@@ -532,6 +752,7 @@ const ROWS: &[Row] = &[
         name: "missing-repository",
         build: missing_repository,
         preflight: Verdict::Code("repository-not-found"),
+        cri_o: None,
         containerd: Pull::Fails("failed to resolve reference … repository-absent:v1: not found"),
         podman: Pull::Fails("reading manifest v1 in … manifest unknown"),
         depth_blobs: false,
@@ -541,6 +762,7 @@ const ROWS: &[Row] = &[
         name: "basic-no-credentials",
         build: basic_no_credentials,
         preflight: Verdict::Code("auth-required"),
+        cri_o: None,
         containerd: Pull::Fails("failed with status code [manifests v1]: 401 Unauthorized"),
         podman: Pull::Fails("unauthorized: authentication required"),
         depth_blobs: false,
@@ -550,6 +772,7 @@ const ROWS: &[Row] = &[
         name: "basic-wrong-password",
         build: basic_wrong_password,
         preflight: Verdict::Code("auth-rejected"),
+        cri_o: None,
         containerd: Pull::Fails("failed with status code [manifests v1]: 401 Unauthorized"),
         podman: Pull::Fails("unauthorized: authentication required"),
         depth_blobs: false,
@@ -559,6 +782,7 @@ const ROWS: &[Row] = &[
         name: "tls-ca-not-given",
         build: tls_ca_not_given,
         preflight: Verdict::Code("tls-unknown-issuer"),
+        cri_o: None,
         containerd: Pull::Fails("x509: certificate signed by unknown authority"),
         podman: Pull::Fails("x509: certificate signed by unknown authority"),
         depth_blobs: false,
@@ -568,6 +792,7 @@ const ROWS: &[Row] = &[
         name: "token-insufficient-scope",
         build: token_insufficient_scope,
         preflight: Verdict::Code("access-denied"),
+        cri_o: None,
         containerd: Pull::Fails("insufficient_scope: authorization failed"),
         podman: Pull::Fails("denied: requested access to the resource is denied"),
         depth_blobs: false,
@@ -577,6 +802,7 @@ const ROWS: &[Row] = &[
         name: "tls-wrong-host",
         build: tls_wrong_host,
         preflight: Verdict::Code("tls-hostname-mismatch"),
+        cri_o: None,
         containerd: Pull::Fails(
             "x509: certificate is valid for other.preflight.test, not registry.preflight.test",
         ),
@@ -590,6 +816,7 @@ const ROWS: &[Row] = &[
         name: "tls-expired",
         build: tls_expired,
         preflight: Verdict::Code("tls-expired"),
+        cri_o: None,
         containerd: Pull::Fails("x509: certificate has expired or is not yet valid"),
         podman: Pull::Fails("x509: certificate has expired or is not yet valid"),
         depth_blobs: false,
@@ -599,6 +826,7 @@ const ROWS: &[Row] = &[
         name: "tls-to-plain-registry",
         build: tls_to_plain_registry,
         preflight: Verdict::Code("tls-server-speaks-http"),
+        cri_o: None,
         containerd: Pull::Fails("http: server gave HTTP response to HTTPS client"),
         podman: Pull::Fails("http: server gave HTTP response to HTTPS client"),
         depth_blobs: false,
@@ -608,22 +836,19 @@ const ROWS: &[Row] = &[
         name: "plain-http-to-tls-registry",
         build: plain_http_to_tls_registry,
         preflight: Verdict::Code("plain-http-to-tls"),
+        // registries.conf's nearest to plain HTTP is `insecure = true`: HTTPS without
+        // verification first, then HTTP — so a CRI-O node so configured pulls.
+        cri_o: Some(Verdict::Pullable),
         containerd: Pull::Fails("failed with status code [manifests v1]: 400 Bad Request"),
         podman: Pull::Pulls,
         depth_blobs: false,
-        disagreement: Some(
-            "podman pulls: registries.conf has no plain-HTTP-only setting, and `insecure = true` (the \
-             nearest to --plain-http) means HTTPS without verification first, then HTTP \
-             (containers/image sysregistriesv2 and docker_client.go), so a CRI-O node configured \
-             so pulls. preflight's --plain-http states a containerd `http://` host. A gap in \
-             preflight, not a runtime quirk: the cri-o profile (issue 13, point 1) must predict \
-             pullable here",
-        ),
+        disagreement: None,
     },
     Row {
         name: "tcp-refused",
         build: refused,
         preflight: Verdict::Code("tcp-refused"),
+        cri_o: None,
         containerd: Pull::Fails("dial tcp 127.0.0.1:… connect: connection refused"),
         podman: Pull::Fails("dial tcp 127.0.0.1:… connect: connection refused"),
         depth_blobs: false,
@@ -633,6 +858,7 @@ const ROWS: &[Row] = &[
         name: "dns-nxdomain",
         build: unknown_name,
         preflight: Verdict::Code("dns-nxdomain"),
+        cri_o: None,
         containerd: Pull::Fails("lookup absent.preflight.test on … no such host"),
         podman: Pull::Fails("lookup absent.preflight.test on … no such host"),
         depth_blobs: false,
@@ -642,6 +868,7 @@ const ROWS: &[Row] = &[
         name: "layer-blob-missing",
         build: layer_blob_missing,
         preflight: Verdict::Code("blob-unknown"),
+        cri_o: None,
         containerd: Pull::Fails(
             "could not fetch content descriptor … layer.v1.tar+gzip) from remote: not found",
         ),
@@ -653,6 +880,7 @@ const ROWS: &[Row] = &[
         name: "config-blob-corrupted",
         build: config_blob_corrupted,
         preflight: Verdict::Code("blob-digest-mismatch"),
+        cri_o: None,
         containerd: Pull::Fails("unexpected commit digest"),
         podman: Pull::Fails("config.json digest … does not match expected"),
         depth_blobs: true,
@@ -662,6 +890,7 @@ const ROWS: &[Row] = &[
         name: "index-without-node-platform",
         build: index_without_node_platform,
         preflight: Verdict::Code("platform-missing"),
+        cri_o: None,
         containerd: Pull::Fails("no match for platform in manifest"),
         podman: Pull::Fails("no image found in image index for architecture amd64"),
         depth_blobs: true,
@@ -671,18 +900,132 @@ const ROWS: &[Row] = &[
         name: "platform-manifest-deleted",
         build: platform_manifest_deleted,
         preflight: Verdict::Code("platform-manifest-missing"),
+        cri_o: None,
         containerd: Pull::Fails("content at … /manifests/sha256:… not found"),
         podman: Pull::Fails("reading manifest sha256:… manifest unknown"),
         depth_blobs: true,
+        disagreement: None,
+    },
+    Row {
+        name: "token-post-not-implemented",
+        build: token_post_not_implemented,
+        preflight: Verdict::Code("auth-server-error"),
+        // containers/image asks with a GET, which works.
+        cri_o: Some(Verdict::Pullable),
+        containerd: Pull::Fails("failed to fetch oauth token: unexpected status: 501"),
+        podman: Pull::Pulls,
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "tls-on-localhost-unconfigured",
+        build: tls_on_localhost_unconfigured,
+        preflight: Verdict::Code("plain-http-to-tls"),
+        cri_o: Some(Verdict::Pullable),
+        containerd: Pull::Fails("400 Bad Request"),
+        podman: Pull::Pulls,
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "plain-http-on-loopback-unconfigured",
+        build: plain_http_on_loopback_unconfigured,
+        preflight: Verdict::Pullable,
+        cri_o: Some(Verdict::Code("tls-server-speaks-http")),
+        containerd: Pull::Pulls,
+        podman: Pull::Fails("http: server gave HTTP response to HTTPS client"),
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "mirror-serves-what-upstream-lacks",
+        build: mirror_serves_what_upstream_lacks,
+        preflight: Verdict::Pullable,
+        cri_o: None,
+        containerd: Pull::Pulls,
+        podman: Pull::Pulls,
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "mirror-refused-upstream-serves",
+        build: mirror_refused_upstream_serves,
+        preflight: Verdict::Pullable,
+        cri_o: None,
+        containerd: Pull::Pulls,
+        podman: Pull::Pulls,
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "mirror-black-holed-upstream-serves",
+        build: mirror_black_holed_upstream_serves,
+        preflight: Verdict::Pullable,
+        cri_o: None,
+        containerd: Pull::Pulls,
+        podman: Pull::Pulls,
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "hosts-toml-without-host-table",
+        build: hosts_toml_without_host_table,
+        preflight: Verdict::Code("tls-unknown-issuer"),
+        cri_o: Some(Verdict::Pullable),
+        containerd: Pull::Fails("x509: certificate signed by unknown authority"),
+        podman: Pull::Pulls,
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "registry-blocked",
+        build: registry_blocked,
+        preflight: Verdict::Pullable,
+        cri_o: Some(Verdict::Code("registry-blocked")),
+        containerd: Pull::Pulls,
+        podman: Pull::Fails("is blocked in"),
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "location-rewrite",
+        build: location_rewrite,
+        preflight: Verdict::Code("dns-nxdomain"),
+        cri_o: Some(Verdict::Pullable),
+        containerd: Pull::Fails("no such host"),
+        podman: Pull::Pulls,
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "short-name-one-search-registry",
+        build: short_name_one_search_registry,
+        // containerd makes docker.io/… of a short name, which the node cannot resolve here.
+        preflight: Verdict::Code("dns-nxdomain"),
+        cri_o: Some(Verdict::Pullable),
+        containerd: Pull::Fails("no such host"),
+        podman: Pull::Pulls,
+        depth_blobs: false,
+        disagreement: None,
+    },
+    Row {
+        name: "short-name-ambiguous",
+        build: short_name_ambiguous,
+        preflight: Verdict::Code("dns-nxdomain"),
+        cri_o: Some(Verdict::Code("short-name-ambiguous")),
+        containerd: Pull::Fails("no such host"),
+        podman: Pull::Fails("short-name resolution enforced but cannot prompt without a TTY"),
+        depth_blobs: false,
         disagreement: None,
     },
 ];
 
 /// What one row saw.
 struct Seen {
-    /// preflight's code, `None` when it says pullable.
-    preflight: Option<String>,
-    preflight_output: String,
+    /// preflight's code under the containerd and the CRI-O profiles, `None` when it says
+    /// pullable.
+    preflight: [Option<String>; 2],
+    preflight_output: [String; 2],
     containerd: RuntimeOutcome,
     podman: RuntimeOutcome,
     /// Building the fixture, then preflight, containerd and podman.
@@ -700,26 +1043,46 @@ fn run_row(env: &Env, row: &Row) -> Seen {
     let case = (row.build)(env, &format!("oracle/{}", row.name));
     time(0);
 
-    let args = case.preflight_args(env, dir.path());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = check(&args);
-    let preflight = run.code_of(0);
-    time(1);
-
     let ctr_dir = dir.path().join("containerd");
     let podman_dir = dir.path().join("podman");
     for d in [&ctr_dir, &podman_dir] {
         std::fs::create_dir_all(d).expect("create runtime config dir");
     }
-    let containerd = env
-        .containerd
-        .ctr_pull(&case.image, &case.containerd_config(env, &ctr_dir));
-    time(2);
-    let podman = podman_pull(&case.image, &case.podman_config(env, &podman_dir));
-    time(3);
+    let ctr_config = case.containerd_config(env, &ctr_dir);
+    let podman_config = case.podman_config(env, &podman_dir);
+    let mut preflight = [None, None];
+    let mut preflight_output = [String::new(), String::new()];
+    for (i, node) in [Node::Containerd(&ctr_config), Node::CriO(&podman_config)]
+        .iter()
+        .enumerate()
+    {
+        let args = case.preflight_args(env, dir.path(), node);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = check(&args);
+        preflight[i] = run.code_of(0);
+        preflight_output[i] = format!("{}\n{}", run.stdout, run.stderr);
+    }
+    time(1);
+
+    // Both runtimes at once: a row that makes them wait out a dial timeout waits once.
+    let ((containerd, ctr_took), (podman, podman_took)) = std::thread::scope(|scope| {
+        let ctr = scope.spawn(|| {
+            let started = Instant::now();
+            (
+                env.containerd.ctr_pull(&case.image, &ctr_config),
+                started.elapsed(),
+            )
+        });
+        let started = Instant::now();
+        let podman = (podman_pull(&case.image, &podman_config), started.elapsed());
+        let ctr = ctr.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (ctr, podman)
+    });
+    took[2] = ctr_took;
+    took[3] = podman_took;
     Seen {
         preflight,
-        preflight_output: format!("{}\n{}", run.stdout, run.stderr),
+        preflight_output,
         containerd,
         podman,
         took,
@@ -729,15 +1092,23 @@ fn run_row(env: &Env, row: &Row) -> Seen {
 /// Where a row's expectation and what was seen differ; empty when they agree.
 fn problems(row: &Row, seen: &Seen) -> Vec<String> {
     let mut problems = Vec::new();
-    let expected = match row.preflight {
+    let code = |v: Verdict| match v {
         Verdict::Pullable => None,
         Verdict::Code(code) => Some(code),
     };
-    if seen.preflight.as_deref() != expected {
-        problems.push(format!(
-            "preflight: expected {:?}, got {:?}\n{}",
-            row.preflight, seen.preflight, seen.preflight_output
-        ));
+    for (i, (profile, expected)) in [
+        ("containerd 1.6", row.preflight),
+        ("cri-o", row.cri_o.unwrap_or(row.preflight)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if seen.preflight[i].as_deref() != code(expected) {
+            problems.push(format!(
+                "preflight ({profile}): expected {expected:?}, got {:?}\n{}",
+                seen.preflight[i], seen.preflight_output[i]
+            ));
+        }
     }
     for (runtime, expected, outcome) in [
         ("containerd", row.containerd, &seen.containerd),
@@ -758,10 +1129,9 @@ fn problems(row: &Row, seen: &Seen) -> Vec<String> {
 #[test]
 fn every_disagreement_in_the_oracle_table_has_a_reason() {
     for row in ROWS {
-        let pullable = row.preflight == Verdict::Pullable;
-        let agree = [row.containerd, row.podman]
-            .iter()
-            .all(|pull| (*pull == Pull::Pulls) == pullable);
+        let cri_o = row.cri_o.unwrap_or(row.preflight);
+        let agree = (row.containerd == Pull::Pulls) == (row.preflight == Verdict::Pullable)
+            && (row.podman == Pull::Pulls) == (cri_o == Verdict::Pullable);
         assert_eq!(
             agree,
             row.disagreement.is_none(),
@@ -807,7 +1177,14 @@ fn oracle_real_runtimes_agree_with_preflight() {
             row.name,
             seen.took[0].as_secs_f64(),
             seen.took[1].as_secs_f64(),
-            seen.preflight.as_deref().unwrap_or("pullable"),
+            match (&seen.preflight[0], &seen.preflight[1]) {
+                (a, b) if a == b => a.clone().unwrap_or_else(|| "pullable".to_owned()),
+                (a, b) => format!(
+                    "{} (cri-o: {})",
+                    a.as_deref().unwrap_or("pullable"),
+                    b.as_deref().unwrap_or("pullable")
+                ),
+            },
             if row.depth_blobs { " (pull path)" } else { "" },
             seen.took[2].as_secs_f64(),
             first_line(&seen.containerd),

@@ -100,6 +100,9 @@ pub struct PullConfig {
     pub cert_dir: Option<PathBuf>,
     /// A `resolv.conf` to resolve names with instead of the machine's (see [`NodeDns`]).
     pub resolv_conf: Option<PathBuf>,
+    /// How long the pull may take before it is killed; [`PULL_TIMEOUT`] when `None`. A row that
+    /// makes the runtime wait out a dial timeout needs minutes.
+    pub timeout: Option<Duration>,
 }
 
 /// The suite's DNS server where a runtime can use it: dnsmasq on port 53 of a loopback address
@@ -264,7 +267,7 @@ impl Containerd {
         args.push(reference.into());
         let mut cmd = runtime_command("ctr", &args, config.resolv_conf.as_deref());
         cmd.env("HOME", self.dir.path());
-        run_with_deadline(cmd, PULL_TIMEOUT)
+        run_with_deadline(cmd, config.timeout.unwrap_or(PULL_TIMEOUT))
     }
 
     /// The daemon's last log lines, for a failure message.
@@ -353,7 +356,7 @@ pub fn podman_pull(reference: &str, config: &PullConfig) -> RuntimeOutcome {
         .env("CONTAINERS_STORAGE_CONF", storage_conf)
         .env("CONTAINERS_REGISTRIES_CONF", registries_conf)
         .env("REGISTRY_AUTH_FILE", auth_file);
-    run_with_deadline(cmd, PULL_TIMEOUT)
+    run_with_deadline(cmd, config.timeout.unwrap_or(PULL_TIMEOUT))
 }
 
 /// Writes containerd's `DIR/HOST[:PORT]/hosts.toml` for one registry reached at `url`
