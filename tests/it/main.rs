@@ -18,6 +18,7 @@ mod library;
 mod network;
 mod oracle;
 mod platforms;
+mod proxy;
 mod pull_path;
 mod registry_answers;
 mod registry_cmd;

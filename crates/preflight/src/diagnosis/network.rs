@@ -9,8 +9,8 @@ use crate::diagnosis::{Code, Diagnosis, Stage};
 use crate::model::ratelimit::{self, RateLimit};
 use crate::model::wire;
 use crate::net::dns::DnsFailure;
-use crate::net::tls;
 use crate::net::proxy::ProxyFailure;
+use crate::net::tls;
 use crate::net::{http::HttpFailure, tcp::TcpFailure, tls::TlsFailure};
 
 /// The diagnosis for a 429, with `Retry-After` and the rate-limit headers.
@@ -96,7 +96,10 @@ pub(crate) fn proxy_diagnosis(f: &ProxyFailure, stage: Stage, target: &str) -> D
         ProxyFailure::Connect { .. } => {
             "nothing accepts connections at the proxy's address: check that the proxy runs and --proxy's host and port (the runtime's HTTPS_PROXY)".to_owned()
         }
-        ProxyFailure::Refused { status: 407, .. } => {
+        // 407 is the standard's; some proxies (tinyproxy) answer 401.
+        ProxyFailure::Refused {
+            status: 401 | 407, ..
+        } => {
             "the proxy wants credentials: give them in the proxy URL (http://USER:PASSWORD@HOST:PORT), as the runtime's HTTPS_PROXY must".to_owned()
         }
         ProxyFailure::Refused { status: 403 | 405, target, .. } => format!(

@@ -19,9 +19,7 @@ use crate::model::reference::Reference;
 use crate::net::Net;
 use crate::net::dns::{Dns, DnsConfig, DnsSetupError};
 use crate::net::proxy::{ProxyConfig, RawProxyUrl};
-use crate::net::{
-    ProxyUrlError, TlsMode, TransportSetupError, http::HttpClients, tls::TlsConfigs,
-};
+use crate::net::{ProxyUrlError, TlsMode, TransportSetupError, http::HttpClients, tls::TlsConfigs};
 use crate::registry::auth::TokenCache;
 use crate::registry::endpoint::Endpoint;
 use crate::registry::hosts::HostModes;

@@ -133,7 +133,10 @@ impl ProxyUrl {
                 scheme: url.scheme().to_owned(),
             });
         }
-        let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(invalid)?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(invalid)?;
         let auth = if url.username().is_empty() && url.password().is_none() {
             None
         } else {
@@ -152,10 +155,6 @@ impl ProxyUrl {
     /// The host without IPv6 brackets, to resolve.
     pub(crate) fn bare_host(&self) -> &str {
         self.host.trim_start_matches('[').trim_end_matches(']')
-    }
-
-    pub(crate) fn port(&self) -> u16 {
-        self.port
     }
 
     /// `http://HOST:PORT`, without the credentials, for reqwest (which gets them apart).
@@ -353,9 +352,7 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
 /// IPv4-mapped IPv6 addresses are their IPv4 address, as Go's `net.IP` treats them.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 @ IpAddr::V4(_) => v4,
     }
 }
@@ -725,7 +722,12 @@ mod tests {
             // Domain entries never match an IP literal.
             ("1.2.3.4.example", "1.2.3.4", 443, true),
             // Malformed entries are skipped, not fatal.
-            (":80, [, ]:, registry.example.com", "registry.example.com", 443, false),
+            (
+                ":80, [, ]:, registry.example.com",
+                "registry.example.com",
+                443,
+                false,
+            ),
             (",,, ", "registry.example.com", 443, true),
         ];
         for (list, host, port, want) in cases {
@@ -750,7 +752,7 @@ mod tests {
         let p = ProxyUrl::parse("proxy.internal:3128").unwrap();
         assert_eq!(p.to_string(), "http://proxy.internal:3128");
         let p = ProxyUrl::parse("http://proxy.internal").unwrap();
-        assert_eq!(p.port(), 80);
+        assert_eq!(p.port, 80);
         let p = ProxyUrl::parse("http://us%40r:p%3Ass@proxy:3128/").unwrap();
         assert_eq!(p.to_string(), "http://***@proxy:3128");
         assert_eq!(format!("{p:?}"), "ProxyUrl(http://***@proxy:3128)");
@@ -799,7 +801,10 @@ mod tests {
             parse_status_line("HTTP/1.0 403 Forbidden"),
             Some((403, "Forbidden".to_owned()))
         );
-        assert_eq!(parse_status_line("HTTP/1.1 200"), Some((200, String::new())));
+        assert_eq!(
+            parse_status_line("HTTP/1.1 200"),
+            Some((200, String::new()))
+        );
         assert_eq!(parse_status_line("SSH-2.0-OpenSSH"), None);
         assert_eq!(parse_status_line("HTTP/1.1 20x OK"), None);
     }

@@ -313,7 +313,14 @@ async fn check_blob(
     } else {
         client.head(&url)
     };
-    let resp = send(access.apply(req), &target.net.http, &ep.host, &url, target.deadline).await?;
+    let resp = send(
+        access.apply(req),
+        &target.net.http,
+        &ep.host,
+        &url,
+        target.deadline,
+    )
+    .await?;
     let what = if is_config { "config" } else { "layer" };
     let status = resp.status();
     let resp = if status.is_redirection() {

@@ -223,8 +223,8 @@ async fn config_platform(
                 &host,
                 deadline,
             )
-                .await?
-                .0
+            .await?
+            .0
         }
     };
     Ok(platform::image_config_platform(&bytes)?)

@@ -14,8 +14,8 @@ use crate::diagnosis::network::{dns_diagnosis, proxy_diagnosis, tcp_diagnosis, t
 use crate::model::challenge::Challenge;
 use crate::model::ratelimit::RateLimit;
 use crate::net::Net;
-use crate::net::{TlsMode, tls::TlsFailure};
 use crate::net::proxy::{self, ProxyFailure, ProxyUrl};
+use crate::net::{TlsMode, tls::TlsFailure};
 use crate::net::{tcp, tls};
 use crate::registry::endpoint::Endpoint;
 use crate::report::StageResult;
@@ -105,7 +105,16 @@ pub(crate) async fn reach(
     if ep.mode == TlsMode::PlainHttp {
         drop(stream);
     } else {
-        tls_stage(net, ep, stream, Route::Direct(connected), deadline, log, reached).await?;
+        tls_stage(
+            net,
+            ep,
+            stream,
+            Route::Direct(connected),
+            deadline,
+            log,
+            reached,
+        )
+        .await?;
     }
     Ok(Some(connected))
 }
@@ -131,10 +140,7 @@ async fn reach_via_proxy(
                 proxy: proxy.to_string(),
                 source,
             };
-            return Err(log.fail(
-                started,
-                proxy_diagnosis(&f, Stage::Dns, &ep.authority()),
-            ));
+            return Err(log.fail(started, proxy_diagnosis(&f, Stage::Dns, &ep.authority())));
         }
     };
     let resolved = if proxy_host.parse::<std::net::IpAddr>().is_ok() {
@@ -170,7 +176,8 @@ async fn reach_via_proxy(
     let tunnel = proxy::tunnel(proxy, &ips, &target, deadline)
         .await
         .map_err(|f| log.fail(started, proxy_diagnosis(&f, Stage::Tcp, &ep.authority())))?;
-    net.dns.settle(proxy_host, settled(&ips, tunnel.proxy_addr.ip()));
+    net.dns
+        .settle(proxy_host, settled(&ips, tunnel.proxy_addr.ip()));
     log.pass(
         Stage::Tcp,
         started,
