@@ -82,24 +82,24 @@ impl HttpClients {
         );
         // Through a proxy, reqwest resolves only the proxy's name.
         if let Some(dns) = dns_failure_in(e) {
-            return HttpFailure::Proxy(ProxyFailure::Resolve {
+            return HttpFailure::Proxy(Box::new(ProxyFailure::Resolve {
                 proxy: proxy.to_string(),
                 source: dns.clone(),
-            });
+            }));
         }
         match failure {
-            HttpFailure::Connect(t) => HttpFailure::Proxy(ProxyFailure::Connect {
+            HttpFailure::Connect(t) => HttpFailure::Proxy(Box::new(ProxyFailure::Connect {
                 proxy: proxy.to_string(),
                 failures: vec![t],
-            }),
+            })),
             // A tunnel the proxy refused: reqwest says so as a connect error with no I/O error
             // under it, and keeps the status to itself.
             HttpFailure::Protocol { detail } if e.is_connect() && url.scheme() == "https" => {
-                HttpFailure::Proxy(ProxyFailure::Tunnel {
+                HttpFailure::Proxy(Box::new(ProxyFailure::Tunnel {
                     proxy: proxy.to_string(),
                     target,
                     detail,
-                })
+                }))
             }
             other => other,
         }
@@ -180,7 +180,7 @@ pub(crate) enum HttpFailure {
     },
     /// The node's proxy could not carry the exchange.
     #[error(transparent)]
-    Proxy(ProxyFailure),
+    Proxy(Box<ProxyFailure>),
     /// A body was larger than we are willing to read.
     #[error("the response body is larger than {limit} bytes")]
     BodyTooLarge {

@@ -501,7 +501,7 @@ fn describe_connect(failures: &[TcpFailure]) -> String {
             let text = f.to_string();
             // reqwest does not say which address it tried.
             match text.split_once(": ") {
-                Some((addr, why)) if addr == "0.0.0.0:0" => why.to_owned(),
+                Some(("0.0.0.0:0", why)) => why.to_owned(),
                 _ => text,
             }
         })
