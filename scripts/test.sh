@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the real servers the integration
-# tests start (the CNCF registry, htpasswd, dnsmasq) and the node runtimes the oracle tests pull
+# tests start (the CNCF registry, htpasswd, dnsmasq, tinyproxy) and the node runtimes the oracle tests pull
 # with (containerd, podman) when they are missing, then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,8 @@ need=()
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+# The nodes' HTTP proxy (tests/it/proxy.rs), run under unshare with an /etc/hosts of its own.
+command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/sbin/tinyproxy ] || need+=(tinyproxy)
 # The oracle (tests/it/oracle.rs): containerd with ctr, and podman (containers/image, CRI-O's
 # library). podman runs on vfs storage as root, so neither uidmap nor fuse-overlayfs is needed;
 # unshare and mount (util-linux, mount) give it and ctr a private resolv.conf.

@@ -19,6 +19,7 @@ mod network;
 mod node_config;
 mod oracle;
 mod platforms;
+mod proxy;
 mod pull_path;
 mod registry_answers;
 mod registry_cmd;

@@ -282,6 +282,17 @@ struct NetArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::timeout)]
     timeout: Duration,
 
+    /// The nodes' HTTP proxy (their runtime's HTTPS_PROXY/HTTP_PROXY): http://[USER:PASSWORD@]HOST[:PORT].
+    /// Registries are reached through it as the runtime reaches them; this job's own proxy
+    /// variables are never used.
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
+
+    /// The nodes' NO_PROXY: hosts reached directly, comma-separated (Go's rules: *, CIDR, IP,
+    /// example.com with its sub-domains, .example.com only them, HOST:PORT).
+    #[arg(long = "no-proxy", value_name = "LIST", requires = "proxy")]
+    no_proxy: Option<String>,
+
     /// Send docker.io references to this HOST:PORT instead of registry-1.docker.io (tests).
     #[arg(long = "docker-hub-registry", hide = true, value_name = "HOST:PORT")]
     docker_hub_registry: Option<String>,
@@ -579,18 +590,19 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
     if requests.is_empty() {
         notes.push("the inputs reference no images".to_owned());
     }
-    if let Some(var) = [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-    ]
-    .into_iter()
-    .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+    if args.net.proxy.is_none()
+        && let Some(var) = [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+        ]
+        .into_iter()
+        .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
     {
         notes.push(format!(
-            "{var} is set, but preflight connects to registries directly (proxy support comes later): if CI and the nodes reach registries through that proxy, failures here may not be theirs"
+            "{var} is set, but it is this job's proxy, not the nodes': preflight does not use it; if the nodes reach registries through a proxy, give it with --proxy URL (and --no-proxy LIST)"
         ));
     }
     let mut bar = progress::Bar::new(ui.progress);
@@ -719,6 +731,12 @@ fn build_checker_with(
     }
     if let Some(h) = &net.docker_hub_registry {
         b = b.docker_hub_registry(h.as_str());
+    }
+    if let Some(p) = &net.proxy {
+        b = b.proxy(p.as_str());
+    }
+    if let Some(list) = &net.no_proxy {
+        b = b.no_proxy(list.as_str());
     }
     // The CI job's own credentials: --docker-config, else DOCKER_AUTH_CONFIG, Docker's and
     // podman's files and GitLab's variables, with credential helpers run under a timeout.

@@ -106,3 +106,19 @@ pub fn registries_conf(bytes: &[u8]) -> Vec<String> {
     }
     answers
 }
+
+/// Whether a request to `host` on `port` goes through the proxy under the `NO_PROXY` `list`.
+#[must_use]
+pub fn uses_proxy(list: &str, host: &str, port: u16) -> bool {
+    crate::net::proxy::NoProxy::parse(list).uses_proxy(host, port)
+}
+
+/// Parses a proxy URL; the error's text (shown redacted) when it is refused.
+///
+/// # Errors
+/// The URL is not an `http://` proxy URL.
+pub fn proxy_url(value: &str) -> Result<(), String> {
+    crate::net::proxy::ProxyUrl::parse(value)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}

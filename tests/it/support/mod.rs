@@ -16,6 +16,7 @@ pub mod dns;
 pub mod fake;
 pub mod net;
 pub mod pki;
+pub mod proxy;
 pub mod registry;
 pub mod runtime;
 pub mod seed;

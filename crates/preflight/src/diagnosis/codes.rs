@@ -208,9 +208,11 @@ code_table! {
     /// `/v2/` is not a registry API.
     NotARegistry = "not-a-registry", failure, stages = [Ping],
         hint = "this host and port do not serve the registry API at /v2/: check the registry host and port (a web server or proxy answered)";
-    /// The configured proxy refused or failed the connection.
-    ProxyError = "proxy-error", failure, stages = [Tcp],
-        hint = "the proxy refused or failed the connection: check HTTPS_PROXY/NO_PROXY";
+    /// The configured proxy refused or failed the connection: its name did not resolve (`dns`),
+    /// it could not be connected to or refused the tunnel (`tcp`), or it did so on the way to a
+    /// blob storage host (`blobs`).
+    ProxyError = "proxy-error", failure, stages = [Dns, Tcp, Blobs],
+        hint = "the node's proxy refused or failed the connection: check that it runs and what it allows, and --proxy / --no-proxy (the runtime's HTTPS_PROXY / NO_PROXY)";
     /// The registry wants credentials and none were available.
     AuthRequired = "auth-required", failure, stages = [Auth, Manifest],
         hint = "the registry requires credentials: docker login (for CI) and an imagePullSecret (for the pod)";
@@ -450,14 +452,12 @@ mod tests {
         for c in ["dns-nxdomain", "dns-no-address", "dns-timeout", "dns-error"] {
             only(c, &[Dns]);
         }
-        for c in [
-            "tcp-refused",
-            "tcp-timeout",
-            "tcp-unreachable",
-            "proxy-error",
-        ] {
+        for c in ["tcp-refused", "tcp-timeout", "tcp-unreachable"] {
             only(c, &[Tcp]);
         }
+        // Its own name at `dns`, and a blob storage host reached through it
+        // (`docs/contract-extensions.md`).
+        only("proxy-error", &[Dns, Tcp, Stage::Blobs]);
         for c in [
             "tls-unknown-issuer",
             "tls-expired",

@@ -9,6 +9,7 @@ use crate::diagnosis::{Code, Diagnosis, Stage};
 use crate::model::ratelimit::{self, RateLimit};
 use crate::model::wire;
 use crate::net::dns::DnsFailure;
+use crate::net::proxy::ProxyFailure;
 use crate::net::tls;
 use crate::net::{http::HttpFailure, tcp::TcpFailure, tls::TlsFailure};
 
@@ -85,6 +86,39 @@ pub(crate) fn tcp_diagnosis(authority: &str, failures: &[TcpFailure]) -> Diagnos
     )
 }
 
+/// `proxy-error` for the node's proxy failing on the way to `target` (a URL or `host:port`), at
+/// `stage`: `dns` for the proxy's own name, `tcp` for the connection and the tunnel.
+pub(crate) fn proxy_diagnosis(f: &ProxyFailure, stage: Stage, target: &str) -> Diagnosis {
+    let hint = match f {
+        ProxyFailure::Resolve { .. } => {
+            "the proxy's own name does not resolve: check --proxy (the runtime's HTTPS_PROXY) and the DNS the nodes use".to_owned()
+        }
+        ProxyFailure::Connect { .. } => {
+            "nothing accepts connections at the proxy's address: check that the proxy runs and --proxy's host and port (the runtime's HTTPS_PROXY)".to_owned()
+        }
+        // 407 is the standard's; some proxies (tinyproxy) answer 401.
+        ProxyFailure::Refused {
+            status: 401 | 407, ..
+        } => {
+            "the proxy wants credentials: give them in the proxy URL (http://USER:PASSWORD@HOST:PORT), as the runtime's HTTPS_PROXY must".to_owned()
+        }
+        ProxyFailure::Refused { status: 403 | 405, target, .. } => format!(
+            "the proxy forbids a tunnel to {target}: allow CONNECT to that port in its rules (squid http_access / SSL_ports, tinyproxy ConnectPort), or list the registry in --no-proxy (the runtime's NO_PROXY) if the nodes reach it directly"
+        ),
+        ProxyFailure::Refused { status: 502..=504, target, .. } => format!(
+            "the proxy cannot resolve or reach {target} itself: its DNS and network must reach the registry, or list the registry in --no-proxy (the runtime's NO_PROXY) if the nodes reach it directly"
+        ),
+        ProxyFailure::Malformed { .. } => {
+            "this address does not answer like an HTTP proxy: check --proxy's host and port (the runtime's HTTPS_PROXY)".to_owned()
+        }
+        ProxyFailure::Refused { .. }
+        | ProxyFailure::Tunnel { .. }
+        | ProxyFailure::Timeout { .. }
+        | ProxyFailure::Io { .. } => Code::ProxyError.hint().to_owned(),
+    };
+    Diagnosis::new(Code::ProxyError, stage, format!("{target}: {f}")).with_hint(hint)
+}
+
 /// A diagnosis for a failed handshake; `seen` is the certificate read without verification.
 pub(crate) fn tls_diagnosis(
     f: &TlsFailure,
@@ -116,6 +150,8 @@ pub(crate) fn http_diagnosis(f: &HttpFailure, stage: Stage, url: &str) -> Diagno
         ),
         HttpFailure::Connect(t) => tcp_diagnosis(url, std::slice::from_ref(t)),
         HttpFailure::Tls(t) => tls_diagnosis(t, url, None),
+        // Where reqwest met it, as a connect failure is: on the way to the host.
+        HttpFailure::Proxy(p) => proxy_diagnosis(p, Stage::Tcp, url),
         HttpFailure::Redirects { detail } => Diagnosis::new(
             Code::RegistryError,
             stage,

@@ -20,7 +20,8 @@ use crate::model::platform::Platform;
 use crate::model::reference::Reference;
 use crate::net::Net;
 use crate::net::dns::{Dns, DnsConfig, DnsSetupError};
-use crate::net::{TlsMode, TransportSetupError, http::HttpClients, tls::TlsConfigs};
+use crate::net::proxy::{ProxyConfig, RawProxyUrl};
+use crate::net::{ProxyUrlError, TlsMode, TransportSetupError, http::HttpClients, tls::TlsConfigs};
 use crate::registry::auth::TokenCache;
 use crate::registry::endpoint::Endpoint;
 use crate::registry::hosts::HostModes;
@@ -81,6 +82,9 @@ pub enum BuildError {
         /// The registry.
         host: String,
     },
+    /// The proxy URL is not an `http://` URL (the value is shown with its credentials hidden).
+    #[error(transparent)]
+    Proxy(#[from] ProxyUrlError),
     /// Zero concurrency or a zero timeout.
     #[error("{setting} must be greater than zero")]
     Zero {
@@ -131,6 +135,8 @@ pub struct CheckerBuilder {
     runtime: Runtime,
     registries_conf: Option<PathBuf>,
     hosts_dir: Option<PathBuf>,
+    proxy: Option<RawProxyUrl>,
+    no_proxy: String,
 }
 
 impl Default for CheckerBuilder {
@@ -153,6 +159,8 @@ impl Default for CheckerBuilder {
             runtime: Runtime::default(),
             registries_conf: None,
             hosts_dir: None,
+            proxy: None,
+            no_proxy: String::new(),
         }
     }
 }
@@ -162,6 +170,25 @@ impl CheckerBuilder {
     #[must_use]
     pub fn dns(mut self, dns: DnsConfig) -> Self {
         self.dns = dns;
+        self
+    }
+
+    /// Reaches registries through the node's HTTP proxy, as its runtime does with `HTTPS_PROXY`
+    /// and `HTTP_PROXY` (one proxy for both): `http://[USER:PASSWORD@]HOST[:PORT]`, `http://`
+    /// when no scheme is given. `https` targets go through a `CONNECT` tunnel. Hosts `localhost`
+    /// and loopback IP literals never use it. The environment's proxy variables are never read.
+    #[must_use]
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(RawProxyUrl(url.into()));
+        self
+    }
+
+    /// The node's `NO_PROXY`: hosts reached directly, with Go's rules (`*`, CIDRs and IPs for IP
+    /// literals, `example.com` with its sub-domains, `.example.com` only them, `host:port`).
+    /// Without [`proxy`](Self::proxy) it changes nothing.
+    #[must_use]
+    pub fn no_proxy(mut self, list: impl Into<String>) -> Self {
+        self.no_proxy = list.into();
         self
     }
 
@@ -367,12 +394,21 @@ impl CheckerBuilder {
                 });
             }
         };
+        let proxy = match &self.proxy {
+            Some(raw) => Some(Arc::new(ProxyConfig::parse(&raw.0, &self.no_proxy)?)),
+            None => None,
+        };
         let dns = Arc::new(Dns::new(&self.dns)?);
         let tls = TlsConfigs::new(&ca_files)?;
-        let http = HttpClients::new(&tls, &dns)?;
+        let http = HttpClients::new(&tls, &dns, proxy.as_ref())?;
         Ok(Checker {
             inner: Arc::new(Inner {
-                net: Net { dns, tls, http },
+                net: Net {
+                    dns,
+                    tls,
+                    http,
+                    proxy,
+                },
                 hosts: HostModes::new(modes),
                 credentials: self.credentials,
                 timeout: self.timeout,
@@ -676,6 +712,19 @@ mod tests {
         assert!(Checker::builder().concurrency(0).build().is_err());
         assert!(Checker::builder().timeout(Duration::ZERO).build().is_err());
         assert!(Checker::builder().timeout(Duration::MAX).build().is_err());
+    }
+
+    #[test]
+    fn bad_proxies_are_refused_without_their_password() {
+        let e = Checker::builder()
+            .proxy("socks5://user:hunter2@proxy:1080")
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, BuildError::Proxy(_)), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let b = Checker::builder().proxy("http://user:hunter2@proxy:3128");
+        assert!(!format!("{b:?}").contains("hunter2"));
+        assert!(b.build().is_ok());
     }
 
     #[test]

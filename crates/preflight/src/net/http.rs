@@ -1,6 +1,10 @@
 //! HTTP: the shared reqwest clients, built on the rustls configurations of [`tls`] and the
 //! resolver of [`dns`], the retry of transient failures and bounded body reads.
 //!
+//! The clients go through the node's proxy where [`ProxyConfig`] says a request does (reqwest
+//! asks it for every URL, redirects included), and never through the CI job's own
+//! `HTTPS_PROXY`: that is not the node's.
+//!
 //! A reqwest error is classified here, in [`classify_reqwest`], and only here. reqwest wraps
 //! the errors of the layers below it: the walk through its causes hands an `io::Error` from a
 //! connect to [`tcp::classify_connect`] and a rustls error to [`tls::classify_rustls`], so an
@@ -15,6 +19,7 @@ use rustls::ClientConfig;
 use tokio::time::Instant;
 
 use crate::net::dns::{Dns, DnsFailure, HttpResolver};
+use crate::net::proxy::{self, ProxyConfig, ProxyFailure};
 use crate::net::tcp::{self, TcpFailure};
 use crate::net::tls::{self, TlsConfigs, TlsFailure};
 use crate::net::{TlsMode, TransportSetupError};
@@ -25,20 +30,25 @@ use crate::net::{TlsMode, TransportSetupError};
 pub(crate) struct HttpClients {
     verify: reqwest::Client,
     skip: reqwest::Client,
+    proxy: Option<Arc<ProxyConfig>>,
 }
 
 impl HttpClients {
     pub(crate) fn new(
         tls: &TlsConfigs,
         dns: &Arc<Dns>,
+        proxy: Option<&Arc<ProxyConfig>>,
     ) -> Result<HttpClients, TransportSetupError> {
         let build = |cfg: &ClientConfig| {
-            reqwest::Client::builder()
+            // The environment's proxy is the CI job's, not the node's: never read it.
+            let mut builder = reqwest::Client::builder()
                 .tls_backend_preconfigured(cfg.clone())
                 .dns_resolver(Arc::new(HttpResolver(Arc::clone(dns))))
-                // Proxies are not supported yet; connecting directly keeps the tcp and tls stages
-                // honest about what they measured.
-                .no_proxy()
+                .no_proxy();
+            if let Some(config) = proxy {
+                builder = builder.proxy(reqwest_proxy(config));
+            }
+            builder
                 .redirect(same_origin_redirects())
                 .connect_timeout(Duration::from_secs(10))
                 .pool_idle_timeout(Duration::from_secs(60))
@@ -49,7 +59,50 @@ impl HttpClients {
         Ok(HttpClients {
             verify: build(&tls.verify)?,
             skip: build(&tls.skip)?,
+            proxy: proxy.cloned(),
         })
+    }
+
+    /// Classifies a reqwest error as [`classify_reqwest`] does; a connection that failed on the
+    /// way to the proxy, or a tunnel it refused, is the proxy's failure.
+    pub(crate) fn classify(&self, e: &reqwest::Error, host: &str) -> HttpFailure {
+        let failure = classify_reqwest(e, host);
+        let Some(proxy) = self
+            .proxy
+            .as_deref()
+            .zip(e.url())
+            .and_then(|(config, url)| config.for_url(url).map(|p| (p, url)))
+        else {
+            return failure;
+        };
+        let (proxy, url) = proxy;
+        let target = proxy::target_authority(
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default(),
+        );
+        // Through a proxy, reqwest resolves only the proxy's name.
+        if let Some(dns) = dns_failure_in(e) {
+            return HttpFailure::Proxy(Box::new(ProxyFailure::Resolve {
+                proxy: proxy.to_string(),
+                source: dns.clone(),
+            }));
+        }
+        match failure {
+            HttpFailure::Connect(t) => HttpFailure::Proxy(Box::new(ProxyFailure::Connect {
+                proxy: proxy.to_string(),
+                failures: vec![t],
+            })),
+            // A tunnel the proxy refused: reqwest says so as a connect error with no I/O error
+            // under it, and keeps the status to itself.
+            HttpFailure::Protocol { detail } if e.is_connect() && url.scheme() == "https" => {
+                HttpFailure::Proxy(Box::new(ProxyFailure::Tunnel {
+                    proxy: proxy.to_string(),
+                    target,
+                    detail,
+                }))
+            }
+            other => other,
+        }
     }
 
     pub(crate) fn for_mode(&self, mode: TlsMode) -> &reqwest::Client {
@@ -57,6 +110,20 @@ impl HttpClients {
             TlsMode::SkipVerify => &self.skip,
             _ => &self.verify,
         }
+    }
+}
+
+/// The reqwest proxy for `config`: the same decision per URL as the `tcp` stage's.
+fn reqwest_proxy(config: &Arc<ProxyConfig>) -> reqwest::Proxy {
+    let decide = Arc::clone(config);
+    let proxy = reqwest::Proxy::custom(move |url| {
+        decide
+            .for_url(url)
+            .and_then(|p| reqwest::Url::parse(&p.without_credentials()).ok())
+    });
+    match config.url.credentials() {
+        Some((user, password)) => proxy.basic_auth(user, password),
+        None => proxy,
     }
 }
 
@@ -111,6 +178,9 @@ pub(crate) enum HttpFailure {
         /// What happened: reqwest's chain of causes.
         detail: String,
     },
+    /// The node's proxy could not carry the exchange.
+    #[error(transparent)]
+    Proxy(Box<ProxyFailure>),
     /// A body was larger than we are willing to read.
     #[error("the response body is larger than {limit} bytes")]
     BodyTooLarge {
@@ -157,6 +227,18 @@ pub(crate) fn classify_reqwest(e: &reqwest::Error, host: &str) -> HttpFailure {
     HttpFailure::Protocol {
         detail: error_chain(e),
     }
+}
+
+/// The resolver's failure inside a reqwest error, if that is what it is.
+fn dns_failure_in(e: &reqwest::Error) -> Option<&DnsFailure> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(d) = c.downcast_ref::<DnsFailure>() {
+            return Some(d);
+        }
+        cause = c.source();
+    }
+    None
 }
 
 /// An owned copy of an `io::Error` borrowed from inside a reqwest error (`io::Error` is not
@@ -212,6 +294,7 @@ pub(crate) enum Sent {
 /// the deadline leaves room. Returns the last outcome and how many tries it took.
 pub(crate) async fn send_retrying(
     build: impl Fn() -> reqwest::RequestBuilder,
+    clients: &HttpClients,
     host: &str,
     deadline: Instant,
 ) -> (Sent, u32) {
@@ -220,7 +303,7 @@ pub(crate) async fn send_retrying(
         tries += 1;
         let outcome = match tokio::time::timeout_at(deadline, build().send()).await {
             Err(_) => return (Sent::TimedOut, tries),
-            Ok(Err(e)) => Sent::Failed(classify_reqwest(&e, host)),
+            Ok(Err(e)) => Sent::Failed(clients.classify(&e, host)),
             Ok(Ok(r)) => Sent::Response(r),
         };
         let transient = match &outcome {

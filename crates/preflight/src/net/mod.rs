@@ -4,7 +4,9 @@
 //! - `tcp` — connects, one address after another, within the image's deadline.
 //! - [`tls`] — the rustls configurations, handshakes, the certificate seen, and the probes that
 //!   tell TLS from plain HTTP on a port.
-//! - `http` — the shared reqwest clients, retries and bounded body reads.
+//! - `proxy` — the node's HTTP proxy: Go's `NO_PROXY` rules and the `CONNECT` tunnel.
+//! - `http` — the shared reqwest clients (through the proxy where it applies), retries and
+//!   bounded body reads.
 //!
 //! Each layer owns its failure enum and classifies the foreign errors of its own library (io,
 //! hickory, rustls, reqwest) in exactly one function, so the stages above ask plain questions of
@@ -21,6 +23,8 @@ use std::sync::Arc;
 
 pub mod dns;
 pub(crate) mod http;
+pub(crate) mod proxy;
+pub use proxy::ProxyUrlError;
 pub(crate) mod tcp;
 pub mod tls;
 #[doc(hidden)]
@@ -103,4 +107,13 @@ pub(crate) struct Net {
     pub(crate) dns: Arc<dns::Dns>,
     pub(crate) tls: tls::TlsConfigs,
     pub(crate) http: http::HttpClients,
+    /// The node's proxy, if it has one.
+    pub(crate) proxy: Option<Arc<proxy::ProxyConfig>>,
+}
+
+impl Net {
+    /// The proxy a connection to `host` (as in a URL) on `port` goes through, if any.
+    pub(crate) fn proxy_for(&self, host: &str, port: u16) -> Option<&proxy::ProxyUrl> {
+        self.proxy.as_deref().and_then(|p| p.for_host(host, port))
+    }
 }

@@ -373,10 +373,12 @@ pub(crate) fn rustls_error_in(e: &io::Error) -> Option<&rustls::Error> {
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
-/// Handshakes over `stream` with `config`, verifying the certificate for `host`.
+/// Handshakes over `stream` with `config`, verifying the certificate for `host`. `addr` is the
+/// server's address, asked again in plain HTTP when the answer is not TLS; `None` through a
+/// proxy's tunnel, which cannot be asked again that way.
 pub(crate) async fn handshake(
     stream: TcpStream,
-    addr: SocketAddr,
+    addr: Option<SocketAddr>,
     host: &str,
     config: Arc<ClientConfig>,
     deadline: Instant,
@@ -424,7 +426,7 @@ pub(crate) async fn handshake(
 /// a peer that does not speak TLS is asked whether it speaks plain HTTP.
 async fn handshake_failure(
     e: io::Error,
-    addr: SocketAddr,
+    addr: Option<SocketAddr>,
     host: &str,
     bare: &str,
     deadline: Instant,
@@ -444,6 +446,9 @@ async fn handshake_failure(
         return f;
     }
     let source = Arc::new(re.clone());
+    let Some(addr) = addr else {
+        return TlsFailure::NotTls { source };
+    };
     if speaks_http(addr, host, deadline).await {
         TlsFailure::ServerSpeaksHttp
     } else {
@@ -451,19 +456,15 @@ async fn handshake_failure(
     }
 }
 
-/// Reads the certificate the server presents, without judging it (for messages about a
-/// certificate that failed verification).
+/// Reads the certificate the server presents over a new connection `stream`, without judging it
+/// (for messages about a certificate that failed verification).
 pub(crate) async fn peek_certificate(
-    addr: SocketAddr,
+    stream: TcpStream,
     host: &str,
     skip: Arc<ClientConfig>,
     deadline: Instant,
 ) -> Option<CertificateSummary> {
-    let stream = tokio::time::timeout_at(deadline, TcpStream::connect(addr))
-        .await
-        .ok()?
-        .ok()?;
-    handshake(stream, addr, host, skip, deadline)
+    handshake(stream, None, host, skip, deadline)
         .await
         .ok()
         .and_then(|s| s.certificate)
@@ -507,5 +508,7 @@ pub(crate) async fn speaks_tls(
     let Ok(Ok(stream)) = tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await else {
         return false;
     };
-    handshake(stream, addr, host, skip, deadline).await.is_ok()
+    handshake(stream, Some(addr), host, skip, deadline)
+        .await
+        .is_ok()
 }

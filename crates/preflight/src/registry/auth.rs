@@ -186,6 +186,8 @@ impl std::fmt::Debug for TokenCache {
 /// Everything a token request needs.
 pub(crate) struct TokenRequest<'a> {
     pub(crate) client: &'a reqwest::Client,
+    /// The clients `client` is one of, to classify its failures (through the proxy or not).
+    pub(crate) http: &'a crate::net::http::HttpClients,
     pub(crate) challenge: &'a BearerChallenge,
     pub(crate) repository: &'a str,
     /// The credential, when one may be sent to this realm.
@@ -306,7 +308,7 @@ async fn send_token_request(
             )));
         }
         Ok(Err(e)) => {
-            let why = http::classify_reqwest(&e, &realm_host);
+            let why = req.http.classify(&e, &realm_host);
             return Err(AuthFailure::server_caused(
                 format!("the token service at {realm_host} could not be reached: {why}"),
                 why,

@@ -53,7 +53,7 @@ pub(crate) async fn list(
             Ok(Ok(r)) => r,
             Ok(Err(e)) if page == 0 => {
                 return Err(Unlisted::Failed(
-                    http::classify_reqwest(&e, &ep.host).to_string(),
+                    net.http.classify(&e, &ep.host).to_string(),
                 ));
             }
             Err(_) if page == 0 => return Err(Unlisted::Failed("no answer in time".into())),

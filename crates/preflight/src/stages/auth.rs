@@ -15,7 +15,6 @@ use crate::model::challenge::{BearerChallenge, Challenge};
 use crate::model::credentials::{Credential, LocatedCredential};
 use crate::model::wire::GrantedAccess;
 use crate::net::Net;
-use crate::net::http;
 use crate::registry::auth::{self, Access, AuthFailure, TokenCache, TokenRequest};
 use crate::registry::endpoint::Endpoint;
 use crate::registry::hosts::HostModes;
@@ -247,6 +246,7 @@ async fn bearer(
     }
     let request = TokenRequest {
         client: env.net.http.for_mode(realm_mode),
+        http: &env.net.http,
         challenge,
         repository: req.repository,
         credential: credential.map(|c| (&c.credential, c.origin.as_str())),
@@ -329,7 +329,7 @@ async fn verify_basic(
         let resp = match tokio::time::timeout_at(deadline, req.send()).await {
             Err(_) => return Err(timeout_diagnosis(Stage::Auth, &url, started)),
             Ok(Err(e)) => {
-                let f = http::classify_reqwest(&e, &ep.host);
+                let f = env.net.http.classify(&e, &ep.host);
                 return Err(http_diagnosis(&f, Stage::Auth, &url));
             }
             Ok(Ok(r)) => r,

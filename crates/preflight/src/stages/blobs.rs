@@ -20,7 +20,7 @@ use crate::model::image::{self, Descriptor, ImageManifest};
 use crate::model::platform::{self, Platform};
 use crate::model::wire;
 use crate::net::TlsMode;
-use crate::net::http::{self, HttpFailure};
+use crate::net::http::{self, HttpClients, HttpFailure};
 use crate::registry::auth::Access;
 use crate::registry::endpoint::Endpoint;
 use crate::stages::manifest::Found;
@@ -234,7 +234,7 @@ async fn get_manifest(
     if target.profile.counts_pulls() {
         trail.hub_pulls += 1;
     }
-    let resp = send(req, &ep.host, &url, target.deadline).await?;
+    let resp = send(req, &target.net.http, &ep.host, &url, target.deadline).await?;
     let status = resp.status();
     if status == StatusCode::NOT_FOUND {
         return Err(Diagnosis::new(
@@ -264,6 +264,7 @@ async fn get_manifest(
 
 async fn send(
     req: reqwest::RequestBuilder,
+    clients: &HttpClients,
     host: &str,
     url: &str,
     deadline: Instant,
@@ -271,7 +272,7 @@ async fn send(
     match tokio::time::timeout_at(deadline, req.send()).await {
         Err(_) => Err(http_diagnosis(&HttpFailure::Timeout, Stage::Blobs, url)),
         Ok(Err(e)) => Err(http_diagnosis(
-            &http::classify_reqwest(&e, host),
+            &clients.classify(&e, host),
             Stage::Blobs,
             url,
         )),
@@ -312,7 +313,14 @@ async fn check_blob(
     } else {
         client.head(&url)
     };
-    let resp = send(access.apply(req), &ep.host, &url, target.deadline).await?;
+    let resp = send(
+        access.apply(req),
+        &target.net.http,
+        &ep.host,
+        &url,
+        target.deadline,
+    )
+    .await?;
     let what = if is_config { "config" } else { "layer" };
     let status = resp.status();
     let resp = if status.is_redirection() {
@@ -392,7 +400,7 @@ async fn from_storage(
     let unreachable = |f: &HttpFailure| {
         let d = http_diagnosis(f, Stage::Blobs, &shown);
         let code = match d.code {
-            Code::RegistryError => Code::RegistryError,
+            Code::RegistryError | Code::ProxyError => d.code,
             _ => Code::BlobStorageUnreachable,
         };
         Diagnosis::new(
@@ -428,8 +436,13 @@ async fn from_storage(
             .await
             .map(|_| ())
             .map_err(|d| {
+                // The node's proxy failing is the proxy's cause, wherever it was going.
+                let code = match d.code {
+                    Code::ProxyError => Code::ProxyError,
+                    _ => Code::BlobStorageUnreachable,
+                };
                 Diagnosis::new(
-                    Code::BlobStorageUnreachable,
+                    code,
                     Stage::Blobs,
                     format!(
                         "the registry redirects blobs of {} to {origin}, which cannot be reached at its {} stage ({}): {}",
@@ -448,7 +461,7 @@ async fn from_storage(
     let sent = tokio::time::timeout_at(target.deadline, req.send()).await;
     match sent {
         Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(e)) => Err(unreachable(&http::classify_reqwest(&e, &host))),
+        Ok(Err(e)) => Err(unreachable(&target.net.http.classify(&e, &host))),
         Err(_) => Err(unreachable(&HttpFailure::Timeout)),
     }
 }

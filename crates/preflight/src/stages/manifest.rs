@@ -241,7 +241,7 @@ async fn send(
         };
         access.apply(req.header(ACCEPT, wire::MANIFEST_ACCEPT))
     };
-    let (sent, tries) = http::send_retrying(build, &ep.host, deadline).await;
+    let (sent, tries) = http::send_retrying(build, &net.http, &ep.host, deadline).await;
     let resp = match sent {
         http::Sent::TimedOut => {
             return Err(Outcome::failed(

@@ -27,7 +27,7 @@ const PING_BODY_LIMIT: usize = 64 * 1024;
 pub(crate) async fn ping(
     net: &Net,
     ep: &Endpoint,
-    connected: SocketAddr,
+    connected: Option<SocketAddr>,
     deadline: Instant,
     log: &mut Trail,
     rate_limit: &mut Option<RateLimit>,
@@ -98,8 +98,7 @@ pub(crate) async fn ping(
         StatusCode::BAD_REQUEST
             if ep.mode == TlsMode::PlainHttp
                 && (text.contains("HTTPS server")
-                    || tls::speaks_tls(connected, &ep.host, Arc::clone(&net.tls.skip), deadline)
-                        .await) =>
+                    || speaks_tls(net, ep, connected, deadline).await) =>
         {
             Err(log.fail(started, plain_http_to_tls(&ep.authority())))
         }
@@ -144,7 +143,7 @@ pub(crate) async fn ping(
 async fn send(
     net: &Net,
     ep: &Endpoint,
-    connected: SocketAddr,
+    connected: Option<SocketAddr>,
     url: &str,
     deadline: Instant,
 ) -> Result<reqwest::Response, Diagnosis> {
@@ -153,16 +152,29 @@ async fn send(
     match tokio::time::timeout_at(deadline, client.get(url).send()).await {
         Err(_) => Err(timeout_diagnosis(Stage::Ping, url, started)),
         Ok(Err(e)) => {
-            let failure = http::classify_reqwest(&e, &ep.host);
+            let failure = net.http.classify(&e, &ep.host);
             if ep.mode == TlsMode::PlainHttp
                 && matches!(failure, HttpFailure::Protocol { .. })
-                && tls::speaks_tls(connected, &ep.host, Arc::clone(&net.tls.skip), deadline).await
+                && speaks_tls(net, ep, connected, deadline).await
             {
                 return Err(plain_http_to_tls(&ep.authority()));
             }
             Err(http_diagnosis(&failure, Stage::Ping, url))
         }
         Ok(Ok(r)) => Ok(r),
+    }
+}
+
+/// Whether the registry's port speaks TLS; not asked through a proxy (its address is unknown).
+async fn speaks_tls(
+    net: &Net,
+    ep: &Endpoint,
+    connected: Option<SocketAddr>,
+    deadline: Instant,
+) -> bool {
+    match connected {
+        Some(addr) => tls::speaks_tls(addr, &ep.host, Arc::clone(&net.tls.skip), deadline).await,
+        None => false,
     }
 }
 

@@ -10,7 +10,7 @@ use crate::diagnosis::network::http_diagnosis;
 use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
 use crate::model::platform::{self, BodyError, Platform};
 use crate::net::http;
-use crate::net::{TlsMode, http::HttpFailure};
+use crate::net::{TlsMode, http::HttpClients, http::HttpFailure};
 use crate::registry::auth::Access;
 use crate::stages::manifest::Found;
 use crate::stages::{Target, Trail};
@@ -183,7 +183,7 @@ async fn index_platforms(
     let url = ep.manifest_url(target.reference.repository(), manifest_ref);
     let client = target.net.http.for_mode(ep.mode);
     let req = access.apply(client.get(&url).header(ACCEPT, media_type));
-    match get(req, &url, &ep.host, target.deadline).await? {
+    match get(req, &target.net.http, &url, &ep.host, target.deadline).await? {
         (body, None) => Ok((platform::offered(&body)?, body)),
         (_, Some(_)) => Err(FetchFailure::Redirected { url }),
     }
@@ -203,11 +203,11 @@ async fn config_platform(
     let client = target.net.http.for_mode(ep.mode);
     let manifest_url = ep.manifest_url(repository, manifest_ref);
     let req = access.apply(client.get(&manifest_url).header(ACCEPT, media_type));
-    let (manifest, _) = get(req, &manifest_url, &ep.host, deadline).await?;
+    let (manifest, _) = get(req, &target.net.http, &manifest_url, &ep.host, deadline).await?;
     let digest = platform::config_digest(&manifest)?;
     let blob_url = ep.blob_url(repository, &digest.to_string());
     let req = access.apply(client.get(&blob_url));
-    let (bytes, location) = get(req, &blob_url, &ep.host, deadline).await?;
+    let (bytes, location) = get(req, &target.net.http, &blob_url, &ep.host, deadline).await?;
     let bytes = match location {
         None => bytes,
         Some(target_url) => {
@@ -216,9 +216,15 @@ async fn config_platform(
                 .and_then(|u| u.host_str().map(str::to_owned))
                 .unwrap_or_default();
             let storage = target.net.http.for_mode(TlsMode::Verify);
-            get(storage.get(&target_url), &target_url, &host, deadline)
-                .await?
-                .0
+            get(
+                storage.get(&target_url),
+                &target.net.http,
+                &target_url,
+                &host,
+                deadline,
+            )
+            .await?
+            .0
         }
     };
     Ok(platform::image_config_platform(&bytes)?)
@@ -227,6 +233,7 @@ async fn config_platform(
 /// Sends a GET; the body of a 200, or the `Location` of a redirect the client did not follow.
 async fn get(
     req: reqwest::RequestBuilder,
+    clients: &HttpClients,
     url: &str,
     host: &str,
     deadline: Instant,
@@ -234,7 +241,7 @@ async fn get(
     let resp = match tokio::time::timeout_at(deadline, req.send()).await {
         Err(_) => return Err(FetchFailure::http(HttpFailure::Timeout, url)),
         Ok(Err(e)) => {
-            return Err(FetchFailure::http(http::classify_reqwest(&e, host), url));
+            return Err(FetchFailure::http(clients.classify(&e, host), url));
         }
         Ok(Ok(r)) => r,
     };

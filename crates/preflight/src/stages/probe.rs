@@ -2,17 +2,19 @@
 //! registry endpoint and shared by every image on it.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::diagnosis::Diagnosis;
 use crate::diagnosis::Stage;
-use crate::diagnosis::network::{dns_diagnosis, tcp_diagnosis, tls_diagnosis};
+use crate::diagnosis::network::{dns_diagnosis, proxy_diagnosis, tcp_diagnosis, tls_diagnosis};
 use crate::model::challenge::Challenge;
 use crate::model::ratelimit::RateLimit;
 use crate::net::Net;
+use crate::net::proxy::{self, ProxyFailure, ProxyUrl};
 use crate::net::{TlsMode, tls::TlsFailure};
 use crate::net::{tcp, tls};
 use crate::registry::endpoint::Endpoint;
@@ -61,14 +63,18 @@ pub(crate) async fn probe(net: &Net, ep: &Endpoint, deadline: Instant) -> Probe 
     }
 }
 
-/// The `dns`, `tcp` and `tls` stages: the address that answered, or why none did.
+/// The `dns`, `tcp` and `tls` stages: the registry's address that answered — `None` when it
+/// was reached through the node's proxy — or why it could not be reached.
 pub(crate) async fn reach(
     net: &Net,
     ep: &Endpoint,
     deadline: Instant,
     log: &mut Trail,
     reached: &mut Reached,
-) -> Result<SocketAddr, Diagnosis> {
+) -> Result<Option<SocketAddr>, Diagnosis> {
+    if let Some(proxy) = net.proxy_for(&ep.host, ep.port) {
+        return reach_via_proxy(net, ep, proxy, deadline, log).await;
+    }
     // dns
     let started = Instant::now();
     // Always a fresh answer: a long-lived checker must see a registry move or disappear.
@@ -77,15 +83,10 @@ pub(crate) async fn reach(
         Err(f) => return Err(log.fail(started, dns_diagnosis(&f))),
     };
     reached.addresses.clone_from(&ips);
-    let listed = ips
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
     let detail = if ep.host.parse::<std::net::IpAddr>().is_ok() {
         format!("{} is an IP address, nothing to resolve", ep.host)
     } else {
-        format!("{} → {listed} (via {})", ep.host, net.dns.label())
+        format!("{} → {} (via {})", ep.host, listed(&ips), net.dns.label())
     };
     log.pass(Stage::Dns, started, detail);
 
@@ -97,56 +98,221 @@ pub(crate) async fn reach(
         Err(failures) => return Err(log.fail(started, tcp_diagnosis(&ep.authority(), &failures))),
     };
     // The HTTP client must reach the address that answered, not one that black-holes.
-    let mut settled = vec![connected.ip()];
-    settled.extend(ips.iter().copied().filter(|ip| *ip != connected.ip()));
-    net.dns.settle(&ep.host, settled);
+    net.dns.settle(&ep.host, settled(&ips, connected.ip()));
     log.pass(Stage::Tcp, started, format!("connected to {connected}"));
 
     // tls
     if ep.mode == TlsMode::PlainHttp {
         drop(stream);
     } else {
-        let started = Instant::now();
-        let config = net.tls.for_mode(ep.mode);
-        match tls::handshake(stream, connected, &ep.host, config, deadline).await {
-            Ok(session) => {
-                let mut detail = session.version.clone();
-                if let Some(alpn) = &session.alpn {
-                    let _ = write!(detail, ", ALPN {alpn}");
-                }
-                if let Some(cert) = &session.certificate {
-                    let _ = write!(detail, ", {}", cert.describe());
-                }
-                if ep.mode == TlsMode::SkipVerify {
-                    detail.push_str(" (not verified: --insecure-skip-tls-verify)");
-                }
-                reached.certificate = session.certificate;
-                log.pass(Stage::Tls, started, detail);
-            }
-            Err(f) => {
-                let seen = match f {
-                    TlsFailure::UnknownIssuer { .. } | TlsFailure::Expired { .. } => {
-                        tls::peek_certificate(
-                            connected,
-                            &ep.host,
-                            Arc::clone(&net.tls.skip),
-                            deadline,
-                        )
-                        .await
-                    }
-                    _ => None,
-                };
-                let mut d = tls_diagnosis(&f, &ep.authority(), seen.as_ref());
-                if matches!(f, TlsFailure::UnknownIssuer { .. }) {
-                    let _ = write!(
-                        d.message,
-                        "; trusted: {} root certificates from the system store and --ca-file",
-                        net.tls.roots
-                    );
-                }
-                return Err(log.fail(started, d));
-            }
+        tls_stage(
+            net,
+            ep,
+            stream,
+            Route::Direct(connected),
+            deadline,
+            log,
+            reached,
+        )
+        .await?;
+    }
+    Ok(Some(connected))
+}
+
+/// The same stages through the node's proxy, as a runtime takes them: `dns` resolves the proxy
+/// (the proxy resolves the registry), `tcp` connects to it and, for HTTPS, opens a `CONNECT`
+/// tunnel, and `tls` handshakes with the registry through the tunnel. Plain HTTP goes to the
+/// proxy in absolute form, by the HTTP client: `tcp` only connects to the proxy.
+async fn reach_via_proxy(
+    net: &Net,
+    ep: &Endpoint,
+    proxy: &ProxyUrl,
+    deadline: Instant,
+    log: &mut Trail,
+) -> Result<Option<SocketAddr>, Diagnosis> {
+    // dns
+    let started = Instant::now();
+    let proxy_host = proxy.bare_host();
+    let ips = match net.dns.lookup(proxy_host, deadline).await {
+        Ok(ips) => ips,
+        Err(source) => {
+            let f = ProxyFailure::Resolve {
+                proxy: proxy.to_string(),
+                source,
+            };
+            return Err(log.fail(started, proxy_diagnosis(&f, Stage::Dns, &ep.authority())));
+        }
+    };
+    let resolved = if proxy_host.parse::<std::net::IpAddr>().is_ok() {
+        format!("{proxy_host} is an IP address")
+    } else {
+        format!("{proxy_host} → {} (via {})", listed(&ips), net.dns.label())
+    };
+    log.pass(
+        Stage::Dns,
+        started,
+        format!(
+            "{} via proxy {proxy}, which resolves it; {resolved}",
+            ep.host
+        ),
+    );
+
+    // tcp
+    let started = Instant::now();
+    let target = proxy::target_authority(&ep.host, ep.port);
+    if ep.mode == TlsMode::PlainHttp {
+        let (stream, addr) = proxy::connect(proxy, &ips, deadline)
+            .await
+            .map_err(|f| log.fail(started, proxy_diagnosis(&f, Stage::Tcp, &ep.authority())))?;
+        drop(stream);
+        net.dns.settle(proxy_host, settled(&ips, addr.ip()));
+        log.pass(
+            Stage::Tcp,
+            started,
+            format!("connected to proxy {proxy} at {addr}; requests for {target} go through it"),
+        );
+        return Ok(None);
+    }
+    let tunnel = proxy::tunnel(proxy, &ips, &target, deadline)
+        .await
+        .map_err(|f| log.fail(started, proxy_diagnosis(&f, Stage::Tcp, &ep.authority())))?;
+    net.dns
+        .settle(proxy_host, settled(&ips, tunnel.proxy_addr.ip()));
+    log.pass(
+        Stage::Tcp,
+        started,
+        format!(
+            "connected to proxy {proxy} at {}, CONNECT {target} → {}",
+            tunnel.proxy_addr, tunnel.status_line
+        ),
+    );
+
+    // tls
+    let route = Route::Proxy {
+        proxy,
+        ips: &ips,
+        target: &target,
+    };
+    tls_stage(
+        net,
+        ep,
+        tunnel.stream,
+        route,
+        deadline,
+        log,
+        &mut Reached::default(),
+    )
+    .await?;
+    Ok(None)
+}
+
+/// How the registry was reached, to reach it again for a second look at its certificate.
+enum Route<'a> {
+    Direct(SocketAddr),
+    Proxy {
+        proxy: &'a ProxyUrl,
+        ips: &'a [IpAddr],
+        target: &'a str,
+    },
+}
+
+impl Route<'_> {
+    /// The registry's own address, when it was reached directly.
+    fn direct(&self) -> Option<SocketAddr> {
+        match self {
+            Route::Direct(addr) => Some(*addr),
+            Route::Proxy { .. } => None,
         }
     }
-    Ok(connected)
+
+    /// A new connection to the registry along the same route.
+    async fn reconnect(&self, deadline: Instant) -> Option<TcpStream> {
+        match self {
+            Route::Direct(addr) => tokio::time::timeout_at(deadline, TcpStream::connect(addr))
+                .await
+                .ok()?
+                .ok(),
+            Route::Proxy { proxy, ips, target } => proxy::tunnel(proxy, ips, target, deadline)
+                .await
+                .ok()
+                .map(|t| t.stream),
+        }
+    }
+}
+
+/// The `tls` stage over `stream`.
+async fn tls_stage(
+    net: &Net,
+    ep: &Endpoint,
+    stream: TcpStream,
+    route: Route<'_>,
+    deadline: Instant,
+    log: &mut Trail,
+    reached: &mut Reached,
+) -> Result<(), Diagnosis> {
+    let started = Instant::now();
+    let config = net.tls.for_mode(ep.mode);
+    match tls::handshake(stream, route.direct(), &ep.host, config, deadline).await {
+        Ok(session) => {
+            let mut detail = session.version.clone();
+            if let Some(alpn) = &session.alpn {
+                let _ = write!(detail, ", ALPN {alpn}");
+            }
+            if let Some(cert) = &session.certificate {
+                let _ = write!(detail, ", {}", cert.describe());
+            }
+            if ep.mode == TlsMode::SkipVerify {
+                detail.push_str(" (not verified: --insecure-skip-tls-verify)");
+            }
+            if let Route::Proxy { .. } = route {
+                detail.push_str(" (through the proxy's tunnel)");
+            }
+            reached.certificate = session.certificate;
+            log.pass(Stage::Tls, started, detail);
+            Ok(())
+        }
+        Err(f) => {
+            let seen = match f {
+                TlsFailure::UnknownIssuer { .. } | TlsFailure::Expired { .. } => {
+                    match route.reconnect(deadline).await {
+                        Some(stream) => {
+                            tls::peek_certificate(
+                                stream,
+                                &ep.host,
+                                Arc::clone(&net.tls.skip),
+                                deadline,
+                            )
+                            .await
+                        }
+                        None => None,
+                    }
+                }
+                _ => None,
+            };
+            let mut d = tls_diagnosis(&f, &ep.authority(), seen.as_ref());
+            if matches!(f, TlsFailure::UnknownIssuer { .. }) {
+                let _ = write!(
+                    d.message,
+                    "; trusted: {} root certificates from the system store and --ca-file",
+                    net.tls.roots
+                );
+            }
+            Err(log.fail(started, d))
+        }
+    }
+}
+
+/// `a, b, c`.
+fn listed(ips: &[IpAddr]) -> String {
+    ips.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The addresses in the order connections must try them: the one that answered first.
+fn settled(ips: &[IpAddr], first: IpAddr) -> Vec<IpAddr> {
+    let mut settled = vec![first];
+    settled.extend(ips.iter().copied().filter(|ip| *ip != first));
+    settled
 }
