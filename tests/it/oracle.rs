@@ -649,18 +649,24 @@ fn short_name_with(repo: &str, search: &[&str], registry: Registry) -> Case {
         .map(|s| format!("{s:?}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut conf =
-        format!("unqualified-search-registries = [{list}]\nshort-name-mode = \"enforcing\"\n");
+    let mut registries = String::new();
     for s in search {
-        conf.push_str(&format!(
+        let _ = write!(
+            registries,
             "\n[[registry]]\nlocation = {s:?}\ninsecure = true\n"
-        ));
+        );
     }
-    let mut case = Case::new(String::new(), &format!("{repo}:v1"), Transport::PlainHttp)
-        .with_node_config(&[], &conf)
-        .keep(registry);
+    let conf = format!(
+        "unqualified-search-registries = [{list}]\nshort-name-mode = \"enforcing\"\n{registries}"
+    );
+    let mut case = Case::new(
+        search[0].to_owned(),
+        &format!("{repo}:v1"),
+        Transport::PlainHttp,
+    )
+    .with_node_config(&[], &conf)
+    .keep(registry);
     case.image = format!("{repo}:v1");
-    case.host = search[0].to_owned();
     case
 }
 

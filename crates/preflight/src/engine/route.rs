@@ -256,9 +256,10 @@ impl Inner {
         let host = host.to_ascii_lowercase();
         let transport = match self.hosts.configured(reference.registry(), &host, port) {
             Some(mode) => Transport::only(mode),
-            None => match configured {
-                Some(t) => t,
-                None => {
+            None => {
+                if let Some(t) = configured {
+                    t
+                } else {
                     let addresses = self.addresses_for_transport(&host, deadline).await;
                     self.runtime.default_transport(
                         &host,
@@ -267,7 +268,7 @@ impl Inner {
                         self.hosts_dir.is_some(),
                     )
                 }
-            },
+            }
         };
         Hop {
             role,

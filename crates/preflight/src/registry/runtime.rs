@@ -28,7 +28,7 @@ pub enum ContainerdLine {
 pub enum Runtime {
     /// containerd through its CRI plugin (what the kubelet talks to on most clusters).
     Containerd(ContainerdLine),
-    /// CRI-O (OpenShift), which pulls with containers/image.
+    /// CRI-O (`OpenShift`), which pulls with `containers/image`.
     CriO,
     /// Docker Engine (cri-dockerd, or a CI machine's own pulls).
     Docker,
@@ -149,7 +149,8 @@ impl Runtime {
     /// a username (not an identity token) — `remotes/docker/authorizer.go`, every tag from
     /// v1.6.0 to v2.3.
     pub(crate) fn post_falls_back_to_get(self, status: u16, with_username: bool) -> bool {
-        matches!(status, 400 | 401 | 404) || (status == 405 && with_username)
+        self.posts_password_grant()
+            && (matches!(status, 400 | 401 | 404) || (status == 405 && with_username))
     }
 
     /// How long the runtime waits on a mirror that does not answer before trying the next host
