@@ -210,10 +210,18 @@ fn proxy_plain_http_registry_by_name_in_absolute_form() {
             .any(|q| q.starts_with(&format!("GET http://{host}/v2/ "))),
         "{requests:?}"
     );
+    // The whole pull path (the default depth): the manifest GET and the blobs, all in absolute
+    // form through the proxy.
     assert!(
         requests
             .iter()
-            .any(|q| q.starts_with(&format!("HEAD http://{host}/v2/app/manifests/v1 "))),
+            .any(|q| q.starts_with(&format!("GET http://{host}/v2/app/manifests/v1 "))),
+        "{requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|q| q.starts_with(&format!("HEAD http://{host}/v2/app/blobs/sha256:"))),
         "{requests:?}"
     );
 }
