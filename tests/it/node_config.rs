@@ -262,3 +262,110 @@ fn a_malformed_registries_conf_is_bad_input_naming_the_line() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--runtime cri-o"), "{}", run.stderr);
 }
+
+/// containerd's hosts directory: `HOST:PORT/hosts.toml` for the registry.
+fn hosts_dir(dir: &Path, registry: &str, text: &str) -> PathBuf {
+    let root = dir.join("certs.d");
+    std::fs::create_dir_all(root.join(registry)).unwrap();
+    std::fs::write(root.join(registry).join("hosts.toml"), text).unwrap();
+    root
+}
+
+#[test]
+fn containerd_tries_the_hosts_toml_mirrors_in_order_then_the_server() {
+    let upstream = plain_with("shop/app");
+    let mirror = plain_with("shop/app");
+    let dead = net::refused_port();
+    let dir = tempfile::tempdir().unwrap();
+    let root = hosts_dir(
+        dir.path(),
+        &upstream.host(),
+        &format!(
+            "server = \"http://{up}\"\n\n[host.\"http://127.0.0.1:{dead}\"]\n  capabilities = [\"pull\", \"resolve\"]\n\n\
+             [host.\"http://{m}\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
+            up = upstream.host(),
+            m = mirror.host()
+        ),
+    );
+    let image = format!("{}/shop/app:v1", upstream.host());
+    let run = check(&["--hosts-dir", path_str(&root), &image]);
+    assert_eq!(run.code_of(0), None, "{}", run.stdout);
+    let report = run.image(0);
+    assert_eq!(report["host"], format!("http://{}", mirror.host()));
+    let tried: Vec<_> = report["hosts_tried"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["url"].as_str().unwrap().to_owned(),
+                t["code"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tried,
+        [
+            (
+                format!("http://127.0.0.1:{dead}"),
+                Some("tcp-refused".to_owned())
+            ),
+            (format!("http://{}", mirror.host()), None),
+        ]
+    );
+    assert!(
+        report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["code"] == "mirror-unavailable"),
+        "{report:#}"
+    );
+    // A mirror that may only push is not asked: the server serves.
+    let push_only = hosts_dir(
+        &dir.path().join("push"),
+        &upstream.host(),
+        &format!(
+            "server = \"http://{up}\"\n\n[host.\"http://127.0.0.1:{dead}\"]\n  capabilities = [\"push\"]\n",
+            up = upstream.host()
+        ),
+    );
+    let run = check(&["--hosts-dir", path_str(&push_only), &image]);
+    assert_eq!(run.code_of(0), None, "{}", run.stdout);
+    assert!(run.image(0).get("hosts_tried").is_none(), "{}", run.stdout);
+}
+
+#[test]
+fn a_hosts_toml_containerd_cannot_parse_is_ignored_with_a_note() {
+    let upstream = plain_with("shop/app");
+    let dir = tempfile::tempdir().unwrap();
+    let root = hosts_dir(
+        dir.path(),
+        &upstream.host(),
+        "server = \"http://x\"\n[host.\"http://y\"\n",
+    );
+    let image = format!("{}/shop/app:v1", upstream.host());
+    // containerd logs the error and pulls with its defaults: for a loopback registry, containerd
+    // 1.6 talks plain HTTP, which this registry speaks.
+    let run = check(&[
+        "--hosts-dir",
+        path_str(&root),
+        "--runtime-version",
+        "1.6",
+        &image,
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("hosts.toml") && run.stderr.contains("containerd ignores"),
+        "{}",
+        run.stderr
+    );
+    // The hosts directory is containerd's: under CRI-O it is a usage error.
+    let run = check(&["--runtime", "cri-o", "--hosts-dir", path_str(&root), &image]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("--runtime containerd"),
+        "{}",
+        run.stderr
+    );
+}

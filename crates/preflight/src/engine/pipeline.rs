@@ -21,7 +21,7 @@ use crate::model::credentials::{Candidates, CredentialSource, LocatedCredential}
 use crate::model::platform::Platform;
 use crate::model::reference::{Digest, Reference};
 use crate::registry::endpoint::Endpoint;
-use crate::report::{HostTried, ImageReport, StageResult};
+use crate::report::{HostRole, HostTried, ImageReport, StageResult};
 use crate::stages::auth::{self, AuthEnv, AuthRequest, BasicChecks, Purpose};
 use crate::stages::blobs::{self, BlobChecks, Wanted};
 use crate::stages::manifest;
@@ -158,8 +158,10 @@ impl Inner {
             Err(d) => return Err(trail.fail(Instant::now(), d)),
         };
         let mut tried: Vec<HostTried> = Vec::new();
-        let mut failed_mirrors: Vec<(String, Diagnosis)> = Vec::new();
+        // Hosts that failed before the last: (url, role, why).
+        let mut failed_before: Vec<(String, HostRole, Diagnosis)> = Vec::new();
         let count = route.hops.len();
+        let before = trail.warnings.clone();
         let mut outcome = Ok(());
         for (i, hop) in route.hops.iter().enumerate() {
             let mut attempt = Trail::default();
@@ -180,14 +182,12 @@ impl Inner {
                     &mut tried,
                 )
                 .await;
-            trail.adopt(attempt);
+            trail.adopt(&before, attempt);
             match &outcome {
                 Ok(()) => break,
                 Err(d) if i + 1 < count => {
-                    failed_mirrors.push((
-                        tried.last().map_or_else(String::new, |t| t.url.clone()),
-                        d.clone(),
-                    ));
+                    let url = tried.last().map_or_else(String::new, |t| t.url.clone());
+                    failed_before.push((url, hop.role, d.clone()));
                 }
                 Err(_) => {}
             }
@@ -197,20 +197,20 @@ impl Inner {
         }
         match outcome {
             Ok(()) => {
-                for (url, d) in &failed_mirrors {
+                for (url, _, d) in failed_before.iter().filter(|f| f.1 == HostRole::Mirror) {
                     trail.warn(self.dead_mirror_warning(url, d, trail.host.as_deref()));
                 }
             }
             Err(d) => {
-                if failed_mirrors.is_empty() {
+                if failed_before.is_empty() {
                     return Err(d);
                 }
-                let also = failed_mirrors
+                let also = failed_before
                     .iter()
-                    .map(|(url, m)| format!("{url}: {}", m.code))
+                    .map(|(url, _, m)| format!("{url}: {}", m.code))
                     .collect::<Vec<_>>()
                     .join("; ");
-                return Err(d.with_message_suffix(format!(" (the mirrors failed too: {also})")));
+                return Err(d.with_message_suffix(format!(" (tried before it: {also})")));
             }
         }
         let reference = &image.reference;

@@ -91,12 +91,13 @@ impl Trail {
         self.warnings.push(w);
     }
 
-    /// Takes what one host's attempt recorded as the image's own, keeping the warnings raised
-    /// before it (and adding the attempt's).
-    pub(crate) fn adopt(&mut self, attempt: Trail) {
-        let mut warnings = std::mem::take(&mut self.warnings);
+    /// Takes what one host's attempt recorded as the image's own: its stages, findings and
+    /// warnings after `before`, the warnings raised before any host was tried (an earlier
+    /// host's attempt leaves nothing behind).
+    pub(crate) fn adopt(&mut self, before: &[Warning], attempt: Trail) {
         let hosts_tried = std::mem::take(&mut self.hosts_tried);
         *self = attempt;
+        let mut warnings = before.to_vec();
         for w in std::mem::take(&mut self.warnings) {
             if !warnings.contains(&w) {
                 warnings.push(w);
