@@ -122,3 +122,23 @@ pub fn proxy_url(value: &str) -> Result<(), String> {
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
+
+/// A containerd `hosts.toml` parsed for `registry.example:5000` under each version line: the
+/// hosts and warnings, or the error, as debug text.
+#[must_use]
+pub fn hosts_toml(bytes: &[u8]) -> Vec<String> {
+    use crate::inputs::hosts_dir::parse_hosts_file;
+    use crate::registry::runtime::ContainerdLine;
+
+    let dir = std::path::Path::new("/etc/containerd/certs.d/registry.example:5000");
+    let file = dir.join("hosts.toml");
+    [ContainerdLine::V1_6, ContainerdLine::V1_7, ContainerdLine::V2]
+        .into_iter()
+        .map(|line| {
+            match parse_hosts_file(&file, dir, bytes, "registry.example:5000", line) {
+                Ok(parsed) => format!("{:?} {:?}", parsed.hosts, parsed.warnings),
+                Err(e) => e.to_string(),
+            }
+        })
+        .collect()
+}

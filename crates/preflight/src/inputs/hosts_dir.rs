@@ -452,7 +452,7 @@ fn load_host_dir(
 }
 
 /// Reads one `hosts.toml` (`parseHostsFile`, hosts.go) and resolves its hosts for `registry`.
-fn parse_hosts_file(
+pub(crate) fn parse_hosts_file(
     file: &Path,
     dir: &Path,
     bytes: &[u8],
