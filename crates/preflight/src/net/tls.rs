@@ -32,33 +32,39 @@ use crate::net::{TlsMode, TransportSetupError};
 pub(crate) struct TlsConfigs {
     pub(crate) verify: Arc<ClientConfig>,
     pub(crate) skip: Arc<ClientConfig>,
-    pub(crate) roots: usize,
+    trust: Arc<TrustOnFirstUse>,
 }
 
 impl TlsConfigs {
+    /// The configurations, with the CA files read now (a bad one is a setup error) and the
+    /// system's roots read when a verified handshake first needs them: a check of plain-HTTP
+    /// or unverified registries never pays for parsing the system store (most of a single
+    /// check's own time).
     pub(crate) fn new(ca_files: &[PathBuf]) -> Result<TlsConfigs, TransportSetupError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut roots = RootCertStore::empty();
-        // Unreadable system certificates are not fatal: the CA files may be all that is needed,
-        // and an untrusted registry is then diagnosed as tls-unknown-issuer.
-        let native = rustls_native_certs::load_native_certs();
-        let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
+        let mut extra = Vec::new();
         for path in ca_files {
-            let certs = read_ca_file(path)?;
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| TransportSetupError::CaFileInvalid {
+            for cert in read_ca_file(path)? {
+                // Checked now, so a file rustls cannot use is named at once.
+                RootCertStore::empty().add(cert.clone()).map_err(|e| {
+                    TransportSetupError::CaFileInvalid {
                         path: path.clone(),
                         detail: format!(": {e}"),
-                    })?;
+                    }
+                })?;
+                extra.push(cert);
             }
         }
-        let count = roots.len();
+        let trust = Arc::new(TrustOnFirstUse {
+            extra,
+            provider: Arc::clone(&provider),
+            verifier: std::sync::OnceLock::new(),
+        });
         let verify = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|source| TransportSetupError::Tls { source })?
-            .with_root_certificates(roots)
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::clone(&trust) as Arc<dyn ServerCertVerifier>)
             .with_no_client_auth();
         let skip = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
@@ -69,8 +75,13 @@ impl TlsConfigs {
         Ok(TlsConfigs {
             verify: Arc::new(with_alpn(verify)),
             skip: Arc::new(with_alpn(skip)),
-            roots: count,
+            trust,
         })
+    }
+
+    /// How many root certificates are trusted: the system's and the CA files'.
+    pub(crate) fn roots(&self) -> usize {
+        self.trust.get().1
     }
 
     pub(crate) fn for_mode(&self, mode: TlsMode) -> Arc<ClientConfig> {
@@ -107,6 +118,92 @@ fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportSe
 
 /// `--insecure-skip-tls-verify`: any certificate is accepted, but handshake signatures are still
 /// checked so the connection is at least a real TLS session.
+/// rustls's own web PKI verification, over the system's roots and the CA files, built when the
+/// first verified handshake needs it. Without any root, every certificate is of an unknown
+/// issuer, as an empty root store makes it.
+#[derive(Debug)]
+struct TrustOnFirstUse {
+    extra: Vec<CertificateDer<'static>>,
+    provider: Arc<CryptoProvider>,
+    verifier: std::sync::OnceLock<(Option<Arc<dyn ServerCertVerifier>>, usize)>,
+}
+
+impl TrustOnFirstUse {
+    fn get(&self) -> &(Option<Arc<dyn ServerCertVerifier>>, usize) {
+        self.verifier.get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            // Unreadable system certificates are not fatal: the CA files may be all that is
+            // needed, and an untrusted registry is then diagnosed as tls-unknown-issuer.
+            let native = rustls_native_certs::load_native_certs();
+            let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
+            let (_added, _ignored) = roots.add_parsable_certificates(self.extra.iter().cloned());
+            let count = roots.len();
+            let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                Arc::clone(&self.provider),
+            )
+            .build()
+            .ok()
+            .map(|v| v as Arc<dyn ServerCertVerifier>);
+            (verifier, count)
+        })
+    }
+}
+
+impl ServerCertVerifier for TrustOnFirstUse {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match &self.get().0 {
+            Some(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
 #[derive(Debug)]
 struct AcceptAnyCertificate(Arc<CryptoProvider>);
 

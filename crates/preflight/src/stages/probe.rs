@@ -294,7 +294,7 @@ async fn tls_stage(
                 let _ = write!(
                     d.message,
                     "; trusted: {} root certificates from the system store and --ca-file",
-                    net.tls.roots
+                    net.tls.roots()
                 );
             }
             Err(log.fail(started, d))
