@@ -205,3 +205,36 @@ fn bad_runtime_flags_are_bad_input() {
         assert!(run.stdout.is_empty());
     }
 }
+
+#[test]
+fn docker_insecure_registries_fall_back_to_plain_http() {
+    let reg = Registry::plain();
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "rt/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
+    let dns = DnsServer::start(&[("registry.preflight.test", IpAddr::V4(Ipv4Addr::LOCALHOST))]);
+    let dns_addr = dns.addr.to_string();
+    let host = format!("registry.preflight.test:{}", reg.addr.port());
+    let image = format!("{host}/rt/app:v1");
+    // Docker's insecure-registries (--insecure-skip-tls-verify HOST under --runtime docker):
+    // unverified HTTPS, then plain HTTP. (The name resolves to 127.0.0.1, in Docker's insecure
+    // range as well; that the flag alone does it is a unit test of the route, since the suite
+    // has no non-loopback address to reach.)
+    let extra = [
+        "--dns-server",
+        dns_addr.as_str(),
+        "--insecure-skip-tls-verify",
+        host.as_str(),
+    ];
+    let (code, report) = verdict(DOCKER, &extra, &image);
+    assert_eq!(code, None, "{report:#}");
+    assert_eq!(report["host"], format!("http://{host}"));
+    // containerd's skip_verify is only that: HTTPS without verification.
+    let (code, _) = verdict(CONTAINERD_2, &extra, &image);
+    assert_eq!(code.as_deref(), Some("tls-server-speaks-http"));
+}

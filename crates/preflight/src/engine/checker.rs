@@ -529,7 +529,7 @@ impl Inner {
 /// across calls.
 #[derive(Debug, Clone)]
 pub struct Checker {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl Checker {

@@ -255,6 +255,8 @@ impl Inner {
         let (host, port) = split_host_port(api);
         let host = host.to_ascii_lowercase();
         let transport = match self.hosts.configured(reference.registry(), &host, port) {
+            // Docker's `insecure-registries`: HTTPS without verification, then plain HTTP.
+            Some(TlsMode::SkipVerify) if self.runtime == Runtime::Docker => Transport::insecure(),
             Some(mode) => Transport::only(mode),
             None => {
                 if let Some(t) = configured {
@@ -348,5 +350,56 @@ fn source_reference(source: &PullSource, of: &Reference) -> String {
             source.repository,
             of.tag().unwrap_or("latest")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::checker::Checker;
+    use std::time::Duration;
+
+    async fn hops(checker: &Checker, image: &str) -> Vec<Hop> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let reference = Reference::parse(image).unwrap();
+        checker
+            .inner
+            .route(&reference, deadline)
+            .await
+            .unwrap()
+            .hops
+    }
+
+    #[tokio::test]
+    async fn a_skip_verify_host_is_an_insecure_registry_under_docker_only() {
+        let image = "registry.example:5000/team/app:v1";
+        let docker = Checker::builder()
+            .runtime(Runtime::Docker)
+            .insecure_skip_tls_verify("registry.example:5000")
+            .build()
+            .unwrap();
+        let hop = &hops(&docker, image).await[0];
+        assert_eq!(hop.ep.mode, TlsMode::SkipVerify);
+        assert_eq!(hop.fallback, Some(Fallback::OnAnyFailure));
+        let containerd = Checker::builder()
+            .insecure_skip_tls_verify("registry.example:5000")
+            .build()
+            .unwrap();
+        let hop = &hops(&containerd, image).await[0];
+        assert_eq!(hop.ep.mode, TlsMode::SkipVerify);
+        assert_eq!(hop.fallback, None);
+    }
+
+    #[tokio::test]
+    async fn without_configuration_the_route_is_the_registry() {
+        let checker = Checker::builder().build().unwrap();
+        let route = hops(&checker, "registry.example/team/app:v1").await;
+        assert_eq!(route.len(), 1);
+        assert_eq!(route[0].role, HostRole::Server);
+        assert_eq!((route[0].ep.port, route[0].ep.mode), (443, TlsMode::Verify));
+        // Docker Hub's API host, the reference unchanged.
+        let hub = hops(&checker, "nginx:1.27").await;
+        assert_eq!(hub[0].ep.host, "registry-1.docker.io");
+        assert_eq!(hub[0].reference.registry(), "docker.io");
     }
 }
