@@ -131,6 +131,10 @@ pub(crate) fn human(
             plural(usize::try_from(s.hub_pulls_spent).unwrap_or(2))
         )?;
     }
+    // Whose pull the verdicts predict (--runtime): the same for every image of a check.
+    if let Some(runtime) = report.images.iter().find_map(|i| i.runtime.as_deref()) {
+        write!(out, " (as {runtime} pulls)")?;
+    }
     writeln!(out)
 }
 
