@@ -96,6 +96,9 @@ pub enum ContainerKind {
     Init,
     /// `ephemeralContainers`.
     Ephemeral,
+    /// `volumes[].image`: an image the kubelet pulls as a volume; `source.container` is the
+    /// volume's name.
+    ImageVolume,
 }
 
 /// A `Secret` object found in the input (any type; the caller decides what it is good for).
@@ -407,6 +410,7 @@ mod tests {
                         line: Some(15),
                         object: Some("Deployment/shop/json-app".into()),
                         container: Some("app".into()),
+                        path: Some("spec.template.spec.containers[0]".into()),
                     },
                     namespace: "shop".into(),
                     image_pull_secrets: vec!["regcred".into()],
