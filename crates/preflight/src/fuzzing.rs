@@ -132,13 +132,17 @@ pub fn hosts_toml(bytes: &[u8]) -> Vec<String> {
 
     let dir = std::path::Path::new("/etc/containerd/certs.d/registry.example:5000");
     let file = dir.join("hosts.toml");
-    [ContainerdLine::V1_6, ContainerdLine::V1_7, ContainerdLine::V2]
-        .into_iter()
-        .map(|line| {
-            match parse_hosts_file(&file, dir, bytes, "registry.example:5000", line) {
-                Ok(parsed) => format!("{:?} {:?}", parsed.hosts, parsed.warnings),
-                Err(e) => e.to_string(),
-            }
-        })
-        .collect()
+    [
+        ContainerdLine::V1_6,
+        ContainerdLine::V1_7,
+        ContainerdLine::V2,
+    ]
+    .into_iter()
+    .map(
+        |line| match parse_hosts_file(&file, dir, bytes, "registry.example:5000", line) {
+            Ok(parsed) => format!("{:?} {:?}", parsed.hosts, parsed.warnings),
+            Err(e) => e.to_string(),
+        },
+    )
+    .collect()
 }
