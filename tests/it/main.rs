@@ -28,3 +28,4 @@ mod runtimes;
 mod scale;
 mod secrets;
 mod snapshots;
+mod templates;

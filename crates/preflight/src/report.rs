@@ -70,8 +70,12 @@ pub struct Source {
     pub line: Option<usize>,
     /// `Kind/namespace/name`.
     pub object: Option<String>,
-    /// The container's name.
+    /// The container's name (an image volume's name, for an image volume).
     pub container: Option<String>,
+    /// Where in the object the image is used, as a field path: the container
+    /// (`spec.template.spec.containers[0]`, `spec.workerGroupSpecs[1].template.spec.containers[0]`)
+    /// or the image volume (`spec.volumes[2].image`).
+    pub path: Option<String>,
 }
 
 /// What a host is to the image's registry.

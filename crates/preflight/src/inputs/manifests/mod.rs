@@ -27,10 +27,32 @@
 //!   `spec.jobTemplate.spec.template.spec` for a `CronJob`; `template.spec` for a `PodTemplate`.
 //!   Any other kind (an Argo `Rollout`, a Knative `Service`, a KEDA `ScaledJob`…) counts as a
 //!   workload when `spec.template.spec` or `spec.jobTemplate.spec.template.spec` is a mapping
-//!   with a `containers` list: an unknown kind whose fields only look alike is left alone rather
-//!   than failing the whole file.
+//!   with a `containers` list.
+//! - Pod templates nested anywhere else in an object are found too, whatever its kind: a mapping
+//!   whose `containers` is a list of mappings, one at least with an `image` string, is a pod
+//!   spec (a `RayCluster`'s `spec.workerGroupSpecs[1].template.spec`, an `AnalysisTemplate`'s
+//!   `spec.metrics[0].provider.job.spec.template.spec`, a Kubeflow `TrainingRuntime`'s
+//!   `replicatedJobs`…). So is an Argo Workflows template (a mapping whose `container` or
+//!   `script` is a mapping with an `image` string: its `initContainers`, `container`, `script`
+//!   and `sidecars`) and a Tekton task spec (a mapping whose `steps` are such a list: its `steps`
+//!   and `sidecars`). A CRD's schema (`containers: {type: array, items: …}`) has not that shape;
+//!   `CustomResourceDefinition` objects, `metadata` and `status` are not searched at all. What
+//!   only looks like a template — a field of the wrong type in it — is left alone rather than
+//!   failing the whole file: the object's controller, not the API server, decides what it means.
+//!   The kind's own pod spec is not found twice.
+//! - A nested pod spec is pulled with its own `imagePullSecrets` and `serviceAccountName`, else
+//!   with none and the namespace's `default` service account, as a bare pod. An Argo or Tekton
+//!   template takes them from the nearest mapping around it that has them (an Argo `Workflow`'s
+//!   `spec`). This is what the kubelet gets when the operator copies the template into the pod
+//!   as written; an operator may create pods differently (inject pull secrets, set its own
+//!   service account), which no manifest shows.
+//! - Every image use has the field path of its container in the object, in `source.path`:
+//!   `spec.template.spec.containers[0]`, `spec.templates[1].container`, `spec.steps[0]`.
+//! - `volumes[].image.reference` in a pod spec is an image too (an image volume, pulled by the
+//!   kubelet since Kubernetes 1.31), with the volume's name for a container name and
+//!   `image.pullPolicy` for its pull policy, at `….volumes[2].image`.
 //! - Images are listed per pod spec as pulled: `initContainers`, then `containers`, then
-//!   `ephemeralContainers`, each in order.
+//!   `ephemeralContainers`, each in order, then image volumes.
 //! - A document that is a mapping without `kind` is ignored, not an error: templating tools
 //!   (helm) now and then emit such fragments, and the API server would reject them anyway.
 //!   Objects that carry no pod spec and are not a `Secret` or a `ServiceAccount` are ignored.
@@ -96,6 +118,9 @@ pub enum ContainerKind {
     Init,
     /// `ephemeralContainers`.
     Ephemeral,
+    /// `volumes[].image`: an image the kubelet pulls as a volume; `source.container` is the
+    /// volume's name.
+    ImageVolume,
 }
 
 /// A `Secret` object found in the input (any type; the caller decides what it is good for).
@@ -407,6 +432,7 @@ mod tests {
                         line: Some(15),
                         object: Some("Deployment/shop/json-app".into()),
                         container: Some("app".into()),
+                        path: Some("spec.template.spec.containers[0]".into()),
                     },
                     namespace: "shop".into(),
                     image_pull_secrets: vec!["regcred".into()],

@@ -58,6 +58,7 @@ impl<'a> Meta<'a> {
             line: Some(line),
             object: Some(format!("{kind}/{}/{}", self.namespace, self.name)),
             container: None,
+            path: None,
         }
     }
 }
@@ -95,28 +96,32 @@ pub(super) fn object(
         }
         return Ok(());
     }
-    match kind {
-        "Secret" => secret(node, out),
-        "ServiceAccount" => service_account(node, out),
-        "Pod" => workload(node, kind, &["spec"], out),
+    let pod = match kind {
+        "Secret" => return secret(node, out),
+        "ServiceAccount" => return service_account(node, out),
+        // A CRD's schema describes pod specs without being one; its examples and defaults are
+        // not deployed either.
+        "CustomResourceDefinition" => return Ok(()),
+        "Pod" => workload(node, kind, &["spec"], out)?,
         "Deployment"
         | "ReplicaSet"
         | "StatefulSet"
         | "DaemonSet"
         | "Job"
-        | "ReplicationController" => workload(node, kind, &["spec", "template", "spec"], out),
+        | "ReplicationController" => workload(node, kind, &["spec", "template", "spec"], out)?,
         "CronJob" => workload(
             node,
             kind,
             &["spec", "jobTemplate", "spec", "template", "spec"],
             out,
-        ),
-        "PodTemplate" => workload(node, kind, &["template", "spec"], out),
+        )?,
+        "PodTemplate" => workload(node, kind, &["template", "spec"], out)?,
         _ => {
             const PATHS: [&[&str]; 2] = [
                 &["spec", "template", "spec"],
                 &["spec", "jobTemplate", "spec", "template", "spec"],
             ];
+            let mut found = None;
             for path in PATHS {
                 let spec = path
                     .iter()
@@ -127,27 +132,30 @@ pub(super) fn object(
                         .is_some_and(|c| matches!(c.value, Value::List(_)))
                 {
                     let meta = Meta::read(node)?;
-                    return pod_spec(spec, kind, &meta, out);
+                    pod_spec(spec, &path.join("."), kind, &meta, out)?;
+                    found = Some(spec);
+                    break;
                 }
             }
-            Ok(())
+            found
         }
-    }
+    };
+    nested(node, kind, pod, out)
 }
 
 /// A kind known to carry a pod spec at `path`: a step that is not a mapping is an error, a
-/// missing one means there is nothing to pull.
-fn workload(
-    node: &Node<'_>,
+/// missing one means there is nothing to pull. Returns the pod spec read, if any.
+fn workload<'n, 'a>(
+    node: &'n Node<'a>,
     kind: &str,
     path: &[&str],
     out: &mut Extraction,
-) -> Result<(), Problem> {
+) -> Result<Option<&'n Node<'a>>, Problem> {
     let meta = Meta::read(node)?;
     let mut at = node;
     for (depth, key) in path.iter().enumerate() {
         let Some(next) = at.get(key) else {
-            return Ok(());
+            return Ok(None);
         };
         if !next.is_map() {
             return Err(Problem::wrong_type(
@@ -158,7 +166,190 @@ fn workload(
         }
         at = next;
     }
-    pod_spec(at, kind, &meta, out)
+    pod_spec(at, &path.join("."), kind, &meta, out)?;
+    Ok(Some(at))
+}
+
+/// What a nested template is pulled with when it does not say: the nearest enclosing mapping's
+/// `imagePullSecrets` and `serviceAccountName` (an Argo `Workflow`'s spec), else nothing and the
+/// namespace's `default` service account.
+#[derive(Clone, Default)]
+struct Inherited {
+    image_pull_secrets: Vec<String>,
+    service_account: Option<String>,
+}
+
+impl Inherited {
+    /// What the templates under `node` inherit: its own fields where it has them (read
+    /// leniently: the walk never fails a file), else what `node` inherited.
+    fn under(&self, node: &Node<'_>) -> Inherited {
+        let secrets = pull_secret_names(node).unwrap_or_default();
+        let service_account = node
+            .get("serviceAccountName")
+            .and_then(Node::as_str)
+            .filter(|s| !s.is_empty());
+        Inherited {
+            image_pull_secrets: if secrets.is_empty() {
+                self.image_pull_secrets.clone()
+            } else {
+                secrets
+            },
+            service_account: service_account
+                .map(str::to_owned)
+                .or_else(|| self.service_account.clone()),
+        }
+    }
+}
+
+/// The containers of an Argo Workflows template, in the order its pod runs them.
+const ARGO_TEMPLATE: [(&str, ContainerKind); 4] = [
+    ("initContainers", ContainerKind::Init),
+    ("container", ContainerKind::Container),
+    ("script", ContainerKind::Container),
+    ("sidecars", ContainerKind::Container),
+];
+
+/// The containers of a Tekton task spec.
+const TEKTON_TASK: [(&str, ContainerKind); 2] = [
+    ("steps", ContainerKind::Container),
+    ("sidecars", ContainerKind::Container),
+];
+
+/// Everything the walk for nested templates carries.
+struct Walk<'w, 'a> {
+    kind: &'w str,
+    meta: Meta<'w>,
+    /// The pod spec the object's kind already reported, not to be reported twice.
+    known: Option<*const Node<'a>>,
+    path: String,
+    out: &'w mut Extraction,
+}
+
+/// Pod templates anywhere in an object, besides the one its kind puts it at: a custom
+/// resource's (a `RayCluster`'s head and worker groups, an `AnalysisTemplate`'s job), an Argo
+/// workflow's templates, a Tekton task's steps. What only looks like one — a list that is not of
+/// mappings with an `image` string, a template with fields of the wrong type — is left alone
+/// rather than failing the file: the object's own controller decides what it means.
+fn nested<'a>(
+    node: &Node<'a>,
+    kind: &str,
+    known: Option<&Node<'a>>,
+    out: &mut Extraction,
+) -> Result<(), Problem> {
+    let Value::Map(entries) = &node.value else {
+        return Ok(());
+    };
+    let meta = Meta::read(node)?;
+    let mut walk = Walk {
+        kind,
+        meta,
+        known: known.map(std::ptr::from_ref),
+        path: String::new(),
+        out,
+    };
+    let inherited = Inherited::default();
+    for (key, value) in entries {
+        // Names, labels, annotations (where helm values and last-applied copies live), status.
+        if matches!(key.as_ref(), "metadata" | "status" | "kind" | "apiVersion") {
+            continue;
+        }
+        walk.path.clear();
+        walk.path.push_str(key);
+        walk_node(value, &inherited, &mut walk);
+    }
+    Ok(())
+}
+
+/// Nesting is bounded by the parser (100 levels), so recursion here is too.
+fn walk_node(node: &Node<'_>, inherited: &Inherited, walk: &mut Walk<'_, '_>) {
+    if walk.known.is_some_and(|k| std::ptr::eq(k, node)) {
+        return;
+    }
+    let at = walk.path.len();
+    match &node.value {
+        Value::List(items) => {
+            for (index, item) in items.iter().enumerate() {
+                walk.path.truncate(at);
+                push_index(&mut walk.path, index);
+                walk_node(item, inherited, walk);
+            }
+        }
+        Value::Map(entries) => {
+            if has_images(node, "containers") {
+                // A pod spec: its own fields or nothing, as for a bare pod.
+                let mut found = Extraction::default();
+                if pod_spec(node, &walk.path, walk.kind, &walk.meta, &mut found).is_ok() {
+                    walk.out.merge(found);
+                }
+                return;
+            }
+            let here = inherited.under(node);
+            // An Argo Workflows template, or a Tekton task spec.
+            let lists: &[(&str, ContainerKind)] =
+                if has_image(node, "container") || has_image(node, "script") {
+                    &ARGO_TEMPLATE
+                } else if has_images(node, "steps") {
+                    &TEKTON_TASK
+                } else {
+                    &[]
+                };
+            if !lists.is_empty() {
+                let mut found = Extraction::default();
+                let credentials = Credentials {
+                    image_pull_secrets: here.image_pull_secrets.clone(),
+                    service_account: here.service_account.as_deref().unwrap_or("default"),
+                    node_platforms: node_platforms(node),
+                };
+                if containers(
+                    node,
+                    &walk.path,
+                    lists,
+                    walk.kind,
+                    &walk.meta,
+                    &credentials,
+                    &mut found,
+                )
+                .is_ok()
+                {
+                    walk.out.merge(found);
+                }
+                return;
+            }
+            for (key, value) in entries {
+                walk.path.truncate(at);
+                walk.path.push('.');
+                walk.path.push_str(key);
+                walk_node(value, &here, walk);
+            }
+        }
+        Value::Scalar(..) => {}
+    }
+    walk.path.truncate(at);
+}
+
+fn push_index(path: &mut String, index: usize) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = write!(path, "[{index}]");
+}
+
+/// Whether `node[key]` is a mapping with an `image` string (an Argo template's `container`).
+fn has_image(node: &Node<'_>, key: &str) -> bool {
+    node.get(key)
+        .and_then(|c| c.get("image"))
+        .is_some_and(|i| i.as_str().is_some())
+}
+
+/// Whether `node[key]` is a list of mappings, one at least with an `image` string — a pod
+/// spec's `containers`, not a schema's `containers: {type: array, items: …}`.
+fn has_images(node: &Node<'_>, key: &str) -> bool {
+    let Some(Value::List(items)) = node.get(key).map(|l| &l.value) else {
+        return false;
+    };
+    items.iter().all(Node::is_map)
+        && items
+            .iter()
+            .any(|c| c.get("image").is_some_and(|i| i.as_str().is_some()))
 }
 
 /// The platforms a pod is scheduled on, from what it requires of nodes: `nodeSelector` and the
@@ -225,8 +416,18 @@ fn node_platforms(spec: &Node<'_>) -> Vec<String> {
         .collect()
 }
 
+/// What every container of a pod spec is pulled with.
+struct Credentials<'c> {
+    image_pull_secrets: Vec<String>,
+    service_account: &'c str,
+    node_platforms: Vec<String>,
+}
+
+/// A pod spec at `path` in the object: its containers and image volumes, pulled with its own
+/// `imagePullSecrets` and service account.
 fn pod_spec(
     spec: &Node<'_>,
+    path: &str,
     kind: &str,
     meta: &Meta<'_>,
     out: &mut Extraction,
@@ -241,21 +442,57 @@ fn pod_spec(
             .filter(|s| !s.is_empty())
             .unwrap_or("default"),
     };
-    let object = format!("{kind}/{}/{}", meta.namespace, meta.name);
-    let node_platforms = node_platforms(spec);
+    let credentials = Credentials {
+        image_pull_secrets,
+        service_account,
+        node_platforms: node_platforms(spec),
+    };
     let lists = [
         ("initContainers", ContainerKind::Init),
         ("containers", ContainerKind::Container),
         ("ephemeralContainers", ContainerKind::Ephemeral),
     ];
-    for (key, container_kind) in lists {
+    containers(spec, path, &lists, kind, meta, &credentials, out)?;
+    image_volumes(spec, path, kind, meta, &credentials, out);
+    Ok(())
+}
+
+/// The containers of `lists` in `spec` (a list each, or a single container: an Argo template's
+/// `container` and `script`), in that order.
+fn containers(
+    spec: &Node<'_>,
+    path: &str,
+    lists: &[(&str, ContainerKind)],
+    kind: &str,
+    meta: &Meta<'_>,
+    credentials: &Credentials<'_>,
+    out: &mut Extraction,
+) -> Result<(), Problem> {
+    let object = format!("{kind}/{}/{}", meta.namespace, meta.name);
+    let prefix = if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}.")
+    };
+    for &(key, container_kind) in lists {
         let Some(list) = spec.get(key) else {
             continue;
         };
-        let Value::List(containers) = &list.value else {
-            return Err(Problem::wrong_type(key, "list", list));
+        let single = [(list, format!("{prefix}{key}"))];
+        let many;
+        let items: &[(&Node<'_>, String)] = match &list.value {
+            Value::List(items) => {
+                many = items
+                    .iter()
+                    .enumerate()
+                    .map(|(index, c)| (c, format!("{prefix}{key}[{index}]")))
+                    .collect::<Vec<_>>();
+                &many
+            }
+            Value::Map(_) if matches!(key, "container" | "script") => &single,
+            _ => return Err(Problem::wrong_type(key, "list", list)),
         };
-        for (index, container) in containers.iter().enumerate() {
+        for (index, (container, at)) in items.iter().enumerate() {
             if !container.is_map() {
                 return Err(Problem::wrong_type(
                     format!("{key}[{index}]"),
@@ -279,17 +516,68 @@ fn pod_spec(
                     line: Some(image.line),
                     object: Some(object.clone()),
                     container: name.map(str::to_owned),
+                    path: Some(at.clone()),
                 },
                 namespace: meta.namespace.to_owned(),
-                image_pull_secrets: image_pull_secrets.clone(),
-                service_account: service_account.to_owned(),
+                image_pull_secrets: credentials.image_pull_secrets.clone(),
+                service_account: credentials.service_account.to_owned(),
                 pull_policy: pull_policy.map(str::to_owned),
                 container_kind,
-                node_platforms: node_platforms.clone(),
+                node_platforms: credentials.node_platforms.clone(),
             });
         }
     }
     Ok(())
+}
+
+/// `volumes[].image.reference`: an OCI image the kubelet pulls and mounts (Kubernetes 1.31 and
+/// later). A volume of another shape is the API server's to refuse, and is ignored here.
+fn image_volumes(
+    spec: &Node<'_>,
+    path: &str,
+    kind: &str,
+    meta: &Meta<'_>,
+    credentials: &Credentials<'_>,
+    out: &mut Extraction,
+) {
+    let Some(Value::List(volumes)) = spec.get("volumes").map(|v| &v.value) else {
+        return;
+    };
+    for (index, volume) in volumes.iter().enumerate() {
+        let Some(image) = volume.get("image") else {
+            continue;
+        };
+        let Some(reference) = image.get("reference") else {
+            continue;
+        };
+        let Some(text) = reference.as_str() else {
+            continue;
+        };
+        let at = if path.is_empty() {
+            format!("volumes[{index}].image")
+        } else {
+            format!("{path}.volumes[{index}].image")
+        };
+        out.images.push(ImageUse {
+            reference: text.to_owned(),
+            source: Source {
+                file: String::new(),
+                line: Some(reference.line),
+                object: Some(format!("{kind}/{}/{}", meta.namespace, meta.name)),
+                container: volume.get("name").and_then(Node::as_str).map(str::to_owned),
+                path: Some(at),
+            },
+            namespace: meta.namespace.to_owned(),
+            image_pull_secrets: credentials.image_pull_secrets.clone(),
+            service_account: credentials.service_account.to_owned(),
+            pull_policy: image
+                .get("pullPolicy")
+                .and_then(Node::as_str)
+                .map(str::to_owned),
+            container_kind: ContainerKind::ImageVolume,
+            node_platforms: credentials.node_platforms.clone(),
+        });
+    }
 }
 
 /// `imagePullSecrets: [{name: …}]` of a pod spec or a `ServiceAccount`. Entries without a name
@@ -584,6 +872,7 @@ mod tests {
                     line: Some(138),
                     object: Some("Secret/shop/regcred".into()),
                     container: None,
+                    path: None,
                 },
             }]
         );
@@ -598,6 +887,7 @@ mod tests {
                     line: Some(147),
                     object: Some("ServiceAccount/shop/builder".into()),
                     container: None,
+                    path: None,
                 },
             }]
         );
@@ -691,6 +981,161 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "not-object.yaml:11: a document must be a Kubernetes object (a mapping), found a list"
+        );
+    }
+}
+
+#[cfg(test)]
+mod nested_templates {
+    use crate::inputs::manifests::tests::*;
+    use crate::inputs::manifests::*;
+
+    /// One line per image use: the reference, where it is, and what it is pulled with.
+    fn at(extraction: &Extraction) -> Vec<String> {
+        extraction
+            .images
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} @{} {} {} {} secrets={} sa={} {:?}",
+                    i.reference,
+                    i.source.line.unwrap_or(0),
+                    i.source.object.as_deref().unwrap_or("?"),
+                    i.source.path.as_deref().unwrap_or("?"),
+                    i.source.container.as_deref().unwrap_or("-"),
+                    i.image_pull_secrets.join(","),
+                    i.service_account,
+                    i.container_kind,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pod_templates_nested_in_custom_resources() {
+        assert_eq!(
+            at(&ok("templates.yaml")),
+            [
+                "rayproject/ray:2.9.0 @14 RayCluster/ml/raycluster-kuberay spec.headGroupSpec.template.spec.containers[0] ray-head secrets=ray-pull sa=default Container",
+                "rayproject/ray:2.9.0 @21 RayCluster/ml/raycluster-kuberay spec.workerGroupSpecs[0].template.spec.containers[0] ray-worker secrets= sa=default Container",
+                "busybox:1.36 @27 RayCluster/ml/raycluster-kuberay spec.workerGroupSpecs[1].template.spec.initContainers[0] wait-gcs secrets= sa=gpu-runner Init",
+                "rayproject/ray-ml:2.9.0-gpu @29 RayCluster/ml/raycluster-kuberay spec.workerGroupSpecs[1].template.spec.containers[0] ray-worker secrets= sa=gpu-runner Container",
+                "rayproject/ray:2.9.0-py310 @40 RayJob/ml/rayjob-sample spec.rayClusterSpec.headGroupSpec.template.spec.containers[0] ray-head secrets= sa=default Container",
+                "rayproject/ray:2.9.0-py310 @45 RayJob/ml/rayjob-sample spec.rayClusterSpec.workerGroupSpecs[0].template.spec.containers[0] ray-worker secrets= sa=default Container",
+                "rayproject/ray:2.9.0-submit @48 RayJob/ml/rayjob-sample spec.submitterPodTemplate.spec.containers[0] submitter secrets= sa=default Container",
+                "rayproject/ray:2.9.0-serve @62 RayService/ml/rayservice-sample spec.rayClusterConfig.headGroupSpec.template.spec.containers[0] ray-head secrets= sa=default Container",
+                "registry.example.com/shop/smoke:1.0 @82 AnalysisTemplate/shop/smoke-test spec.metrics[1].provider.job.spec.template.spec.containers[0] smoke secrets= sa=default Container",
+                "registry.example.com/shop/app:v1 @95 Experiment/shop/canary-exp spec.templates[0].template.spec.containers[0] app secrets= sa=default Container",
+                "registry.example.com/shop/app:v2 @99 Experiment/shop/canary-exp spec.templates[1].template.spec.containers[0] app secrets= sa=default Container",
+                "pytorch/pytorch:2.5.0-cuda12.4-cudnn9-runtime @116 TrainingRuntime/train/torch-distributed spec.template.spec.replicatedJobs[0].template.spec.template.spec.containers[0] node secrets= sa=default Container",
+                "python:3.12-slim @126 SandboxTemplate/agents/python-sandbox spec.podTemplate.spec.containers[0] python secrets= sa=default Container",
+                "ghcr.io/example/tools:1.0 @129 SandboxTemplate/agents/python-sandbox spec.podTemplate.spec.volumes[0].image tools secrets= sa=default ImageVolume",
+                "ghcr.io/example/server:1.0 @137 Deployment/ml/model-server spec.template.spec.containers[0] server secrets= sa=default Container",
+                "quay.io/example/model-weights:v3 @143 Deployment/ml/model-server spec.template.spec.volumes[2].image model secrets= sa=default ImageVolume",
+            ]
+        );
+        let e = ok("templates.yaml");
+        let tools = &e.images[13];
+        assert_eq!(tools.pull_policy.as_deref(), Some("IfNotPresent"));
+        assert_eq!(tools.namespace, "agents");
+    }
+
+    #[test]
+    fn argo_workflows_and_tekton() {
+        assert_eq!(
+            at(&ok("workflows.yaml")),
+            [
+                "alpine/git:2.45.2 @14 Workflow/ci/build- spec.templates[1].initContainers[0] fetch secrets=ci-pull sa=argo-runner Init",
+                "golang:1.23 @16 Workflow/ci/build- spec.templates[1].container - secrets=ci-pull sa=argo-runner Container",
+                "docker:27-dind @19 Workflow/ci/build- spec.templates[1].sidecars[0] dind secrets=ci-pull sa=argo-runner Container",
+                "python:3.12 @22 Workflow/ci/build- spec.templates[2].script - secrets=ci-pull sa=argo-runner Container",
+                "registry.example.com/ci/nightly:1.0 @34 CronWorkflow/ci/nightly spec.workflowSpec.templates[0].container - secrets= sa=default Container",
+                "gcr.io/kaniko-project/executor:v1.23.2 @43 Task/ci/build-push spec.steps[0] build secrets= sa=default Container",
+                "registry:2 @46 Task/ci/build-push spec.sidecars[0] registry secrets= sa=default Container",
+                "golangci/golangci-lint:v1.60 @56 Pipeline/ci/release spec.tasks[0].taskSpec.steps[0] lint secrets= sa=default Container",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_crd_bundle_yields_only_the_images_its_objects_use() {
+        // Three CRDs with schemas describing containers, images and image volumes at length, a
+        // ConfigMap and annotations that mention images, then the objects that use images.
+        assert_eq!(
+            at(&ok("crd-bundle.yaml")),
+            [
+                "quay.io/kuberay/operator:v1.2.2 @1878 Deployment/ray-system/kuberay-operator spec.template.spec.containers[0] operator secrets= sa=kuberay-operator Container",
+                "rayproject/ray:2.9.0 @1888 RayCluster/ml/demo spec.headGroupSpec.template.spec.containers[0] ray-head secrets= sa=default Container",
+                "rayproject/ray:2.9.0 @1893 RayCluster/ml/demo spec.workerGroupSpecs[0].template.spec.containers[0] ray-worker secrets= sa=default Container",
+                "example.io/widget-sidecar:1.0 @1902 Widget/ml/w spec.containers[0] plain secrets= sa=default Container",
+            ]
+        );
+        // The schemas yield nothing by their shape alone, not only because CRDs are skipped.
+        let text = std::fs::read_to_string(format!("{FIXTURES}/crd-bundle.yaml")).unwrap();
+        let schemas: String = text
+            .split("\n---\n")
+            .filter(|d| d.contains("kind: CustomResourceDefinition"))
+            .map(|d| d.replace("kind: CustomResourceDefinition", "kind: SchemaHolder"))
+            .collect::<Vec<_>>()
+            .join("\n---\n");
+        assert_eq!(schemas.matches("kind: SchemaHolder").count(), 3);
+        assert_eq!(extract("s.yaml", &schemas).unwrap().images, []);
+    }
+
+    #[test]
+    fn what_only_looks_like_a_nested_template_is_left_alone() {
+        // A schema's `containers`, a list of strings, a list of mappings without an image, a
+        // nested pod spec whose fields have the wrong type, a CRD's example: nothing, and no
+        // error either.
+        let text = "kind: Widget\nspec:\n  a: {containers: {type: array, items: {properties: {image: {type: string}}}}}\n  b: {containers: [nginx]}\n  c: {containers: [{name: x}]}\n  d: {containers: [{image: x}, nginx]}\n  e: {imagePullSecrets: [regcred], containers: [{image: y}]}\n  f: {containers: [{image: [z]}, {image: ok}]}\n  g: {container: {image: [a]}}\n  h: {steps: [{image: 7}]}\n---\n\
+                    kind: CustomResourceDefinition\nspec: {versions: [{schema: {example: {containers: [{image: crd-example}]}}}]}\n---\n\
+                    kind: Widget\nmetadata:\n  annotations: {values: x}\n  managedFields: [{containers: [{image: managed}]}]\nstatus: {containers: [{image: observed}]}\n";
+        assert_eq!(extract("t.yaml", text).unwrap().images, []);
+    }
+
+    #[test]
+    fn a_known_workload_is_reported_once() {
+        // The kind's own pod spec is read as before (strictly); the walk skips it and finds
+        // only what else the object holds.
+        let text = "kind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      containers: [{name: a, image: app}]\n  extra:\n    template:\n      spec:\n        containers: [{name: b, image: other}]\n---\n\
+                    kind: Rollout\nmetadata: {name: r}\nspec:\n  template:\n    spec:\n      containers: [{name: a, image: app}]\n---\n\
+                    kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: app}]\n";
+        assert_eq!(
+            at(&extract("t.yaml", text).unwrap()),
+            [
+                "app @6 Deployment/default/d spec.template.spec.containers[0] a secrets= sa=default Container",
+                "other @10 Deployment/default/d spec.extra.template.spec.containers[0] b secrets= sa=default Container",
+                "app @17 Rollout/default/r spec.template.spec.containers[0] a secrets= sa=default Container",
+                "app @22 Pod/default/p spec.containers[0] a secrets= sa=default Container",
+            ]
+        );
+    }
+
+    #[test]
+    fn known_workloads_have_paths() {
+        let e = ok("workloads.yaml");
+        let paths: Vec<_> = e
+            .images
+            .iter()
+            .map(|i| i.source.path.as_deref().unwrap_or("?"))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.initContainers[0]",
+                "spec.containers[0]",
+                "spec.ephemeralContainers[0]",
+                "spec.template.spec.containers[0]",
+                "spec.template.spec.containers[1]",
+                "spec.template.spec.containers[0]",
+                "spec.template.spec.initContainers[0]",
+                "spec.template.spec.containers[0]",
+                "spec.template.spec.containers[0]",
+                "spec.template.spec.containers[0]",
+                "spec.template.spec.containers[0]",
+                "spec.jobTemplate.spec.template.spec.containers[0]",
+                "template.spec.containers[0]",
+            ]
         );
     }
 }
