@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // `LIST\nHOST`: the list, and the host asked about.
-    let (list, host) = text.split_once('\n').unwrap_or((text, "registry.example.com"));
+    let (list, host) = text
+        .split_once('\n')
+        .unwrap_or((text, "registry.example.com"));
     for port in [80, 443, 5000] {
         let _ = fuzzing::uses_proxy(list, host, port);
     }
