@@ -40,7 +40,9 @@ const MIRROR_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// which expire on their own, are kept across calls.
 #[derive(Debug, Default)]
 pub(crate) struct Session {
-    probes: Mutex<HashMap<Endpoint, ProbeCell>>,
+    /// Per endpoint, and whether probed under a mirror's short deadline: a mirror's quick
+    /// give-up is never the answer for a host given the image's whole deadline.
+    probes: Mutex<HashMap<(Endpoint, bool), ProbeCell>>,
     pub(crate) basic: BasicChecks,
     blobs: BlobChecks,
 }
@@ -257,7 +259,7 @@ impl Inner {
         tried: &mut Vec<HostTried>,
     ) -> Result<(), Diagnosis> {
         let (ep, pinged) = match self
-            .reach_hop(session, hop, probe_deadline, trail, tried)
+            .reach_hop(session, hop, [probe_deadline, deadline], trail, tried)
             .await
         {
             Ok(reached) => reached,
@@ -320,16 +322,16 @@ impl Inner {
         &self,
         session: &Session,
         hop: &Hop,
-        deadline: Instant,
+        deadlines: [Instant; 2],
         trail: &mut Trail,
         tried: &mut Vec<HostTried>,
     ) -> Result<(Endpoint, Pinged), (Endpoint, Diagnosis)> {
-        match self.shared_probe(session, &hop.ep, deadline, trail).await {
+        match self.shared_probe(session, &hop.ep, deadlines, trail).await {
             Ok(pinged) => Ok((hop.ep.clone(), pinged)),
             Err(d) => match hop.fallback_after(d.code) {
                 Some(plain) => {
                     tried.push(HostTried::new(hop.ep.base_url(), hop.role, Some(d.code)));
-                    match self.shared_probe(session, &plain, deadline, trail).await {
+                    match self.shared_probe(session, &plain, deadlines, trail).await {
                         Ok(pinged) => Ok((plain, pinged)),
                         Err(d) => Err((plain, d)),
                     }
@@ -345,15 +347,16 @@ impl Inner {
         &self,
         session: &Session,
         ep: &Endpoint,
-        deadline: Instant,
+        [deadline, image_deadline]: [Instant; 2],
         trail: &mut Trail,
     ) -> Result<Pinged, Diagnosis> {
+        let short = deadline < image_deadline;
         let cell = {
             let mut probes = session
                 .probes
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(probes.entry(ep.clone()).or_default())
+            Arc::clone(probes.entry((ep.clone(), short)).or_default())
         };
         let mut ran_here = false;
         let probe = cell

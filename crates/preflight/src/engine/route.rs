@@ -78,6 +78,28 @@ impl Inner {
         reference: &Reference,
         deadline: Instant,
     ) -> Result<Route, Diagnosis> {
+        let mut route = self.route_as_configured(reference, deadline).await?;
+        // A host named twice (a hosts.toml mirror that is also its server) is asked once, in
+        // its last place: the runtime would ask it twice, with the same answer.
+        let hops = std::mem::take(&mut route.hops);
+        route.hops = hops
+            .iter()
+            .enumerate()
+            .filter(|(i, hop)| {
+                !hops[i + 1..].iter().any(|later| {
+                    later.ep == hop.ep && later.reference.canonical() == hop.reference.canonical()
+                })
+            })
+            .map(|(_, hop)| hop.clone())
+            .collect();
+        Ok(route)
+    }
+
+    async fn route_as_configured(
+        &self,
+        reference: &Reference,
+        deadline: Instant,
+    ) -> Result<Route, Diagnosis> {
         if let (Runtime::CriO, Some(conf)) = (self.runtime, &self.registries) {
             return self.cri_o_route(conf, reference, deadline).await;
         }
@@ -388,6 +410,28 @@ mod tests {
         let hop = &hops(&containerd, image).await[0];
         assert_eq!(hop.ep.mode, TlsMode::SkipVerify);
         assert_eq!(hop.fallback, None);
+    }
+
+    #[tokio::test]
+    async fn a_host_named_as_mirror_and_server_is_asked_once_as_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let host_dir = dir.path().join("registry.example:5000");
+        std::fs::create_dir_all(&host_dir).unwrap();
+        std::fs::write(
+            host_dir.join("hosts.toml"),
+            "server = \"https://registry.example:5000\"\n\n[host.\"https://registry.example:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n\n[host.\"https://mirror.example\"]\n",
+        )
+        .unwrap();
+        let checker = Checker::builder().hosts_dir(dir.path()).build().unwrap();
+        let route = hops(&checker, "registry.example:5000/team/app:v1").await;
+        let seen: Vec<_> = route.iter().map(|h| (h.ep.authority(), h.role)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("mirror.example:443".to_owned(), HostRole::Mirror),
+                ("registry.example:5000".to_owned(), HostRole::Server)
+            ]
+        );
     }
 
     #[tokio::test]
