@@ -11,9 +11,7 @@ use tokio::time::Instant;
 use crate::diagnosis::{Code, Diagnosis, Stage};
 use crate::engine::checker::{Inner, split_host_port};
 use crate::inputs::hosts_dir::{HostEntry, HostsFile, Scheme};
-use crate::inputs::registries_conf::{
-    PullRefused, PullSource, RegistriesConf, ShortName, ShortNameMode,
-};
+use crate::inputs::registries_conf::{PullRefused, RegistriesConf, ShortName, ShortNameMode};
 use crate::model::reference::Reference;
 use crate::net::TlsMode;
 use crate::registry::endpoint::Endpoint;
@@ -165,16 +163,7 @@ impl Inner {
             let at = if own {
                 reference.clone()
             } else {
-                parse_candidate(&source_reference(
-                    &PullSource {
-                        registry: authority,
-                        repository: reference.repository().to_owned(),
-                        insecure: false,
-                        mirror: !entry.is_server,
-                        blocked: None,
-                    },
-                    reference,
-                ))?
+                parse_candidate(&reference_at(&authority, reference.repository(), reference))?
             };
             let transport = entry_transport(entry, line);
             hops.push(self.hop(role, at, Some(transport), deadline).await);
@@ -255,7 +244,11 @@ impl Inner {
                 } else {
                     HostRole::Server
                 };
-                let at = parse_candidate(&source_reference(&source, candidate))?;
+                let at = parse_candidate(&reference_at(
+                    &source.registry,
+                    &source.repository,
+                    candidate,
+                ))?;
                 let transport = source.insecure.then(Transport::insecure);
                 hops.push(self.hop(role, at, transport, deadline).await);
             }
@@ -361,17 +354,12 @@ fn parse_candidate(text: &str) -> Result<Reference, Diagnosis> {
     })
 }
 
-/// The reference a pull source is asked for: its host and repository, with the tag or digest
+/// The reference a host is asked for: its `registry` and `repository`, with the tag or digest
 /// of `of` (by digest when it has one, as CRI-O pulls).
-fn source_reference(source: &PullSource, of: &Reference) -> String {
+fn reference_at(registry: &str, repository: &str, of: &Reference) -> String {
     match of.digest() {
-        Some(d) => format!("{}/{}@{d}", source.registry, source.repository),
-        None => format!(
-            "{}/{}:{}",
-            source.registry,
-            source.repository,
-            of.tag().unwrap_or("latest")
-        ),
+        Some(d) => format!("{registry}/{repository}@{d}"),
+        None => format!("{registry}/{repository}:{}", of.tag().unwrap_or("latest")),
     }
 }
 

@@ -58,6 +58,7 @@ impl TlsConfigs {
         let trust = Arc::new(TrustOnFirstUse {
             extra,
             provider: Arc::clone(&provider),
+            signatures: AcceptAnyCertificate(Arc::clone(&provider)),
             verifier: std::sync::OnceLock::new(),
         });
         let verify = ClientConfig::builder_with_provider(Arc::clone(&provider))
@@ -125,6 +126,8 @@ fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportSe
 struct TrustOnFirstUse {
     extra: Vec<CertificateDer<'static>>,
     provider: Arc<CryptoProvider>,
+    /// The handshake signature checks, shared with the unverified configuration.
+    signatures: AcceptAnyCertificate,
     verifier: std::sync::OnceLock<(Option<Arc<dyn ServerCertVerifier>>, usize)>,
 }
 
@@ -169,18 +172,14 @@ impl ServerCertVerifier for TrustOnFirstUse {
         }
     }
 
+    // Handshake signatures are checked as for any certificate: only the chain differs.
     fn verify_tls12_signature(
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -189,18 +188,11 @@ impl ServerCertVerifier for TrustOnFirstUse {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.signatures.supported_verify_schemes()
     }
 }
 
