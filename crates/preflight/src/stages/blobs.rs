@@ -230,11 +230,11 @@ async fn get_manifest(
     let ep = target.ep;
     let url = ep.manifest_url(target.reference.repository(), reference);
     let client = target.net.http.for_mode(ep.mode);
-    let req = access.apply(client.get(&url).header(ACCEPT, wire::MANIFEST_ACCEPT));
+    let build = || access.apply(client.get(&url).header(ACCEPT, wire::MANIFEST_ACCEPT));
     if target.profile.counts_pulls() {
         trail.hub_pulls += 1;
     }
-    let resp = send(req, &target.net.http, &ep.host, &url, target.deadline).await?;
+    let resp = send(build, &target.net.http, &ep.host, &url, target.deadline).await?;
     let status = resp.status();
     if status == StatusCode::NOT_FOUND {
         return Err(Diagnosis::new(
@@ -262,21 +262,19 @@ async fn get_manifest(
     Ok((body, media_type))
 }
 
+/// A request to the registry, retried as the manifest's is after a connection that broke (a
+/// pooled connection a proxy or the registry closed) or 502/503/504, within the deadline.
 async fn send(
-    req: reqwest::RequestBuilder,
+    build: impl Fn() -> reqwest::RequestBuilder,
     clients: &HttpClients,
     host: &str,
     url: &str,
     deadline: Instant,
 ) -> Result<reqwest::Response, Diagnosis> {
-    match tokio::time::timeout_at(deadline, req.send()).await {
-        Err(_) => Err(http_diagnosis(&HttpFailure::Timeout, Stage::Blobs, url)),
-        Ok(Err(e)) => Err(http_diagnosis(
-            &clients.classify(&e, host),
-            Stage::Blobs,
-            url,
-        )),
-        Ok(Ok(r)) => Ok(r),
+    match http::send_retrying(build, clients, host, deadline).await.0 {
+        http::Sent::TimedOut => Err(http_diagnosis(&HttpFailure::Timeout, Stage::Blobs, url)),
+        http::Sent::Failed(f) => Err(http_diagnosis(&f, Stage::Blobs, url)),
+        http::Sent::Response(r) => Ok(r),
     }
 }
 
@@ -308,19 +306,14 @@ async fn check_blob(
     let digest = blob.digest.to_string();
     let url = ep.blob_url(target.reference.repository(), &digest);
     let client = target.net.http.for_mode(ep.mode);
-    let req = if is_config {
-        client.get(&url)
-    } else {
-        client.head(&url)
+    let build = || {
+        access.apply(if is_config {
+            client.get(&url)
+        } else {
+            client.head(&url)
+        })
     };
-    let resp = send(
-        access.apply(req),
-        &target.net.http,
-        &ep.host,
-        &url,
-        target.deadline,
-    )
-    .await?;
+    let resp = send(build, &target.net.http, &ep.host, &url, target.deadline).await?;
     let what = if is_config { "config" } else { "layer" };
     let status = resp.status();
     let resp = if status.is_redirection() {
