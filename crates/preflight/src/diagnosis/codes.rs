@@ -9,8 +9,10 @@
 //! under `--require-pull-secrets`). A `both` row is one variant of each enum with the same text and
 //! hint, so the two can never spell it differently.
 //!
-//! Stages are the contract's (`docs/contract-extensions.md` for the codes it adds); a warning's
-//! stage, which the contract does not give, is the stage whose result produces it.
+//! Each row's documentation is the code's cause, and `docs/contract.md` lists the rows: its code
+//! section is generated from this table (`PREFLIGHT_BLESS=1 cargo nextest run -p preflight-cli -E
+//! 'test(contract)'` rewrites it, and the suite fails while the two differ). Stages are the
+//! contract's; a warning's stage is the stage whose result produces it.
 
 use std::fmt;
 
@@ -109,6 +111,12 @@ macro_rules! code_table {
                 match self { $( Code::$variant => $hint, )* }
             }
 
+            /// The cause it names, in general terms: its row's documentation in the code table
+            /// (what `docs/contract.md` lists beside the hint).
+            pub fn cause(self) -> &'static str {
+                match self { $( Code::$variant => concat!($($doc),*).trim_ascii(), )* }
+            }
+
             /// The stages this cause is found at: the contract's, and where a check meets it
             /// besides (a registry that refuses a client at `/v2/` is `access-denied` at `ping`; a
             /// manifest request refused anonymously, or with a token the registry itself rejects,
@@ -145,6 +153,11 @@ macro_rules! code_table {
             /// What to do about it, in general terms.
             pub fn hint(self) -> &'static str {
                 match self { $( WarningCode::$variant => $hint, )* }
+            }
+
+            /// What it points out, in general terms: its row's documentation in the code table.
+            pub fn cause(self) -> &'static str {
+                match self { $( WarningCode::$variant => concat!($($doc),*).trim_ascii(), )* }
             }
 
             /// The stage whose result produces this warning.
@@ -400,6 +413,30 @@ mod tests {
         }
     }
 
+    /// The cause is the row's documentation, joined into one line for the contract's table.
+    #[test]
+    fn every_code_has_a_one_line_cause() {
+        let causes = Code::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.cause()))
+            .chain(WarningCode::ALL.iter().map(|w| (w.as_str(), w.cause())));
+        for (code, cause) in causes {
+            assert!(cause.len() > 10, "{code} has no cause: document its row");
+            assert!(
+                !cause.contains('\n') && !cause.contains("  ") && cause.trim() == cause,
+                "{code}: {cause:?}"
+            );
+            assert!(cause.starts_with(|c: char| !c.is_lowercase()), "{code}: {cause:?}");
+        }
+        assert_eq!(
+            Code::ProxyError.cause(),
+            "The configured proxy refused or failed the connection: its name did not resolve (`dns`), \
+             it could not be connected to or refused the tunnel (`tcp`), or it did so on the way to a \
+             blob storage host (`blobs`)."
+        );
+        assert_eq!(Code::PullSecretMissing.cause(), WarningCode::PullSecretMissing.cause());
+    }
+
     #[test]
     fn both_kinds_are_the_documented_ones_with_one_text_hint_and_stage() {
         let failures: Vec<_> = Code::ALL.iter().filter_map(|c| c.warning()).collect();
@@ -439,8 +476,7 @@ mod tests {
         }
     }
 
-    /// The contract's table (`stage` column), and `docs/contract-extensions.md` for the codes and
-    /// stages it adds.
+    /// The contract's stages of each code (`docs/contract.md`, "Diagnosis codes").
     #[test]
     fn stages_are_the_contracts() {
         use Stage::{Auth, Dns, Manifest, Ping, Platform, Reference, Tcp, Tls};
@@ -456,7 +492,7 @@ mod tests {
             only(c, &[Tcp]);
         }
         // Its own name at `dns`, and a blob storage host reached through it
-        // (`docs/contract-extensions.md`).
+        // (`docs/contract.md`).
         only("proxy-error", &[Dns, Tcp, Stage::Blobs]);
         for c in [
             "tls-unknown-issuer",
@@ -478,7 +514,7 @@ mod tests {
             only(c, &[Auth]);
         }
         // The contract's stage, and the manifest request where a check also meets them
-        // (`docs/contract-extensions.md`).
+        // (`docs/contract.md`).
         only("auth-required", &[Auth, Manifest]);
         only("auth-server-error", &[Auth, Manifest]);
         only("access-denied", &[Ping, Auth, Manifest]);
@@ -492,7 +528,7 @@ mod tests {
             only(c, &[Manifest]);
         }
         only("platform-missing", &[Platform]);
-        // `--depth blobs` (`docs/contract-extensions.md`).
+        // `--depth blobs` (`docs/contract.md`).
         only("platform-manifest-missing", &[Platform]);
         for c in [
             "blob-unknown",
@@ -551,7 +587,7 @@ mod tests {
         }
     }
 
-    /// The warnings the contract and `docs/contract-extensions.md` name.
+    /// The warnings `docs/contract.md` names.
     #[test]
     fn contract_warnings_present() {
         let all: HashSet<_> = WarningCode::ALL.iter().map(|w| w.as_str()).collect();
