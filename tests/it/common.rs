@@ -1,10 +1,13 @@
 //! Running the binary and reading its report.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use assert_cmd::Command;
 use base64::Engine as _;
 use serde_json::Value;
+
+use crate::support::schema::Schema;
 
 /// Variables of a CI job (GitLab sets all of these) or a shell that must not lend their
 /// credentials, shard, proxy or log settings to a test: each test says what it wants.
@@ -88,7 +91,115 @@ pub fn run_cmd(cmd: &mut Command) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
     record(cmd, &run);
+    check_json_outputs(cmd, &run);
     run
+}
+
+/// The contract's JSON Schema, `docs/report.schema.json`, checked whole when loaded.
+pub fn report_schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let path = repo_root().join("docs/report.schema.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        Schema::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    })
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Where in the schema each command's `-o json` output is described.
+const SCHEMA_OF: &[(&str, &str)] = &[
+    ("check", "#"),
+    ("images", "#/$defs/images_output"),
+    ("registry", "#/$defs/registry_output"),
+    ("ratelimit", "#/$defs/ratelimit_output"),
+];
+
+/// Asserts that `text`, what `preflight COMMAND -o json` printed, is what the schema describes.
+pub fn assert_valid_output(command: &str, text: &str) {
+    let Some((_, pointer)) = SCHEMA_OF.iter().find(|(c, _)| *c == command) else {
+        panic!(
+            "`preflight {command} -o json` has no schema: describe its output in \
+             docs/report.schema.json and name it in SCHEMA_OF (tests/it/common.rs)"
+        );
+    };
+    let value: Value = serde_json::from_str(text).unwrap_or_else(|e| {
+        panic!("the JSON output of preflight {command} is not JSON ({e}):\n{text}")
+    });
+    if let Err(errors) = report_schema().validate(pointer, &value) {
+        panic!(
+            "the JSON output of preflight {command} does not match docs/report.schema.json \
+             ({pointer}):\n  {}\noutput:\n{text}",
+            errors.join("\n  ")
+        );
+    }
+}
+
+/// Every run is also a schema test: a JSON report on stdout (`-o json`) and every
+/// `--report json=PATH` file the run wrote must match `docs/report.schema.json`.
+fn check_json_outputs(cmd: &Command, run: &Run) {
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if args
+        .iter()
+        .any(|a| matches!(a.as_str(), "-h" | "--help" | "-V" | "--version"))
+    {
+        return;
+    }
+    // The command: the first argument that is neither an option nor a global option's value.
+    let mut command = None;
+    let mut skip = false;
+    for a in &args {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if a == "--color" {
+            skip = true;
+        } else if !a.starts_with('-') {
+            command = Some(a.as_str());
+            break;
+        }
+    }
+    let Some(command) = command else { return };
+    let mut format = None;
+    let mut report_files = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let value = |a: &str, long: &str, short: Option<&str>| -> Option<String> {
+            if let Some(v) = a.strip_prefix(&format!("{long}=")) {
+                return Some(v.to_owned());
+            }
+            let s = short?;
+            a.strip_prefix(s)
+                .filter(|v| !v.is_empty())
+                .map(|v| v.trim_start_matches('=').to_owned())
+        };
+        if a == "-o" || a == "--output" {
+            format = it.next().cloned();
+        } else if let Some(v) = value(a, "--output", Some("-o")) {
+            format = Some(v);
+        } else if a == "--report" {
+            report_files.extend(it.next().cloned());
+        } else if let Some(v) = value(a, "--report", None) {
+            report_files.push(v);
+        }
+    }
+    if format.as_deref() == Some("json") && !run.stdout.trim().is_empty() {
+        assert_valid_output(command, &run.stdout);
+    }
+    for spec in report_files {
+        if let Some(path) = spec.strip_prefix("json=")
+            && let Ok(text) = std::fs::read_to_string(path)
+        {
+            assert_valid_output(command, &text);
+        }
+    }
 }
 
 /// With `PREFLIGHT_RECORD=DIR`, appends every run's arguments, exit code and stdout to a file per

@@ -45,6 +45,7 @@ async fn the_report_is_data_that_serializes_to_the_contract() {
     let report = checker.check(vec!["Not/A:Reference:At:All".into()]).await;
     assert!(!report.pullable);
     let json = serde_json::to_value(&report).unwrap();
+    crate::common::assert_valid_output("check", &json.to_string());
     assert_eq!(json["version"], 1);
     assert_eq!(json["summary"]["not_pullable"], 1);
     assert_eq!(json["images"][0]["diagnosis"]["code"], "invalid-reference");

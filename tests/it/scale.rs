@@ -461,8 +461,9 @@ fn ten_thousand_images_on_a_thousand_black_holed_registries_stay_bounded() {
     });
     let peak = peak_fds(&mut child);
     let elapsed = started.elapsed();
-    let report: serde_json::Value =
-        serde_json::from_str(&reader.join().expect("reader")).expect("JSON report");
+    let text = reader.join().expect("reader");
+    crate::common::assert_valid_output("check", &text);
+    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
 
     eprintln!("10,000 images on 1,000 black-holed registries: {elapsed:?}, peak {peak} fds");
     // The bound is deadline × ceil(images / concurrency) = 50 s; probes of different

@@ -19,6 +19,7 @@ pub mod pki;
 pub mod proxy;
 pub mod registry;
 pub mod runtime;
+pub mod schema;
 pub mod seed;
 pub mod token;
 
