@@ -1,5 +1,6 @@
 //! The result of a check, as data: what the CLI renders and `-o json` prints.
-//! The field names are the contract's (`DESIGN.md`, "JSON report").
+//! The field names are the contract's: `docs/contract.md` ("The JSON report") and
+//! `docs/report.schema.json`, which the test suite holds every report to.
 
 use serde::Serialize;
 
