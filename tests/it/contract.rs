@@ -83,7 +83,7 @@ fn diff(old: &str, new: &str) -> String {
     let mut last = None;
     for (k, (mark, text, line)) in lines.iter().enumerate() {
         if changed.iter().any(|&c| c.abs_diff(k) <= 2) {
-            if last.is_some_and(|l: usize| l + 1 != k) || last.is_none() {
+            if last.is_none_or(|l: usize| l + 1 != k) {
                 let _ = writeln!(out, "@@ line {line}");
             }
             let _ = writeln!(out, "{mark} {text}");
@@ -115,7 +115,9 @@ fn codes_section() -> String {
          change the table and run {BLESS} -->\n\n"
     );
     s.push_str("### Failure codes\n\n");
-    s.push_str("A failure makes the image not pullable (exit 1). In the order of the code table.\n\n");
+    s.push_str(
+        "A failure makes the image not pullable (exit 1). In the order of the code table.\n\n",
+    );
     s.push_str("| code | stage | cause | hint |\n|---|---|---|---|\n");
     for c in Code::ALL {
         let also = if c.warning().is_some() {
@@ -165,7 +167,12 @@ fn contract_code_list_is_the_code_table() {
         panic!("docs/contract.md has no {BEGIN} … {END} section for the code list");
     };
     assert!(start < end, "{BEGIN} comes after {END}");
-    let want = format!("{}{}{}", &doc[..start], codes_section(), &doc[end + END.len()..]);
+    let want = format!(
+        "{}{}{}",
+        &doc[..start],
+        codes_section(),
+        &doc[end + END.len()..]
+    );
     compare_or_bless("docs/contract.md", &doc, &want);
 }
 
@@ -279,7 +286,11 @@ fn help_flags(args: &[&str]) -> BTreeSet<String> {
         .lines()
         .map(str::trim_start)
         .filter(|l| l.starts_with('-') && !l.starts_with("- "))
-        .filter_map(|l| long_flags(l.split("  ").next().unwrap_or(l)).into_iter().next())
+        .filter_map(|l| {
+            long_flags(l.split("  ").next().unwrap_or(l))
+                .into_iter()
+                .next()
+        })
         .collect()
 }
 
@@ -442,7 +453,14 @@ fn contract_documents_every_report_field() {
 /// A real report, as the binary prints it: an image whose registry refuses the connection
 /// (loopback port 1, where nothing listens).
 fn refused_report() -> Value {
-    let r = run(&["check", "-o", "json", "--timeout", "5", "127.0.0.1:1/shop/app:v1"]);
+    let r = run(&[
+        "check",
+        "-o",
+        "json",
+        "--timeout",
+        "5",
+        "127.0.0.1:1/shop/app:v1",
+    ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     r.json()
 }

@@ -287,10 +287,8 @@ impl Schema {
                 short(value)
             ));
         }
-        if let (Some(min), Some(n)) = (
-            obj.get("minimum").and_then(Value::as_f64),
-            value.as_f64(),
-        ) && n < min
+        if let (Some(min), Some(n)) = (obj.get("minimum").and_then(Value::as_f64), value.as_f64())
+            && n < min
         {
             errors.push(format!("{}: {n} is less than minimum {min}", place(at)));
         }
@@ -435,13 +433,18 @@ mod tests {
             let root = json!({ "$schema": DRAFT_2020_12, "properties": { "a": { keyword: 1 } } });
             let e = Schema::new(root).expect_err(keyword);
             assert!(
-                e.contains(&format!("\"{keyword}\" is not implemented")) && e.contains("#/properties/a"),
+                e.contains(&format!("\"{keyword}\" is not implemented"))
+                    && e.contains("#/properties/a"),
                 "{keyword}: {e}"
             );
         }
         // Also in a branch nothing validates against yet, and in a definition.
         let root = json!({ "$schema": DRAFT_2020_12, "$defs": { "x": { "anyOf": [ { "format": "uri" } ] } } });
-        assert!(Schema::new(root).unwrap_err().contains("#/$defs/x/anyOf/0/format"));
+        assert!(
+            Schema::new(root)
+                .unwrap_err()
+                .contains("#/$defs/x/anyOf/0/format")
+        );
     }
 
     #[test]
@@ -469,7 +472,10 @@ mod tests {
         }
         let old = json!({ "$schema": "http://json-schema.org/draft-07/schema#" });
         assert!(Schema::new(old).is_err());
-        assert!(Schema::new(json!({ "type": "object" })).is_err(), "no $schema");
+        assert!(
+            Schema::new(json!({ "type": "object" })).is_err(),
+            "no $schema"
+        );
     }
 
     #[test]
@@ -477,7 +483,10 @@ mod tests {
         let s = schema(json!({ "type": "integer" }));
         assert!(errors(&s, &json!(3)).is_empty());
         assert!(errors(&s, &json!(-3)).is_empty());
-        assert!(errors(&s, &json!(3.0)).is_empty(), "1.0 is an integer in 2020-12");
+        assert!(
+            errors(&s, &json!(3.0)).is_empty(),
+            "1.0 is an integer in 2020-12"
+        );
         assert_eq!(errors(&s, &json!(3.5)).len(), 1);
         assert_eq!(errors(&s, &json!("3")).len(), 1);
         let s = schema(json!({ "type": ["string", "null"] }));
@@ -522,12 +531,18 @@ mod tests {
         );
         assert_eq!(
             errors(&s, &json!({ "a": 1, "b": 0 })),
-            ["/a: 1 is not of type string", "/b: 0 is less than minimum 1"]
+            [
+                "/a: 1 is not of type string",
+                "/b: 0 is less than minimum 1"
+            ]
         );
         // additionalProperties as a schema; absent means anything goes.
         let s = schema(json!({ "additionalProperties": { "type": "integer" } }));
         assert!(errors(&s, &json!({ "x": 1 })).is_empty());
-        assert_eq!(errors(&s, &json!({ "x/y": "1" })), ["/x~1y: \"1\" is not of type integer"]);
+        assert_eq!(
+            errors(&s, &json!({ "x/y": "1" })),
+            ["/x~1y: \"1\" is not of type integer"]
+        );
         let s = schema(json!({ "properties": { "a": { "type": "string" } } }));
         assert!(errors(&s, &json!({ "z": 1 })).is_empty());
         // Object keywords do not apply to other types.
@@ -572,11 +587,23 @@ mod tests {
             }
         }));
         assert!(errors(&s, &json!({ "diagnosis": null })).is_empty());
-        assert!(errors(&s, &json!({ "diagnosis": { "code": "x" }, "anything": [1] })).is_empty());
+        assert!(
+            errors(
+                &s,
+                &json!({ "diagnosis": { "code": "x" }, "anything": [1] })
+            )
+            .is_empty()
+        );
         let e = errors(&s, &json!({ "diagnosis": {} }));
         assert_eq!(e.len(), 1, "{e:?}");
-        assert!(e[0].starts_with("/diagnosis: matches none of anyOf:"), "{e:?}");
-        assert!(e[0].contains("\"code\" is missing"), "the branches say why: {e:?}");
+        assert!(
+            e[0].starts_with("/diagnosis: matches none of anyOf:"),
+            "{e:?}"
+        );
+        assert!(
+            e[0].contains("\"code\" is missing"),
+            "the branches say why: {e:?}"
+        );
         assert_eq!(
             errors(&s, &json!({ "never": 1 })),
             ["/never: nothing is allowed here"]

@@ -426,7 +426,10 @@ mod tests {
                 !cause.contains('\n') && !cause.contains("  ") && cause.trim() == cause,
                 "{code}: {cause:?}"
             );
-            assert!(cause.starts_with(|c: char| !c.is_lowercase()), "{code}: {cause:?}");
+            assert!(
+                cause.starts_with(|c: char| !c.is_lowercase()),
+                "{code}: {cause:?}"
+            );
         }
         assert_eq!(
             Code::ProxyError.cause(),
@@ -434,7 +437,10 @@ mod tests {
              it could not be connected to or refused the tunnel (`tcp`), or it did so on the way to a \
              blob storage host (`blobs`)."
         );
-        assert_eq!(Code::PullSecretMissing.cause(), WarningCode::PullSecretMissing.cause());
+        assert_eq!(
+            Code::PullSecretMissing.cause(),
+            WarningCode::PullSecretMissing.cause()
+        );
     }
 
     #[test]
