@@ -308,7 +308,9 @@ code_table! {
     /// The reference has neither tag nor digest, so `latest` is implied.
     ImplicitLatest = "implicit-latest", warning, stages = [Reference],
         hint = "write a version tag or a digest: without either the image means latest, which moves with every push";
-    /// A credential could not be used (for example a credential helper this version does not run).
+    /// A credential exists but was not used: a credential helper failed, was missing or timed out,
+    /// or the credential was withheld from a plain-HTTP token service whose host was not given to
+    /// `--plain-http` and the check did not need it (else `credentials-withheld`).
     CredentialUnavailable = "credential-unavailable", warning, stages = [Auth],
         hint = "make the credential usable: check that docker-credential-NAME is on PATH and answers in time, or give the token service's host to --plain-http if credentials may go to it unencrypted";
     /// `imagePullPolicy: Always` with a mutable tag: each restart may run a different image.
