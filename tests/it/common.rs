@@ -194,8 +194,12 @@ fn check_json_outputs(cmd: &Command, run: &Run) {
         assert_valid_output(command, &run.stdout);
     }
     for spec in report_files {
+        // A relative path is the run's, which may not be this process's directory.
         if let Some(path) = spec.strip_prefix("json=")
-            && let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(text) = std::fs::read_to_string(
+                cmd.get_current_dir()
+                    .map_or_else(|| PathBuf::from(path), |dir| dir.join(path)),
+            )
         {
             assert_valid_output(command, &text);
         }
