@@ -13,6 +13,7 @@ mod cli;
 mod cli_edges;
 mod hostile;
 mod hub_budget;
+mod image;
 mod kube;
 mod library;
 mod network;
