@@ -204,7 +204,10 @@ fn the_runtime_stage_only_copies_from_a_base_given_as_an_argument() {
     let tag = rust.rsplit(':').next().unwrap();
     let version = tag.split('-').next().unwrap();
     assert_eq!(
-        version.split('.').filter(|p| p.parse::<u32>().is_ok()).count(),
+        version
+            .split('.')
+            .filter(|p| p.parse::<u32>().is_ok())
+            .count(),
         3,
         "rust image pinned to MAJOR.MINOR.PATCH: {rust}"
     );
@@ -251,7 +254,10 @@ fn the_image_builds_pushes_passes_preflight_and_runs_its_binary() {
         buildah.run("build", &args);
     };
     build("localhost/preflight:test", &[]);
-    build("localhost/preflight:test-action", &["--build-arg", "USER_ID=0"]);
+    build(
+        "localhost/preflight:test-action",
+        &["--build-arg", "USER_ID=0"],
+    );
 
     let config = buildah.inspect("build", "localhost/preflight:test")["OCIv1"]["config"].clone();
     assert_eq!(config["User"], "65532:65532", "{config:#}");
@@ -315,7 +321,11 @@ fn the_image_builds_pushes_passes_preflight_and_runs_its_binary() {
     // Pulled back into empty storage: what the registry holds is the whole image.
     let pulled = buildah.run(
         "pulled",
-        &["from", "--tls-verify=false", &format!("docker://{by_version}")],
+        &[
+            "from",
+            "--tls-verify=false",
+            &format!("docker://{by_version}"),
+        ],
     );
     let root = PathBuf::from(buildah.run("pulled", &["mount", &pulled]));
     let image = buildah.inspect("pulled", &by_version);
@@ -366,5 +376,8 @@ fn the_image_builds_pushes_passes_preflight_and_runs_its_binary() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["images"][0]["digest"], digest);
     buildah.run("pulled", &["umount", &pulled]);
-    eprintln!("image built, pushed, checked and run in {:?}", started.elapsed());
+    eprintln!(
+        "image built, pushed, checked and run in {:?}",
+        started.elapsed()
+    );
 }

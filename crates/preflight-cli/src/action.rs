@@ -33,7 +33,11 @@ impl Step {
                 .map(|v| v.to_string_lossy().into_owned())
                 .unwrap_or_default()
         };
-        let path = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         Step {
             manifests: text("INPUT_MANIFESTS"),
             images: text("INPUT_IMAGES"),
@@ -162,9 +166,18 @@ mod tests {
     fn args_split_like_shell_words() {
         for (text, words) in [
             ("", vec![]),
-            ("  --strict\n --platform linux/arm64 ", vec!["--strict", "--platform", "linux/arm64"]),
-            ("--ca-file 'my certs/ca.pem'", vec!["--ca-file", "my certs/ca.pem"]),
-            (r#"--ca-file "a \"b\" \\c""#, vec!["--ca-file", r#"a "b" \c"#]),
+            (
+                "  --strict\n --platform linux/arm64 ",
+                vec!["--strict", "--platform", "linux/arm64"],
+            ),
+            (
+                "--ca-file 'my certs/ca.pem'",
+                vec!["--ca-file", "my certs/ca.pem"],
+            ),
+            (
+                r#"--ca-file "a \"b\" \\c""#,
+                vec!["--ca-file", r#"a "b" \c"#],
+            ),
             (r"a\ b c''d", vec!["a b", "cd"]),
             ("''", vec![""]),
         ] {

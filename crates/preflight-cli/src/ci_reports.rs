@@ -296,10 +296,7 @@ pub(crate) fn github(
             "warning"
         };
         let message = match (&f.image.diagnosis, f.failure) {
-            (Some(d), true) => format!(
-                "{}: {}\nhint: {}",
-                f.image.reference, d.message, d.hint
-            ),
+            (Some(d), true) => format!("{}: {}\nhint: {}", f.image.reference, d.message, d.hint),
             _ => f.text.clone(),
         };
         let places = places(f.image, root);
@@ -497,6 +494,9 @@ mod tests {
     #[test]
     fn markdown_cells_keep_to_their_cell() {
         assert_eq!(cell("a|b\r\nc\nd"), "a\\|b<br>c<br>d");
-        assert_eq!(cell("<stdin> & `x` *y* my_app"), "&lt;stdin&gt; &amp; \\`x\\` \\*y\\* my\\_app");
+        assert_eq!(
+            cell("<stdin> & `x` *y* my_app"),
+            "&lt;stdin&gt; &amp; \\`x\\` \\*y\\* my\\_app"
+        );
     }
 }
