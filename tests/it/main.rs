@@ -19,6 +19,7 @@ mod library;
 mod network;
 mod node_config;
 mod oracle;
+mod pins;
 mod platforms;
 mod proxy;
 mod pull_path;
