@@ -72,8 +72,12 @@ fn after<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// A placeholder in prose (`:VERSION`, `@X.Y.Z-action`), not a pin.
+/// A placeholder in prose (`:VERSION`, `@X.Y.Z-action`) or a shell variable in a command
+/// (`@$new`, where nothing is read), not a pin.
 fn placeholder(tag: &str) -> bool {
+    if tag.is_empty() {
+        return true;
+    }
     let base = tag
         .strip_suffix("-debug")
         .or_else(|| tag.strip_suffix("-action"))
