@@ -1,5 +1,5 @@
 //! What users run names this release: the image pinned in the GitLab component, the GitHub
-//! Action, the README, the example workflow, `deploy/` and the GitOps examples equals the
+//! Action, the README, the example workflow, `deploy/` and the Argo CD and Flux examples equals the
 //! workspace version (docs/release.md moves them together), never `:latest` or `@main`; and
 //! preflight itself finds nothing to warn about in the manifests it ships.
 

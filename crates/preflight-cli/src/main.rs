@@ -583,8 +583,8 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
 /// `preflight action`: the step's inputs as `check` arguments, then the step's outputs.
 async fn github_action(ui: Ui) -> Result<ExitCode, RunError> {
     let step = action::Step::from_env();
-    let argv = step.check_argv()?;
-    let args = match Cli::try_parse_from(&argv) {
+    let command_line = step.check_argv()?;
+    let args = match Cli::try_parse_from(&command_line) {
         Ok(Cli {
             command: Command::Check(args),
             ..
@@ -595,7 +595,7 @@ async fn github_action(ui: Ui) -> Result<ExitCode, RunError> {
             let first = text.lines().next().unwrap_or_default();
             return Err(UsageError(format!(
                 "the action's inputs are not valid `preflight check` arguments ({}): {}",
-                argv[1..]
+                command_line[1..]
                     .iter()
                     .map(|a| a.to_string_lossy())
                     .collect::<Vec<_>>()

@@ -310,8 +310,9 @@ pub fn extract_in(file: &str, text: &str, namespace: &str) -> Result<Extraction,
 ///
 /// A file given directly is returned whatever its name. Symbolic links are followed; a
 /// directory reached twice (through a link loop, say) is walked once. Entries whose name starts
-/// with `..` are skipped: a ConfigMap or Secret volume keeps its files in `..data` (a link to a
-/// `..TIMESTAMP` directory) and links each key beside it, so each file would be read twice.
+/// with `..` are skipped: a Kubernetes `ConfigMap` or `Secret` volume keeps its files in
+/// `..data` (a link to a `..TIMESTAMP` directory) and links each key beside it, so each file
+/// would be read twice.
 pub fn discover(path: &Path) -> Result<Vec<PathBuf>, ManifestError> {
     let read_error = |path: &Path| {
         let path = path.to_path_buf();
