@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the real servers the integration
-# tests start (the CNCF registry, htpasswd, dnsmasq, tinyproxy) and the node runtimes the oracle tests pull
-# with (containerd, podman) when they are missing, then runs every test.
+# tests start (the CNCF registry, htpasswd, dnsmasq, tinyproxy), the node runtimes the oracle tests pull
+# with (containerd, podman) and buildah (the image test) when they are missing, then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,9 @@ command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1 || need+
 command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v mount >/dev/null 2>&1 || need+=(mount)
+# The project's image (tests/it/image.rs): buildah builds the Containerfile's runtime stage on vfs
+# storage, and the binary runs from the unpacked image under chroot (coreutils).
+command -v buildah >/dev/null 2>&1 || need+=(buildah)
 source scripts/apt-install.sh
 apt_install "${need[@]}"
 

@@ -230,3 +230,191 @@ fn an_image_used_in_two_places_is_reported_at_both_and_a_command_line_image_with
         "{issues:#}"
     );
 }
+
+/// A deploy whose file name and references carry every character workflow commands and Markdown
+/// tables must escape: `,`, `:` and `%` in the file name (a property), CR, LF, `%` and `|` in
+/// messages (an invalid reference is quoted in its message).
+fn awkward_deploy(dir: &std::path::Path, host: &str) -> std::path::PathBuf {
+    let file = dir.join("deploy, 100%: v2.yaml");
+    let yaml = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: shop}}\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: {host}/shop/payment-app:v2.1.3\n        - name: ok\n          image: {host}/shop/payment-app:latest\n        - name: bad\n          image: \"{host}/shop/50%|off\\r\\nx:1\"\n"
+    );
+    std::fs::write(&file, yaml).unwrap();
+    file
+}
+
+fn awkward_run(format: &str, extra: &[&str]) -> (crate::common::Run, tempfile::TempDir) {
+    let reg = Registry::plain();
+    for tag in ["v2.1.2", "latest"] {
+        seed::push(
+            &reg.base_url(),
+            None,
+            None,
+            "shop/payment-app",
+            tag,
+            ImageKind::OciManifest,
+        );
+    }
+    let host = reg.host();
+    let dir = tempfile::tempdir().unwrap();
+    let file = awkward_deploy(dir.path(), &host);
+    let mut cmd = preflight();
+    cmd.env("GITHUB_WORKSPACE", dir.path())
+        .env_remove("CI_PROJECT_DIR")
+        .args([
+            "check",
+            "--concurrency",
+            "1",
+            "-o",
+            format,
+            "--plain-http",
+            &host,
+        ])
+        .args(extra)
+        .args(["-f", path_str(&file)]);
+    (run_cmd(&mut cmd), dir)
+}
+
+fn report_filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"127\.0\.0\.1(%3A|:)\d+", "[REGISTRY]"),
+        (r"sha256:[0-9a-f]{64}", "[DIGEST]"),
+    ]
+}
+
+#[test]
+fn github_annotations_escape_percent_cr_lf_and_property_separators() {
+    let (r, _dir) = awkward_run("github", &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    // One workflow command per line: no raw CR or LF from a message breaks one in two.
+    for line in r.stdout.lines() {
+        assert!(
+            line.starts_with("::error ")
+                || line.starts_with("::warning ")
+                || line.starts_with("preflight: "),
+            "{line:?}"
+        );
+        assert!(!line.contains('\r'), "{line:?}");
+    }
+    assert!(
+        r.stdout
+            .contains("::error file=deploy%2C 100%25%3A v2.yaml,line=9,title=manifest-unknown::"),
+        "file relative to GITHUB_WORKSPACE, with `,` `%` `:` escaped: {}",
+        r.stdout
+    );
+    insta::with_settings!({ filters => report_filters() }, {
+        insta::assert_snapshot!("github_annotations", r.stdout);
+    });
+
+    // --strict: the warnings fail the check, so they are errors too.
+    let (r, _dir) = awkward_run("github", &["--strict"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.contains("line=11,title=latest-tag::") && !r.stdout.contains("::warning"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn markdown_summary_is_a_table_that_keeps_pipes_and_newlines_in_their_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let (r, _deploy) = awkward_run(
+        "json",
+        &["--report", &format!("markdown={}", summary.display())],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.json()["summary"]["images"], 3, "JSON on stdout as asked");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    // Every table row has its five cells: a `|` in a message is escaped, a newline is a <br>.
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(rows.len(), 2 + 3, "{md}");
+    for row in &rows {
+        let cells = row.replace("\\|", "").matches('|').count();
+        assert_eq!(cells, 6, "{row}");
+    }
+    insta::with_settings!({ filters => report_filters() }, {
+        insta::assert_snapshot!("markdown_summary", md);
+    });
+}
+
+#[test]
+fn the_action_turns_its_inputs_into_a_check_and_writes_the_step_outputs() {
+    let reg = Registry::plain();
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/payment-app",
+        "v2.1.2",
+        ImageKind::OciManifest,
+    );
+    let host = reg.host();
+    let workspace = tempfile::tempdir().unwrap();
+    let manifests = workspace.path().join("k8s");
+    std::fs::create_dir(&manifests).unwrap();
+    deploy(&manifests, &host);
+    let files = tempfile::tempdir().unwrap();
+    let output = files.path().join("output");
+    let summary = files.path().join("summary");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let mut cmd = preflight();
+    cmd.arg("action")
+        .current_dir(workspace.path())
+        .env("GITHUB_WORKSPACE", workspace.path())
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("INPUT_MANIFESTS", "k8s/\n")
+        .env("INPUT_IMAGES", format!("{host}/shop/payment-app:v2.1.2\n"))
+        .env(
+            "INPUT_ARGS",
+            format!("--plain-http '{host}' --timeout \"10s\""),
+        );
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("::error file=k8s/deploy.yaml,line=9,title=manifest-unknown::"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap(),
+        "pullable=false\nreport=preflight-report.json\n"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace.path().join("preflight-report.json")).unwrap(),
+    )
+    .unwrap();
+    // The image named twice (input and manifest) is checked once.
+    assert_eq!(report["summary"]["images"], 2, "{report:#}");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.starts_with("earlier step\n### ✗ preflight")
+            && summary.contains("| k8s/deploy.yaml:9 |"),
+        "appended, not replaced: {summary}"
+    );
+
+    // Bad inputs are bad input: exit 2, saying which.
+    let mut cmd = preflight();
+    cmd.arg("action")
+        .env("GITHUB_WORKSPACE", workspace.path())
+        .env("INPUT_ARGS", "--platform 'linux/arm64");
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("unclosed '"), "{}", r.stderr);
+    let mut cmd = preflight();
+    cmd.arg("action")
+        .env("GITHUB_WORKSPACE", workspace.path())
+        .env("INPUT_IMAGES", "nginx:1.27")
+        .env("INPUT_ARGS", "--no-such-flag");
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("not valid `preflight check` arguments")
+            && r.stderr.contains("--no-such-flag"),
+        "{}",
+        r.stderr
+    );
+}

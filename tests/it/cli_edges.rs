@@ -564,3 +564,23 @@ fn demo_says_what_it_does_while_it_builds() {
         "says it is building before it does"
     );
 }
+
+#[test]
+fn cargo_doc_warnings_fail_ci() {
+    // `cargo doc` warned that `reference` is both a module and a primitive, and nothing ran it:
+    // CI documents the workspace with warnings denied, and the binary's docs no longer land on
+    // the library's page.
+    let ci = repo_file(".ci/run");
+    assert!(
+        ci.lines()
+            .any(|l| l.starts_with("RUSTDOCFLAGS=\"-D warnings\" cargo doc")),
+        "{ci}"
+    );
+    let cli = repo_file("crates/preflight-cli/Cargo.toml");
+    assert!(cli.contains("doc = false"), "{cli}");
+    let lib = repo_file("crates/preflight/src/lib.rs");
+    assert!(
+        !lib.contains("[`reference`]"),
+        "an unqualified [`reference`] link is ambiguous"
+    );
+}

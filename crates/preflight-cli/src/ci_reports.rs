@@ -1,6 +1,8 @@
 //! Reports CI systems read: JUnit XML (one testcase per image, a suite per registry), GitLab
-//! Code Quality JSON (an issue per failing image or warning, at its manifest's file and line) and
-//! SARIF (the same findings, for code scanning).
+//! Code Quality JSON (an issue per failing image or warning, at its manifest's file and line),
+//! SARIF (the same findings, for code scanning), GitHub Actions workflow commands (the same
+//! findings as annotations on the manifest lines of a pull request) and a Markdown summary (a
+//! table of the images, for a job summary or a merge-request note).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -122,9 +124,18 @@ pub(crate) struct ProjectRoot {
 
 impl ProjectRoot {
     pub(crate) fn from_env() -> ProjectRoot {
+        ProjectRoot::from_vars(&["CI_PROJECT_DIR", "GITHUB_WORKSPACE"])
+    }
+
+    /// For GitHub's own formats: its checkout first, should a GitLab variable leak into the job.
+    pub(crate) fn for_github() -> ProjectRoot {
+        ProjectRoot::from_vars(&["GITHUB_WORKSPACE", "CI_PROJECT_DIR"])
+    }
+
+    fn from_vars(vars: &[&str]) -> ProjectRoot {
         let cwd = std::env::current_dir().unwrap_or_default();
-        let root = ["CI_PROJECT_DIR", "GITHUB_WORKSPACE"]
-            .into_iter()
+        let root = vars
+            .iter()
             .filter_map(std::env::var_os)
             .find(|v| !v.is_empty())
             .map_or_else(|| cwd.clone(), |v| cwd.join(v));
@@ -268,6 +279,173 @@ pub(crate) fn sarif(out: &mut impl Write, report: &Report, root: &ProjectRoot) -
     writeln!(out)
 }
 
+/// The report as GitHub Actions workflow commands: `::error` for a failure (and, with `strict`, a
+/// warning), `::warning` for a warning, one per manifest line where the image is used (`file=`,
+/// `line=`, relative to the project root) so the pull request shows it there; an image named on
+/// the command line gets one without a file. A plain summary line ends the output.
+pub(crate) fn github(
+    out: &mut impl Write,
+    report: &Report,
+    root: &ProjectRoot,
+    strict: bool,
+) -> io::Result<()> {
+    for f in findings(report) {
+        let command = if f.failure || strict {
+            "error"
+        } else {
+            "warning"
+        };
+        let message = match (&f.image.diagnosis, f.failure) {
+            (Some(d), true) => format!("{}: {}\nhint: {}", f.image.reference, d.message, d.hint),
+            _ => f.text.clone(),
+        };
+        let places = places(f.image, root);
+        let located = if places.is_empty() {
+            vec![None]
+        } else {
+            places.into_iter().map(Some).collect()
+        };
+        for place in located {
+            let mut properties = Vec::new();
+            if let Some((file, line)) = place {
+                properties.push(format!("file={}", escape_property(&file)));
+                properties.push(format!("line={line}"));
+            }
+            properties.push(format!("title={}", escape_property(f.code)));
+            writeln!(
+                out,
+                "::{command} {}::{}",
+                properties.join(","),
+                escape_data(&message)
+            )?;
+        }
+    }
+    let s = &report.summary;
+    writeln!(
+        out,
+        "preflight: {} image{}, {} pullable, {} not pullable, {} warning{}",
+        s.images,
+        if s.images == 1 { "" } else { "s" },
+        s.pullable,
+        s.not_pullable,
+        s.warnings,
+        if s.warnings == 1 { "" } else { "s" }
+    )
+}
+
+/// A workflow command's message: `%`, CR and LF are percent-encoded (the runner decodes them; a
+/// raw newline would end the command).
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: as [`escape_data`], and `:` and `,`, which separate the
+/// properties from each other and from the message.
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// The report as a Markdown summary: a heading with the verdict, then a table with a row per
+/// image (verdict, image, code and warnings, where it is used, what to do). GitHub's job summary
+/// (`$GITHUB_STEP_SUMMARY`) and GitLab notes both render it.
+pub(crate) fn markdown(
+    out: &mut impl Write,
+    report: &Report,
+    root: &ProjectRoot,
+    strict: bool,
+) -> io::Result<()> {
+    let s = &report.summary;
+    let failed = !report.pullable || (strict && s.warnings > 0);
+    let verdict = if failed {
+        "✗ preflight: the deploy would not pull"
+    } else {
+        "✓ preflight: every image can be pulled"
+    };
+    writeln!(out, "### {verdict}\n")?;
+    writeln!(
+        out,
+        "{} image{}: {} pullable, {} not pullable, {} warning{}{}\n",
+        s.images,
+        if s.images == 1 { "" } else { "s" },
+        s.pullable,
+        s.not_pullable,
+        s.warnings,
+        if s.warnings == 1 { "" } else { "s" },
+        if strict && s.warnings > 0 {
+            " (warnings fail the check: --strict)"
+        } else {
+            ""
+        }
+    )?;
+    if report.images.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "| | image | code | where | hint |")?;
+    writeln!(out, "|---|---|---|---|---|")?;
+    for image in &report.images {
+        let mark = match (&image.diagnosis, image.warnings.is_empty()) {
+            (Some(_), _) => "✗",
+            (None, true) => "✓",
+            (None, false) => "⚠",
+        };
+        let mut codes = Vec::new();
+        let mut hints = Vec::new();
+        if let Some(d) = &image.diagnosis {
+            codes.push(format!("`{}` {}", d.code, cell(&d.message)));
+            hints.push(cell(&d.hint));
+        }
+        for w in &image.warnings {
+            codes.push(format!("⚠ `{}` {}", w.code.as_str(), cell(&w.message)));
+        }
+        if codes.is_empty() {
+            codes.push(
+                image
+                    .digest
+                    .as_deref()
+                    .map_or_else(|| "pullable".to_owned(), cell),
+            );
+        }
+        let places: Vec<String> = places(image, root)
+            .into_iter()
+            .map(|(file, line)| cell(&format!("{file}:{line}")))
+            .collect();
+        writeln!(
+            out,
+            "| {mark} | {} | {} | {} | {} |",
+            cell(&image.reference),
+            codes.join("<br>"),
+            places.join("<br>"),
+            hints.join("<br>")
+        )?;
+    }
+    Ok(())
+}
+
+/// Text for a Markdown table cell: a `|` would end the cell and a newline the row; HTML and
+/// Markdown markup in a message or a manifest's reference must show as written.
+fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' | '\n' => out.push_str("<br>"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A stable fingerprint (FNV-1a, 128 bits as two 64-bit halves), so GitLab can tell an issue
 /// that stays from one that is new.
 fn fingerprint(parts: &[&str]) -> String {
@@ -305,5 +483,20 @@ mod tests {
         ] {
             assert_eq!(root.relative(given), shown, "{given}");
         }
+    }
+
+    #[test]
+    fn workflow_command_escaping() {
+        assert_eq!(escape_data("50% a\r\nb:c,d"), "50%25 a%0D%0Ab:c,d");
+        assert_eq!(escape_property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+    }
+
+    #[test]
+    fn markdown_cells_keep_to_their_cell() {
+        assert_eq!(cell("a|b\r\nc\nd"), "a\\|b<br>c<br>d");
+        assert_eq!(
+            cell("<stdin> & `x` *y* my_app"),
+            "&lt;stdin&gt; &amp; \\`x\\` \\*y\\* my\\_app"
+        );
     }
 }

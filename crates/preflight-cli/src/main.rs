@@ -4,6 +4,7 @@
 // clap turns the doc comments below into --help text, where Markdown backticks would show.
 #![allow(clippy::doc_markdown)]
 
+mod action;
 mod ci_reports;
 mod inputs;
 mod progress;
@@ -90,6 +91,11 @@ enum Command {
     /// Docker Hub's pull budget for the identity a check would use, read with a HEAD that costs
     /// no pull.
     Ratelimit(Box<RatelimitArgs>),
+    /// The GitHub Action's entry point (action.yml): `check` with the step's INPUT_MANIFESTS,
+    /// INPUT_IMAGES and INPUT_ARGS, annotations on stdout, the JSON report in the workspace,
+    /// `pullable` and `report` in $GITHUB_OUTPUT, the summary in $GITHUB_STEP_SUMMARY.
+    #[command(hide = true)]
+    Action,
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +151,12 @@ enum Output {
     /// SARIF 2.1.0 for code scanning: a result per failure or warning at its manifest line
     /// (check only).
     Sarif,
+    /// GitHub Actions workflow commands: an ::error or ::warning annotation per failure or
+    /// warning at its manifest line (check only).
+    Github,
+    /// A Markdown summary: a table of the images, verdicts, codes and hints, for
+    /// $GITHUB_STEP_SUMMARY or a merge-request note (check only).
+    Markdown,
 }
 
 #[derive(Debug, Args)]
@@ -234,7 +246,7 @@ struct CheckArgs {
     #[arg(long = "min-hub-remaining", value_name = "N")]
     min_hub_remaining: Option<u64>,
 
-    /// Also write the report in FORMAT (human, json, junit, gitlab, sarif) to PATH, beside the
+    /// Also write the report in FORMAT (human, json, junit, gitlab, sarif, github, markdown) to PATH, beside the
     /// main output (repeatable), e.g. --report junit=preflight.xml --report gitlab=cq.json.
     #[arg(long = "report", value_name = "FORMAT=PATH", value_parser = parse_report)]
     reports: Vec<(Output, PathBuf)>,
@@ -317,7 +329,9 @@ fn parse_report(s: &str) -> Result<(Output, PathBuf), String> {
         .split_once('=')
         .ok_or_else(|| format!("{s:?} is not FORMAT=PATH (e.g. junit=preflight.xml)"))?;
     let format = Output::from_str(format, true).map_err(|_| {
-        format!("{format:?} is not a report format (human, json, junit, gitlab, sarif)")
+        format!(
+            "{format:?} is not a report format (human, json, junit, gitlab, sarif, github, markdown)"
+        )
     })?;
     if path.is_empty() {
         return Err(format!("{s:?} names no file"));
@@ -357,6 +371,7 @@ fn main() -> ExitCode {
         Command::Images(args) => images(&args, ui),
         Command::Registry(args) => runtime.block_on(registry(*args, ui)),
         Command::Ratelimit(args) => runtime.block_on(ratelimit(*args, ui)),
+        Command::Action => runtime.block_on(github_action(ui)),
     };
     match result {
         Ok(code) => code,
@@ -503,9 +518,11 @@ fn parse_plain_output(s: &str) -> Result<PlainOutput, String> {
     match Output::from_str(s, true) {
         Ok(Output::Human) => Ok(PlainOutput::Human),
         Ok(Output::Json) => Ok(PlainOutput::Json),
-        Ok(Output::Junit | Output::Gitlab | Output::Sarif) => Err(format!(
-            "-o {s} is a report of `preflight check`; use human or json here"
-        )),
+        Ok(Output::Junit | Output::Gitlab | Output::Sarif | Output::Github | Output::Markdown) => {
+            Err(format!(
+                "-o {s} is a report of `preflight check`; use human or json here"
+            ))
+        }
         Err(_) => Err(format!("{s:?} is not a format: use human or json")),
     }
 }
@@ -524,6 +541,12 @@ fn write_report(
         Output::Junit => ci_reports::junit(out, report),
         Output::Gitlab => ci_reports::gitlab(out, report, &ci_reports::ProjectRoot::from_env()),
         Output::Sarif => ci_reports::sarif(out, report, &ci_reports::ProjectRoot::from_env()),
+        Output::Github => {
+            ci_reports::github(out, report, &ci_reports::ProjectRoot::for_github(), strict)
+        }
+        Output::Markdown => {
+            ci_reports::markdown(out, report, &ci_reports::ProjectRoot::from_env(), strict)
+        }
     }
 }
 
@@ -554,6 +577,44 @@ async fn ratelimit(args: RatelimitArgs, ui: Ui) -> Result<ExitCode, RunError> {
 }
 
 async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
+    check_then(args, ui, |_, _| Ok(())).await
+}
+
+/// `preflight action`: the step's inputs as `check` arguments, then the step's outputs.
+async fn github_action(ui: Ui) -> Result<ExitCode, RunError> {
+    let step = action::Step::from_env();
+    let command_line = step.check_argv()?;
+    let args = match Cli::try_parse_from(&command_line) {
+        Ok(Cli {
+            command: Command::Check(args),
+            ..
+        }) => args,
+        Ok(_) => unreachable!("the argument list starts with `check`"),
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            return Err(UsageError(format!(
+                "the action's inputs are not valid `preflight check` arguments ({}): {}",
+                command_line[1..]
+                    .iter()
+                    .map(|a| a.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                first.strip_prefix("error: ").unwrap_or(first)
+            ))
+            .into());
+        }
+    };
+    check_then(*args, ui, |report, strict| step.finish(report, strict)).await
+}
+
+/// `check`, then `then` with the report, after every output is written; an error from it is
+/// exit 2 (the result is out already).
+async fn check_then(
+    args: CheckArgs,
+    ui: Ui,
+    then: impl FnOnce(&preflight::Report, bool) -> std::io::Result<()>,
+) -> Result<ExitCode, RunError> {
     let runtime = preflight::Runtime::parse(&args.runtime, args.runtime_version.as_deref())?;
     let (mut requests, problems) = requests(&args.images, &args.input)?;
     let expected = expected_digests(&args)?;
@@ -622,7 +683,11 @@ async fn check(args: CheckArgs, ui: Ui) -> Result<ExitCode, RunError> {
     );
     finish(written.and_then(|()| out.flush()))?;
     drop(out);
-    let unwritten = write_report_files(&args.reports, &report, &notes, ui.style, args.strict);
+    let mut unwritten = write_report_files(&args.reports, &report, &notes, ui.style, args.strict);
+    if let Err(e) = then(&report, args.strict) {
+        unwritten = true;
+        let _ = writeln!(std::io::stderr().lock(), "error: {e}");
+    }
     for n in &notes {
         tracing::warn!("{n}");
     }

@@ -51,7 +51,7 @@ pub fn require_tool(name: &str) -> PathBuf {
         .unwrap_or_else(|| {
             panic!(
                 "{name} is not installed: run scripts/test.sh \
-                 (it installs docker-registry, apache2-utils, dnsmasq-base)"
+                 (it installs every server and tool the tests need)"
             )
         })
 }

@@ -309,7 +309,10 @@ pub fn extract_in(file: &str, text: &str, namespace: &str) -> Result<Extraction,
 /// `.yaml`, `.yml`, `.json` (sorted, so output is deterministic; symlink loops must not hang).
 ///
 /// A file given directly is returned whatever its name. Symbolic links are followed; a
-/// directory reached twice (through a link loop, say) is walked once.
+/// directory reached twice (through a link loop, say) is walked once. Entries whose name starts
+/// with `..` are skipped: a Kubernetes `ConfigMap` or `Secret` volume keeps its files in
+/// `..data` (a link to a `..TIMESTAMP` directory) and links each key beside it, so each file
+/// would be read twice.
 pub fn discover(path: &Path) -> Result<Vec<PathBuf>, ManifestError> {
     let read_error = |path: &Path| {
         let path = path.to_path_buf();
@@ -330,7 +333,10 @@ pub fn discover(path: &Path) -> Result<Vec<PathBuf>, ManifestError> {
         }
         let mut entries = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(read_error(&dir))? {
-            entries.push(entry.map_err(read_error(&dir))?.path());
+            let entry = entry.map_err(read_error(&dir))?;
+            if !entry.file_name().as_encoded_bytes().starts_with(b"..") {
+                entries.push(entry.path());
+            }
         }
         entries.sort();
         // Reversed onto the stack, so subdirectories are walked in sorted order.
@@ -482,6 +488,26 @@ mod tests {
     }
 
     #[cfg(unix)]
+    #[test]
+    fn a_configmap_volume_is_read_once_by_its_keys() {
+        use std::os::unix::fs::symlink;
+        // The kubelet's layout: ..TIMESTAMP/KEY, ..data -> ..TIMESTAMP, KEY -> ..data/KEY.
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("..2026_11_27_22_00_00.123456789");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join("deploy.yaml"), "kind: Pod\n").unwrap();
+        symlink(&data, root.path().join("..data")).unwrap();
+        symlink(
+            root.path().join("..data/deploy.yaml"),
+            root.path().join("deploy.yaml"),
+        )
+        .unwrap();
+        assert_eq!(
+            discover(root.path()).unwrap(),
+            [root.path().join("deploy.yaml")]
+        );
+    }
+
     #[test]
     fn discover_survives_symlink_loops() {
         use std::os::unix::fs::symlink;
