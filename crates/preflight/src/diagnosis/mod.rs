@@ -15,6 +15,8 @@ use serde::Serialize;
 
 pub use codes::{Code, Stages, WarningCode};
 
+use crate::registry::profile::Flavor;
+
 /// The stages an image goes through, in order. The first failing stage decides the diagnosis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -92,6 +94,10 @@ pub struct Diagnosis {
     /// What is there instead, closest first (the tags nearest a missing one); omitted when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<String>,
+    /// The kind of registry that gave the answer, once known: it chooses the registry's own
+    /// hint ([`Diagnosis::with_registry_hint`]).
+    #[serde(skip)]
+    pub(crate) registry: Option<Flavor>,
 }
 
 impl Diagnosis {
@@ -107,7 +113,30 @@ impl Diagnosis {
             message: message.into(),
             hint: code.hint().to_owned(),
             suggestions: Vec::new(),
+            registry: None,
         }
+    }
+
+    /// Notes the kind of registry an answer showed (Harbor, known only by its answers), for
+    /// [`Diagnosis::with_registry_hint`].
+    #[must_use]
+    pub(crate) fn answered_by(mut self, registry: Flavor) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Adds what to check next on this kind of registry (its CLI or console) after the hint,
+    /// from the registry hints beside the code table: the kind the answer showed, else
+    /// `registry` (the one its name gives away). Adding it twice adds it once.
+    #[must_use]
+    pub(crate) fn with_registry_hint(mut self, registry: Flavor) -> Self {
+        let registry = *self.registry.get_or_insert(registry);
+        if let Some(extra) = codes::registry_hint(self.code, registry)
+            && !self.hint.contains(extra)
+        {
+            self.hint = format!("{}; {extra}", self.hint);
+        }
+        self
     }
 
     /// Replaces the general hint with one specific to this case.
