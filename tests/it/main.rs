@@ -9,6 +9,7 @@ mod auth_basic;
 mod auth_token;
 mod ci_creds;
 mod ci_reports;
+mod cloud_registries;
 mod cli;
 mod cli_edges;
 mod hostile;

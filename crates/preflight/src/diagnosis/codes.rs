@@ -233,8 +233,9 @@ code_table! {
     /// The tag or digest does not exist in the repository.
     ManifestUnknown = "manifest-unknown", failure, stages = [Manifest],
         hint = "push the tag, or fix the tag in the manifest";
-    /// The registry hides whether the repository is missing or private.
-    NotFoundOrUnauthorized = "not-found-or-unauthorized", failure, stages = [Manifest],
+    /// The registry hides whether the repository is missing or private (at `auth`: a token
+    /// service that refuses a token alike for both, as GHCR's does).
+    NotFoundOrUnauthorized = "not-found-or-unauthorized", failure, stages = [Auth, Manifest],
         hint = "the repository is either missing or private: check the name, and if it is private provide credentials that can pull it";
     /// The registry's firewall or network rules refuse this client's IP address.
     RegistryIpDenied = "registry-ip-denied", failure, stages = [Ping, Auth, Manifest],
@@ -566,12 +567,12 @@ mod tests {
         for c in [
             "repository-not-found",
             "manifest-unknown",
-            "not-found-or-unauthorized",
             "digest-mismatch",
             "rate-limit-low",
         ] {
             only(c, &[Manifest]);
         }
+        only("not-found-or-unauthorized", &[Auth, Manifest]);
         only("platform-missing", &[Platform]);
         // `--depth blobs` (`docs/contract-extensions.md`).
         only("platform-manifest-missing", &[Platform]);

@@ -234,6 +234,13 @@ impl Profile {
         }
     }
 
+    /// Whether the token service's 403 says nothing about existence: GHCR refuses an anonymous
+    /// token for a package that does not exist as for a private one (ai-runway/airunway#89), and a
+    /// token with stale credentials even for a public one ("denied: denied", kcl-lang/cli#67).
+    pub(crate) fn token_denial_hides_missing(self) -> bool {
+        self.flavor == Flavor::Ghcr
+    }
+
     /// Whether the answer to a 403 must be read (a `GET`) to know what it means here.
     pub(crate) fn reads_forbidden_body(self) -> bool {
         matches!(self.flavor, Flavor::Ecr | Flavor::Acr)
