@@ -63,7 +63,7 @@ impl Inner {
         req: ImageRequest,
     ) -> ImageReport {
         let mut report = ImageReport::new(req.reference.clone(), req.sources);
-        let reference = match Reference::parse(&req.reference) {
+        let reference = match Reference::parse_with(&req.reference, self.runtime.reference_grammar()) {
             Ok(r) => r,
             Err(e) => {
                 report.stages.push(StageResult {
