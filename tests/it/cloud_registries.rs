@@ -72,8 +72,9 @@ impl Cloud {
     /// and asserts `code`; returns the image's report.
     fn expect(&self, path: &str, credentials: Option<(&str, &str)>, code: &str) -> Value {
         let image = format!("{}/{path}", self.host);
-        let config = credentials
-            .map(|(user, password)| docker_config(self.dir.path(), &[(&self.host, user, password)]));
+        let config = credentials.map(|(user, password)| {
+            docker_config(self.dir.path(), &[(&self.host, user, password)])
+        });
         let mut args = vec!["--dns-server", &self.dns_addr, "--ca-file", &self.ca];
         if let Some(c) = &config {
             args.extend(["--docker-config", path_str(c)]);
@@ -149,7 +150,11 @@ fn ecr_missing_repository_is_repository_not_found() {
             "The repository with name 'shop/app' does not exist in the registry with id '123456789012'",
         )
     });
-    let r = ecr.expect("shop/app:v1", Some(("AWS", "ecr-token")), "repository-not-found");
+    let r = ecr.expect(
+        "shop/app:v1",
+        Some(("AWS", "ecr-token")),
+        "repository-not-found",
+    );
     assert!(hint(&r).contains("aws ecr describe-repositories"), "{r}");
 }
 
@@ -179,7 +184,9 @@ fn ecr_expired_token_is_auth_rejected_at_the_manifest() {
             return v2;
         }
         if req.header("authorization").is_none() {
-            return challenge(format!(r#"Basic realm="{base}/",service="ecr.amazonaws.com""#));
+            return challenge(format!(
+                r#"Basic realm="{base}/",service="ecr.amazonaws.com""#
+            ));
         }
         // An expired token: 403 with a JSON string, not an error envelope
         // (awslabs/amazon-ecr-credential-helper#7: "error parsing HTTP 403 response body").
@@ -189,7 +196,10 @@ fn ecr_expired_token_is_auth_rejected_at_the_manifest() {
     });
     let r = ecr.expect("shop/app:v1", Some(("AWS", "old-token")), "auth-rejected");
     assert_eq!(stage(&r), "manifest");
-    assert!(message(&r).contains("Your Authorization Token has expired"), "{r}");
+    assert!(
+        message(&r).contains("Your Authorization Token has expired"),
+        "{r}"
+    );
     assert!(hint(&r).contains("aws ecr get-login-password"), "{r}");
     // The token itself never shows.
     assert!(!r.to_string().contains("old-token"));
@@ -226,10 +236,7 @@ fn ecr_public_expired_token_is_auth_rejected_and_anonymous_works() {
     let ecr = ecr_public(|_| FakeResponse::new(400).json(json!({})));
     let r = ecr.expect("team/app:v1", Some(("AWS", "expired")), "auth-rejected");
     assert_eq!(stage(&r), "manifest");
-    assert!(
-        message(&r).contains("anonymously it can be pulled"),
-        "{r}"
-    );
+    assert!(message(&r).contains("anonymously it can be pulled"), "{r}");
     assert!(hint(&r).contains("docker logout public.ecr.aws"), "{r}");
 }
 
@@ -237,11 +244,12 @@ fn ecr_public_expired_token_is_auth_rejected_and_anonymous_works() {
 fn ecr_public_stale_login_403_says_anonymous_works() {
     // A stale login: 403 where an anonymous pull works (awslabs/eksdemo PR#68).
     let ecr = ecr_public(|_| FakeResponse::new(403));
-    let r = ecr.expect("team/app:v1", Some(("AWS", "stale")), "not-found-or-unauthorized");
-    assert!(
-        message(&r).contains("anonymously it can be pulled"),
-        "{r}"
+    let r = ecr.expect(
+        "team/app:v1",
+        Some(("AWS", "stale")),
+        "not-found-or-unauthorized",
     );
+    assert!(message(&r).contains("anonymously it can be pulled"), "{r}");
     assert!(hint(&r).contains("aws ecr-public describe-images"), "{r}");
 }
 
@@ -254,7 +262,9 @@ fn google(host: &'static str) -> Cloud {
             return token("google-token");
         }
         if req.header("authorization").is_none() {
-            return challenge(format!(r#"Bearer realm="{base}/v2/token",service="{host}""#));
+            return challenge(format!(
+                r#"Bearer realm="{base}/v2/token",service="{host}""#
+            ));
         }
         // terraform-google-modules/terraform-google-kubernetes-engine#1779: "denied: Permission
         // \"artifactregistry.repositories.downloadArtifacts\" denied on resource … (or it may not
@@ -274,7 +284,10 @@ fn artifact_registry_denied_is_not_found_or_unauthorized() {
         let r = g.expect("shop/apps/app:v1", None, "not-found-or-unauthorized");
         assert_eq!(stage(&r), "manifest");
         assert!(message(&r).contains("Artifact Registry"), "{r}");
-        assert!(hint(&r).contains("gcloud artifacts docker images list"), "{r}");
+        assert!(
+            hint(&r).contains("gcloud artifacts docker images list"),
+            "{r}"
+        );
     }
 }
 
@@ -392,10 +405,7 @@ fn ghcr_stale_token_on_a_public_package_says_anonymous_works() {
         Some(("someone", "ghp_expired")),
         "not-found-or-unauthorized",
     );
-    assert!(
-        message(&r).contains("anonymously it can be pulled"),
-        "{r}"
-    );
+    assert!(message(&r).contains("anonymously it can be pulled"), "{r}");
     assert!(hint(&r).contains("GitHub"), "{r}");
     assert!(!r.to_string().contains("ghp_expired"));
 }
@@ -438,8 +448,11 @@ fn quay_missing_repository_is_not_found_or_unauthorized() {
 
 /// Harbor's headers: its `sid` session cookie (cue-lang/cue#2982).
 fn harbor(resp: FakeResponse) -> FakeResponse {
-    resp.header("set-cookie", "sid=6b7c1fcc5a1b5ebe57855e47e59b994c; Path=/; HttpOnly")
-        .header("x-request-id", "47fbdf786a2ae80604d959f6ea855839")
+    resp.header(
+        "set-cookie",
+        "sid=6b7c1fcc5a1b5ebe57855e47e59b994c; Path=/; HttpOnly",
+    )
+    .header("x-request-id", "47fbdf786a2ae80604d959f6ea855839")
 }
 
 #[test]
@@ -457,13 +470,23 @@ fn harbor_not_found_tells_a_missing_repository_from_a_missing_tag() {
             // The repository exists: its tag list answers, the missing tag is Harbor's
             // NOT_FOUND "artifact … not found" (goharbor/harbor#16515).
             if path.ends_with("/tags/list") {
-                return harbor(FakeResponse::new(200).json(json!({"name": "project/app", "tags": ["v1"]})));
+                return harbor(
+                    FakeResponse::new(200).json(json!({"name": "project/app", "tags": ["v1"]})),
+                );
             }
-            return harbor(errors(404, "NOT_FOUND", "artifact project/app:v2 not found"));
+            return harbor(errors(
+                404,
+                "NOT_FOUND",
+                "artifact project/app:v2 not found",
+            ));
         }
         // A repository that does not exist: NOT_FOUND "repository … not found", for its
         // manifests and its tag list alike (goharbor/harbor#16515, cue-lang/cue#2982).
-        harbor(errors(404, "NOT_FOUND", "repository project/missing not found"))
+        harbor(errors(
+            404,
+            "NOT_FOUND",
+            "repository project/missing not found",
+        ))
     });
     let r = h.expect("project/missing:v1", None, "repository-not-found");
     assert!(hint(&r).contains("Harbor"), "{r}");

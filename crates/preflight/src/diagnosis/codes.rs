@@ -680,9 +680,17 @@ mod tests {
                 rows += 1;
                 check_text_and_hint(code.as_str(), hint);
                 assert!(
-                    ["aws ", "gcloud ", "az ", "GitHub", "quay.io", "Harbor", "docker logout"]
-                        .iter()
-                        .any(|tool| hint.contains(tool)),
+                    [
+                        "aws ",
+                        "gcloud ",
+                        "az ",
+                        "GitHub",
+                        "quay.io",
+                        "Harbor",
+                        "docker logout"
+                    ]
+                    .iter()
+                    .any(|tool| hint.contains(tool)),
                     "{code} on {flavor:?} names no tool: {hint}"
                 );
             }

@@ -63,24 +63,25 @@ impl Inner {
         req: ImageRequest,
     ) -> ImageReport {
         let mut report = ImageReport::new(req.reference.clone(), req.sources);
-        let reference = match Reference::parse_with(&req.reference, self.runtime.reference_grammar()) {
-            Ok(r) => r,
-            Err(e) => {
-                report.stages.push(StageResult {
-                    stage: Stage::Reference,
-                    ok: false,
-                    elapsed_ms: 0.0,
-                    detail: None,
-                    shared: false,
-                });
-                report.diagnosis = Some(Diagnosis::new(
-                    Code::InvalidReference,
-                    Stage::Reference,
-                    e.to_string(),
-                ));
-                return report;
-            }
-        };
+        let reference =
+            match Reference::parse_with(&req.reference, self.runtime.reference_grammar()) {
+                Ok(r) => r,
+                Err(e) => {
+                    report.stages.push(StageResult {
+                        stage: Stage::Reference,
+                        ok: false,
+                        elapsed_ms: 0.0,
+                        detail: None,
+                        shared: false,
+                    });
+                    report.diagnosis = Some(Diagnosis::new(
+                        Code::InvalidReference,
+                        Stage::Reference,
+                        e.to_string(),
+                    ));
+                    return report;
+                }
+            };
         report.canonical = Some(reference.canonical());
         report.registry = Some(reference.registry().to_owned());
         report.repository = Some(reference.repository().to_owned());
@@ -413,7 +414,8 @@ impl Inner {
             failed_tries.push(format!("{origin}: {}", d.code));
         }
         let Err(mut d) = last else { return Ok(()) };
-        if trail.credential.is_some() && target.profile.stale_credentials_possible(d.code, d.stage) {
+        if trail.credential.is_some() && target.profile.stale_credentials_possible(d.code, d.stage)
+        {
             self.explain_hidden(session, target, pinged, platforms, &mut d)
                 .await;
         }

@@ -9,8 +9,7 @@
 //! The runtimes' copies of that parser differ in two rules, held in a [`Grammar`]: how long a
 //! name may be (current `distribution/reference` limits the path to 255 characters; the older
 //! copies in containerd 1.6 and `containers/image` limit the whole normalized name) and whether
-//! a registry may be a bracketed IPv6 address at all (`containers/image`, hence CRI-O, has no such
-//! rule). [`Reference::parse`] applies the strictest length rule; [`Reference::parse_with`] the
+//! a registry may be a bracketed IPv6 address at all (those two copies have no such rule). [`Reference::parse`] applies the strictest length rule; [`Reference::parse_with`] the
 //! node runtime's. No parser accepts an IPv6 address with an embedded dotted IPv4 address
 //! (`[2001:db8:3:4::192.0.2.33]`): `distribution/reference` allows only hex digits and colons.
 //!
@@ -40,11 +39,12 @@ const SUPPORTED_DIGESTS: [(&str, usize); 3] = [("sha256", 64), ("sha384", 96), (
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Grammar {
-    /// Current `distribution/reference` (v0.6: Docker, the kubelet, containerd 1.7 and 2): the
-    /// repository path at most 255 characters; a bracketed IPv6 host of hex digits and colons.
+    /// Current `distribution/reference` (v0.6: Docker, the kubelet, containerd 2 and the late
+    /// 1.7 releases): the repository path at most 255 characters; a bracketed IPv6 host of hex
+    /// digits and colons.
     Distribution,
-    /// containerd 1.6's copy (`reference/docker`): the whole normalized name
-    /// (`registry/repository`) at most 255 characters.
+    /// containerd 1.6's own copy (`reference/docker`): the whole normalized name
+    /// (`registry/repository`) at most 255 characters, and no IPv6 host rule.
     ContainerdCopy,
     /// `containers/image`'s copy (`docker/reference`, CRI-O and podman): the whole normalized name
     /// at most 255 characters, and a registry host is a domain name or IPv4 address only — no
@@ -52,15 +52,34 @@ pub enum Grammar {
     ContainersImage,
 }
 
-impl Grammar {
-    fn limits_whole_name(self) -> bool {
-        matches!(self, Grammar::ContainerdCopy | Grammar::ContainersImage)
-    }
+/// The two rules the parsers differ in.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    whole_name_limit: bool,
+    ipv6_hosts: bool,
+}
 
-    fn allows_ipv6_hosts(self) -> bool {
-        self != Grammar::ContainersImage
+impl Grammar {
+    fn rules(self) -> Rules {
+        match self {
+            Grammar::Distribution => Rules {
+                whole_name_limit: false,
+                ipv6_hosts: true,
+            },
+            Grammar::ContainerdCopy | Grammar::ContainersImage => Rules {
+                whole_name_limit: true,
+                ipv6_hosts: false,
+            },
+        }
     }
 }
+
+/// What [`Reference::parse`] applies: the strictest length rule, and IPv6 hosts as current
+/// `distribution/reference` has them.
+const STRICTEST: Rules = Rules {
+    whole_name_limit: true,
+    ipv6_hosts: true,
+};
 
 /// A problem and the byte offset where it was found. Every character is checked to be ASCII
 /// before anything is sliced, so from then on byte offsets are character offsets too.
@@ -91,7 +110,8 @@ impl Reference {
     /// The whole normalized name is held to 255 characters, the strictest of the runtimes'
     /// rules; [`Reference::parse_with`] applies one runtime's.
     pub fn parse(input: &str) -> Result<Self, ReferenceError> {
-        Reference::parse_with(input, Grammar::ContainerdCopy)
+        parse_reference(input, STRICTEST)
+            .map_err(|(offset, problem)| ReferenceError::at(input, offset, problem))
     }
 
     /// Parses and normalizes an image reference as the parser `grammar` names does.
@@ -101,7 +121,7 @@ impl Reference {
     /// A [`ReferenceError`] saying what is wrong and at which character, when that parser
     /// would refuse the input.
     pub fn parse_with(input: &str, grammar: Grammar) -> Result<Self, ReferenceError> {
-        parse_reference(input, grammar)
+        parse_reference(input, grammar.rules())
             .map_err(|(offset, problem)| ReferenceError::at(input, offset, problem))
     }
 
@@ -333,7 +353,7 @@ pub enum ReferenceProblem {
         length: usize,
     },
     /// A bracketed IPv6 registry host, which the node runtime's parser does not accept.
-    #[error("the node runtime's reference parser (containers/image) does not accept an IPv6 address as registry host")]
+    #[error("the node runtime's reference parser has no rule for an IPv6 address as registry host")]
     Ipv6HostUnsupported,
     /// The reference is a bare 64-character hex string, which Docker takes for an image ID.
     #[error("a 64-character hexadecimal string is an image ID, not an image name")]
@@ -399,7 +419,7 @@ struct Registry {
     port: Option<u16>,
 }
 
-fn parse_reference(input: &str, grammar: Grammar) -> Result<Reference, Fault> {
+fn parse_reference(input: &str, rules: Rules) -> Result<Reference, Fault> {
     if input.is_empty() {
         return Err((0, ReferenceProblem::Empty));
     }
@@ -425,7 +445,7 @@ fn parse_reference(input: &str, grammar: Grammar) -> Result<Reference, Fault> {
 
     let (registry, path_start) = match name.find('/') {
         Some(slash) if looks_like_registry(&name[..slash]) => {
-            (parse_registry(&name[..slash], grammar)?, slash + 1)
+            (parse_registry(&name[..slash], rules)?, slash + 1)
         }
         _ => (
             Registry {
@@ -447,7 +467,7 @@ fn parse_reference(input: &str, grammar: Grammar) -> Result<Reference, Fault> {
     // Docker measures the normalized name; measuring it as written would accept names whose
     // canonical form is then refused.
     let length = registry.name.len() + 1 + repository.len();
-    if grammar.limits_whole_name() && length > MAX_NAME_LENGTH {
+    if rules.whole_name_limit && length > MAX_NAME_LENGTH {
         return Err((0, ReferenceProblem::NameTooLong { length }));
     }
     if repository.len() > MAX_NAME_LENGTH {
@@ -525,9 +545,9 @@ fn looks_like_registry(prefix: &str) -> bool {
 }
 
 /// Parses the registry part, which always starts the input, so offsets are the input's.
-fn parse_registry(text: &str, grammar: Grammar) -> Result<Registry, Fault> {
+fn parse_registry(text: &str, rules: Rules) -> Result<Registry, Fault> {
     let (host, port) = if let Some(bracketed) = text.strip_prefix('[') {
-        if !grammar.allows_ipv6_hosts() {
+        if !rules.ipv6_hosts {
             return Err((0, ReferenceProblem::Ipv6HostUnsupported));
         }
         let close = bracketed
@@ -1073,8 +1093,8 @@ example.com/{a243} | example.com | {a243} | (latest) | - | example.com/{a243}:la
 
     /// The upstream parsers' test vectors for bracketed IPv6 registries (distribution/reference
     /// `regexp_test.go` `TestDomainRegexp`, and its normalize tests' IPv4-embedded address), as
-    /// each runtime's parser judges them: valid under `distribution/reference` and containerd's
-    /// copy, and refused by `containers/image`, which has no IPv6 host rule.
+    /// each runtime's parser judges them: valid under `distribution/reference`, and refused by
+    /// containerd 1.6's and containers/image's copies, which have no IPv6 host rule.
     #[test]
     fn ipv6_hosts_per_parser() {
         use Grammar::{ContainerdCopy, ContainersImage, Distribution};
@@ -1085,18 +1105,17 @@ example.com/{a243} | example.com | {a243} | (latest) | - | example.com/{a243}:la
             "[::1]:5000/app",
         ];
         for input in valid {
-            for grammar in [Distribution, ContainerdCopy] {
-                let r = Reference::parse_with(input, grammar)
-                    .unwrap_or_else(|e| panic!("{input} ({grammar:?}): {e}"));
-                assert!(r.host().contains(':'), "{input}");
+            let r = Reference::parse_with(input, Distribution)
+                .unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert!(r.host().contains(':'), "{input}");
+            assert_eq!(Reference::parse(input).as_ref(), Ok(&r));
+            for grammar in [ContainerdCopy, ContainersImage] {
+                assert_eq!(
+                    Reference::parse_with(input, grammar).unwrap_err().problem,
+                    ReferenceProblem::Ipv6HostUnsupported,
+                    "{input} ({grammar:?})"
+                );
             }
-            assert_eq!(
-                Reference::parse_with(input, ContainersImage)
-                    .unwrap_err()
-                    .problem,
-                ReferenceProblem::Ipv6HostUnsupported,
-                "{input}"
-            );
         }
         // Refused by every parser: a dotted IPv4 part (distribution/reference allows only hex
         // digits and colons), a zone, a port without its colon, a doubled colon, and a
@@ -1142,7 +1161,9 @@ example.com/{a243} | example.com | {a243} | (latest) | - | example.com/{a243}:la
         );
         for grammar in [ContainerdCopy, ContainersImage] {
             assert_eq!(
-                Reference::parse_with(&longest, grammar).unwrap_err().problem,
+                Reference::parse_with(&longest, grammar)
+                    .unwrap_err()
+                    .problem,
                 ReferenceProblem::NameTooLong { length: 265 },
                 "{grammar:?}"
             );

@@ -415,7 +415,9 @@ mod tests {
         assert_eq!(ecr.forbidden(None), Forbidden::Denied);
         let acr = Profile::of_host("r.azurecr.io");
         let fw = br#"{"errors":[{"code":"DENIED","message":"client with IP '203.0.113.7' is not allowed access. Refer https://aka.ms/acr/firewall to grant access."}]}"#;
-        assert!(matches!(acr.forbidden(Some(fw)), Forbidden::IpDenied(m) if m.contains("203.0.113.7")));
+        assert!(
+            matches!(acr.forbidden(Some(fw)), Forbidden::IpDenied(m) if m.contains("203.0.113.7"))
+        );
         assert!(acr.ping_ip_denied(fw).is_some());
         assert_eq!(acr.forbidden(Some(iam)), Forbidden::Denied);
         assert!(Profile::of_host("quay.io").ping_ip_denied(fw).is_none());

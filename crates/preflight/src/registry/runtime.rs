@@ -155,8 +155,8 @@ impl Runtime {
     }
 
     /// The copy of the reference parser the runtime applies to an image name: current
-    /// `distribution/reference` for Docker and containerd 1.7 and 2, containerd 1.6's own older
-    /// copy, `containers/image`'s for CRI-O.
+    /// `distribution/reference` for Docker and containerd 2 (and 1.7, whose later releases vendor
+    /// it), containerd 1.6's own older copy, `containers/image`'s for CRI-O.
     pub(crate) fn reference_grammar(self) -> Grammar {
         match self {
             Runtime::Containerd(ContainerdLine::V1_6) => Grammar::ContainerdCopy,

@@ -274,7 +274,11 @@ async fn bearer(
                     format!(
                         "{message}: {} refuses a token so both for a repository that does not exist and for one {} may not pull",
                         req.profile.flavor.name(),
-                        if credential.is_some() { "the account" } else { "an anonymous client" },
+                        if credential.is_some() {
+                            "the account"
+                        } else {
+                            "an anonymous client"
+                        },
                     ),
                 )
             } else {

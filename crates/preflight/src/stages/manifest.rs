@@ -390,7 +390,11 @@ async fn forbidden(
             format!(
                 "{repo} answered 403 {how}: {} says this both for a repository that does not exist and for one the {} may not pull",
                 profile.flavor.name(),
-                if ctx.with_credentials { "account" } else { "anonymous client" },
+                if ctx.with_credentials {
+                    "account"
+                } else {
+                    "anonymous client"
+                },
             ),
         ),
         Forbidden::IpDenied(said) => Diagnosis::new(
@@ -460,7 +464,9 @@ async fn not_found(target: Target<'_>, access: &Access, read: Option<&[u8]>) -> 
         let manifest_url = ep.manifest_url(reference.repository(), &reference.manifest_reference());
         error_code(target, &manifest_url, access).await
     };
-    let profile = target.profile.recognise_codes(first.as_deref().unwrap_or_default());
+    let profile = target
+        .profile
+        .recognise_codes(first.as_deref().unwrap_or_default());
     let codes = match first {
         Some(codes) if codes.contains(&ErrorCode::NameUnknown) => Some(codes),
         _ => {
