@@ -68,11 +68,11 @@ impl Flavor {
             _ => {}
         }
         // ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn]
-        let aws = match labels.as_slice() {
+        let aws = matches!(
+            labels.as_slice(),
             [_, "dkr", "ecr" | "ecr-fips", _, "amazonaws", "com"]
-            | [_, "dkr", "ecr" | "ecr-fips", _, "amazonaws", "com", "cn"] => true,
-            _ => false,
-        };
+                | [_, "dkr", "ecr" | "ecr-fips", _, "amazonaws", "com", "cn"]
+        );
         if aws && labels[0].bytes().all(|b| b.is_ascii_digit()) && !labels[3].is_empty() {
             return Flavor::Ecr;
         }
