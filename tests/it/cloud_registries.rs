@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::common::{docker_config, expect_code, path_str};
+use crate::common::{docker_config, expect_code, path_str, run};
 use crate::support::dns::DnsServer;
 use crate::support::fake::{FakeRequest, FakeResponse, FakeServer, challenge, image_ok};
 use crate::support::pki::{CLOUD_NAMES, Pki};
@@ -345,6 +345,31 @@ fn acr_firewall_at_v2_is_registry_ip_denied() {
     assert_eq!(stage(&r), "ping");
     assert!(message(&r).contains("203.0.113.7"), "{r}");
     assert!(hint(&r).contains("az acr network-rule list"), "{r}");
+}
+
+#[test]
+fn acr_firewall_in_the_registry_walk_names_the_network_rules() {
+    let acr = Cloud::start(ACR, |_, _| acr_firewall());
+    let r = run(&[
+        "registry",
+        "-o",
+        "json",
+        "--dns-server",
+        &acr.dns_addr,
+        "--ca-file",
+        &acr.ca,
+        &acr.host,
+    ]);
+    let j = r.json();
+    assert_eq!(j["diagnosis"]["code"], "registry-ip-denied", "{}", r.stdout);
+    assert!(
+        j["diagnosis"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("az acr network-rule list"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
