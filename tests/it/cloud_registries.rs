@@ -125,7 +125,9 @@ fn is_manifest(req: &FakeRequest) -> bool {
 // Amazon ECR (private). `/v2/` challenges for Basic; `docker login` stores the user `AWS` and a
 // 12-hour token as the password.
 
-/// ECR's `/v2/`: a Basic challenge (aws/containers-roadmap, ECR's registry API: it speaks Basic).
+/// ECR's `/v2/`: a Basic challenge — ECR's login is HTTP Basic, the user `AWS` and the token of
+/// `aws ecr get-login-password` as password (the AWS CLI's documentation of that command), which
+/// the ECR credential helper and the kubelet's ecr-credential-provider hand out the same way.
 fn ecr_v2(req: &FakeRequest, base: &str) -> Option<FakeResponse> {
     (req.path == "/v2/").then(|| match req.header("authorization") {
         Some(a) if a.starts_with("Basic ") => FakeResponse::new(200)

@@ -253,6 +253,26 @@ mod tests {
     }
 
     #[test]
+    fn registry_hint_is_added_once_for_the_kind_the_answer_showed() {
+        let d = Diagnosis::new(Code::RepositoryNotFound, Stage::Manifest, "m")
+            .answered_by(Flavor::Harbor)
+            .with_registry_hint(Flavor::Spec)
+            .with_registry_hint(Flavor::Spec);
+        assert_eq!(d.hint.matches("Harbor").count(), 2, "{}", d.hint);
+        assert!(d.hint.starts_with(Code::RepositoryNotFound.hint()));
+        // A registry without hints, or a code without one, keeps the general hint.
+        let d = Diagnosis::new(Code::RepositoryNotFound, Stage::Manifest, "m")
+            .with_registry_hint(Flavor::Spec);
+        assert_eq!(d.hint, Code::RepositoryNotFound.hint());
+        let d = Diagnosis::new(Code::TcpRefused, Stage::Tcp, "m").with_registry_hint(Flavor::Ecr);
+        assert_eq!(d.hint, Code::TcpRefused.hint());
+        // The kind never shows in the JSON.
+        let d = Diagnosis::new(Code::RegistryError, Stage::Manifest, "m")
+            .with_registry_hint(Flavor::Harbor);
+        assert!(serde_json::to_value(&d).unwrap().get("registry").is_none());
+    }
+
+    #[test]
     fn json_shape_is_unchanged() {
         let d = Diagnosis::new(Code::ManifestUnknown, Stage::Manifest, "m");
         assert_eq!(
