@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use preflight::Reference;
-use preflight::reference::Digest;
+use preflight::reference::{Digest, Grammar};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -11,6 +11,20 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = Digest::parse(text);
     let _ = preflight::Platform::parse(text);
+    // Each runtime's parser: never a panic, and what it accepts it accepts again canonically.
+    for grammar in [
+        Grammar::Distribution,
+        Grammar::ContainerdCopy,
+        Grammar::ContainersImage,
+    ] {
+        if let Ok(r) = Reference::parse_with(text, grammar) {
+            let canonical = r.canonical();
+            let again = Reference::parse_with(&canonical, grammar).unwrap_or_else(|e| {
+                panic!("canonical form {canonical:?} of {text:?} does not parse under {grammar:?}: {e}")
+            });
+            assert_eq!(again.canonical(), canonical);
+        }
+    }
     let Ok(reference) = Reference::parse(text) else {
         return;
     };

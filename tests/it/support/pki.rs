@@ -20,6 +20,20 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 /// (`127.0.0.1`, `localhost`, `::1`) plus a DNS name the dnsmasq helper can map.
 pub const SERVER_NAMES: [&str; 4] = ["localhost", "127.0.0.1", "::1", "registry.preflight.test"];
 
+/// The cloud registries' host names (and a Harbor's), on [`Pki::cloud`]: tests reach them on
+/// loopback through a DNS server of their own, so the registry profiles chosen by host name apply.
+pub const CLOUD_NAMES: [&str; 9] = [
+    "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+    "public.ecr.aws",
+    "europe-west1-docker.pkg.dev",
+    "gcr.io",
+    "myregistry.azurecr.io",
+    "ghcr.io",
+    "quay.io",
+    "harbor.preflight.test",
+    "localhost",
+];
+
 /// The only name on [`Pki::wrong_host`].
 pub const WRONG_HOST_NAME: &str = "other.preflight.test";
 
@@ -61,6 +75,8 @@ pub struct Pki {
     /// [`SERVER_NAMES`], valid, signed by a CA whose certificate is never
     /// written out, so no client can trust it.
     pub unknown_ca_server: CertFiles,
+    /// CA-signed, valid, for [`CLOUD_NAMES`].
+    pub cloud: CertFiles,
     /// Self-signed RSA-2048 certificate that signs registry tokens (RS256);
     /// it is its own root, so the registry's `rootcertbundle` is this file.
     pub token_signer: CertFiles,
@@ -131,6 +147,14 @@ impl Pki {
             &rogue,
         );
 
+        let cloud = leaf(
+            dir.path(),
+            "cloud",
+            &CLOUD_NAMES,
+            now - DAY,
+            now + 30 * DAY,
+            &issuer,
+        );
         let token_signer = token_signer(dir.path(), now);
 
         Pki {
@@ -141,6 +165,7 @@ impl Pki {
             expiring,
             wrong_host,
             unknown_ca_server,
+            cloud,
             token_signer,
         }
     }

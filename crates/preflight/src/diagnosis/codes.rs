@@ -19,6 +19,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::Stage;
+use crate::registry::profile::Flavor;
 
 /// Where in the pipeline a code arises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -229,8 +230,9 @@ code_table! {
     /// The registry wants credentials and none were available.
     AuthRequired = "auth-required", failure, stages = [Auth, Manifest],
         hint = "the registry requires credentials: docker login (for CI) and an imagePullSecret (for the pod)";
-    /// Credentials were sent and rejected.
-    AuthRejected = "auth-rejected", failure, stages = [Auth],
+    /// Credentials were sent and rejected (at `manifest`: a registry that says so only there, as
+    /// ECR and ECR Public do for an expired token).
+    AuthRejected = "auth-rejected", failure, stages = [Auth, Manifest],
         hint = "the credentials were rejected: check the user name, password or token (it may have expired or been revoked)";
     /// Authenticated, but not allowed to pull this repository.
     AccessDenied = "access-denied", failure, stages = [Ping, Auth, Manifest],
@@ -244,9 +246,13 @@ code_table! {
     /// The tag or digest does not exist in the repository.
     ManifestUnknown = "manifest-unknown", failure, stages = [Manifest],
         hint = "push the tag, or fix the tag in the manifest";
-    /// The registry hides whether the repository is missing or private.
-    NotFoundOrUnauthorized = "not-found-or-unauthorized", failure, stages = [Manifest],
+    /// The registry hides whether the repository is missing or private (at `auth`: a token
+    /// service that refuses a token alike for both, as GHCR's does).
+    NotFoundOrUnauthorized = "not-found-or-unauthorized", failure, stages = [Auth, Manifest],
         hint = "the repository is either missing or private: check the name, and if it is private provide credentials that can pull it";
+    /// The registry's firewall or network rules refuse this client's IP address.
+    RegistryIpDenied = "registry-ip-denied", failure, stages = [Ping, Auth, Manifest],
+        hint = "the registry refuses connections from this address (its firewall or network rules): allow the egress addresses of the nodes (and of CI) in the registry's network rules, or reach it through its private endpoint";
     /// The index has no manifest for a required platform.
     PlatformMissing = "platform-missing", failure, stages = [Platform],
         hint = "build and push the image for the missing platform (docker buildx build --platform ...)";
@@ -335,6 +341,82 @@ code_table! {
     /// The registry's certificate expires within 14 days.
     CertificateExpiring = "certificate-expiring", warning, stages = [Tls],
         hint = "renew the registry's certificate and install it before it expires, or nodes will refuse to pull from it";
+}
+
+/// What to check next on one registry, beside a code's hint: that registry's own tool or console,
+/// for the causes it reports in its own way (`docs/registries.md`). `None` where the general hint
+/// is all there is to say.
+pub(crate) fn registry_hint(code: Code, registry: Flavor) -> Option<&'static str> {
+    use Flavor::{Acr, Ecr, EcrPublic, Ghcr, GoogleArtifactRegistry as Gar, Harbor, Quay};
+    Some(match (code, registry) {
+        (Code::NotFoundOrUnauthorized, Gar) => {
+            "the answer of Artifact Registry is the same for a missing repository as for a forbidden one: list it with gcloud artifacts docker images list LOCATION-docker.pkg.dev/PROJECT/REPOSITORY --include-tags, and grant the nodes' service account roles/artifactregistry.reader"
+        }
+        (Code::NotFoundOrUnauthorized, Acr) => {
+            "an ACR registry answers a missing repository (or, without pull rights, a missing tag) as a forbidden one: list the tags with az acr repository show-tags --name REGISTRY --repository REPOSITORY, and give the kubelet identity AcrPull (az aks check-acr --acr REGISTRY.azurecr.io)"
+        }
+        (Code::NotFoundOrUnauthorized, Ghcr) => {
+            "on GHCR a missing package looks like a private one: check that the package exists under the owner's Packages on GitHub, its visibility in the package settings (Danger Zone, Change visibility), and that the token has read:packages"
+        }
+        (Code::NotFoundOrUnauthorized, Quay) => {
+            "on Quay a missing repository looks like a private one: open https://quay.io/repository/NAMESPACE/NAME to check it exists and is public, or give a robot account read permission on it"
+        }
+        (Code::NotFoundOrUnauthorized, EcrPublic) => {
+            "check the repository with aws ecr-public describe-images --repository-name NAME --region us-east-1; its images pull anonymously, so a stale login can be removed with docker logout public.ecr.aws"
+        }
+        (Code::AccessDenied, Ecr) => {
+            "on ECR, IAM is checked before the repository is looked up: the identity needs ecr:BatchGetImage and ecr:GetDownloadUrlForLayer (the node role's AmazonEC2ContainerRegistryReadOnly, or the repository policy: aws ecr get-repository-policy --repository-name NAME), then check the image with aws ecr describe-images --repository-name NAME --image-ids imageTag=TAG"
+        }
+        (Code::AccessDenied | Code::AuthRejected, Ghcr) => {
+            "a stale GHCR login is refused even for public packages: log out (docker logout ghcr.io) or log in again with a token that has read:packages, and check the package's access settings on GitHub"
+        }
+        (Code::AccessDenied, EcrPublic) => {
+            "a stale ECR Public login is refused even for public images: log out (docker logout public.ecr.aws) or renew it with aws ecr-public get-login-password --region us-east-1"
+        }
+        (Code::AccessDenied, Acr) => {
+            "give the identity the AcrPull role on the registry (az role assignment list --scope REGISTRY_ID), and check the repository with az acr repository show-tags --name REGISTRY --repository REPOSITORY"
+        }
+        (Code::AccessDenied | Code::AuthRequired, Gar) => {
+            "on Artifact Registry the identity needs roles/artifactregistry.reader: CI logs in with gcloud auth configure-docker LOCATION-docker.pkg.dev, nodes use their service account; check the image with gcloud artifacts docker images list LOCATION-docker.pkg.dev/PROJECT/REPOSITORY"
+        }
+        (Code::AuthRequired, Ecr) => {
+            "on ECR credentials are always needed: CI logs in with aws ecr get-login-password --region REGION | docker login --username AWS --password-stdin ACCOUNT.dkr.ecr.REGION.amazonaws.com, nodes through the kubelet's ecr-credential-provider or the node role"
+        }
+        (Code::AuthRequired, Acr) => {
+            "on ACR, CI logs in with az acr login --name REGISTRY; nodes pull with the kubelet identity once the registry is attached (az aks update --attach-acr REGISTRY)"
+        }
+        (Code::AuthRejected, Ecr) => {
+            "a login token for ECR lasts 12 hours: log in again with aws ecr get-login-password --region REGION | docker login --username AWS --password-stdin ACCOUNT.dkr.ecr.REGION.amazonaws.com (nodes get fresh tokens from the kubelet's ecr-credential-provider)"
+        }
+        (Code::AuthRejected, EcrPublic) => {
+            "the ECR Public token expired: public images pull anonymously, so remove the login (docker logout public.ecr.aws) or renew it with aws ecr-public get-login-password --region us-east-1"
+        }
+        (Code::RegistryIpDenied, Acr) => {
+            "see the registry's network rules with az acr network-rule list --name REGISTRY and az acr show --name REGISTRY --query publicNetworkAccess, then add the nodes' and CI's egress addresses (az acr network-rule add) or pull through the private endpoint"
+        }
+        (Code::RepositoryNotFound, Ecr) => {
+            "list the registry's repositories with aws ecr describe-repositories --region REGION, in the account the host names"
+        }
+        (Code::RepositoryNotFound, Harbor) => {
+            "in Harbor the first part of the path is the project: check the project and the repository in Harbor's web console (Projects), or with GET /api/v2.0/projects/PROJECT/repositories"
+        }
+        (Code::ManifestUnknown, Ecr) => {
+            "list the repository's tags with aws ecr describe-images --repository-name NAME --region REGION"
+        }
+        (Code::ManifestUnknown, Acr) => {
+            "list the repository's tags with az acr repository show-tags --name REGISTRY --repository REPOSITORY"
+        }
+        (Code::ManifestUnknown, Gar) => {
+            "list the image's tags with gcloud artifacts docker tags list LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE"
+        }
+        (Code::ManifestUnknown, Harbor) => {
+            "list the repository's artifacts in Harbor's web console (Projects, then the repository), or with GET /api/v2.0/projects/PROJECT/repositories/REPOSITORY/artifacts"
+        }
+        (Code::RegistryError, Harbor) => {
+            "old Harbor (before 2.1) answers 500 when the project does not exist: check that the first part of the path names an existing project in Harbor's web console (Projects)"
+        }
+        _ => return None,
+    })
 }
 
 impl fmt::Display for Code {
@@ -514,13 +596,13 @@ mod tests {
         for c in ["plain-http-to-tls", "not-a-registry"] {
             only(c, &[Ping]);
         }
-        for c in [
-            "auth-rejected",
-            "pull-secret-invalid",
-            "pull-secret-missing",
-        ] {
+        for c in ["pull-secret-invalid", "pull-secret-missing"] {
             only(c, &[Auth]);
         }
+        // ECR and ECR Public say an expired token only at the manifest
+        // (`docs/contract.md`, "What some codes say in detail").
+        only("auth-rejected", &[Auth, Manifest]);
+        only("registry-ip-denied", &[Ping, Auth, Manifest]);
         // The contract's stage, and the manifest request where a check also meets them
         // (`docs/contract.md`).
         only("auth-required", &[Auth, Manifest]);
@@ -529,12 +611,12 @@ mod tests {
         for c in [
             "repository-not-found",
             "manifest-unknown",
-            "not-found-or-unauthorized",
             "digest-mismatch",
             "rate-limit-low",
         ] {
             only(c, &[Manifest]);
         }
+        only("not-found-or-unauthorized", &[Auth, Manifest]);
         only("platform-missing", &[Platform]);
         // `--depth blobs` (`docs/contract.md`).
         only("platform-manifest-missing", &[Platform]);
@@ -614,6 +696,52 @@ mod tests {
         ] {
             assert!(all.contains(w), "missing contract warning {w}");
         }
+    }
+
+    /// Every registry hint is written as the code table's hints are, and names a tool or a
+    /// console to check with.
+    #[test]
+    fn registry_hints_are_hints() {
+        use Flavor::{
+            Acr, DockerHub, Ecr, EcrPublic, Ghcr, GoogleArtifactRegistry, Harbor, Quay, Spec,
+        };
+        let mut rows = 0;
+        for code in Code::ALL {
+            for flavor in [
+                Spec,
+                DockerHub,
+                Ecr,
+                EcrPublic,
+                GoogleArtifactRegistry,
+                Acr,
+                Ghcr,
+                Quay,
+                Harbor,
+            ] {
+                let Some(hint) = registry_hint(*code, flavor) else {
+                    continue;
+                };
+                rows += 1;
+                check_text_and_hint(code.as_str(), hint);
+                assert!(
+                    [
+                        "aws ",
+                        "gcloud ",
+                        "az ",
+                        "GitHub",
+                        "quay.io",
+                        "Harbor",
+                        "docker logout"
+                    ]
+                    .iter()
+                    .any(|tool| hint.contains(tool)),
+                    "{code} on {flavor:?} names no tool: {hint}"
+                );
+            }
+            assert!(registry_hint(*code, Spec).is_none());
+            assert!(registry_hint(*code, DockerHub).is_none());
+        }
+        assert!(rows >= 20, "{rows} registry hints");
     }
 
     #[test]

@@ -15,6 +15,8 @@ use serde::Serialize;
 
 pub use codes::{Code, Stages, WarningCode};
 
+use crate::registry::profile::Flavor;
+
 /// The stages an image goes through, in order. The first failing stage decides the diagnosis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -92,6 +94,10 @@ pub struct Diagnosis {
     /// What is there instead, closest first (the tags nearest a missing one); omitted when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<String>,
+    /// The kind of registry that gave the answer, once known: it chooses the registry's own
+    /// hint ([`Diagnosis::with_registry_hint`]).
+    #[serde(skip)]
+    pub(crate) registry: Option<Flavor>,
 }
 
 impl Diagnosis {
@@ -107,7 +113,30 @@ impl Diagnosis {
             message: message.into(),
             hint: code.hint().to_owned(),
             suggestions: Vec::new(),
+            registry: None,
         }
+    }
+
+    /// Notes the kind of registry an answer showed (Harbor, known only by its answers), for
+    /// [`Diagnosis::with_registry_hint`].
+    #[must_use]
+    pub(crate) fn answered_by(mut self, registry: Flavor) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Adds what to check next on this kind of registry (its CLI or console) after the hint,
+    /// from the registry hints beside the code table: the kind the answer showed, else
+    /// `registry` (the one its name gives away). Adding it twice adds it once.
+    #[must_use]
+    pub(crate) fn with_registry_hint(mut self, registry: Flavor) -> Self {
+        let registry = *self.registry.get_or_insert(registry);
+        if let Some(extra) = codes::registry_hint(self.code, registry)
+            && !self.hint.contains(extra)
+        {
+            self.hint = format!("{}; {extra}", self.hint);
+        }
+        self
     }
 
     /// Replaces the general hint with one specific to this case.
@@ -221,6 +250,26 @@ mod tests {
         );
         assert_eq!(d.hint, format!("note; {}", Code::ManifestUnknown.hint()));
         assert_eq!(d.suggestions, ["v2"]);
+    }
+
+    #[test]
+    fn registry_hint_is_added_once_for_the_kind_the_answer_showed() {
+        let d = Diagnosis::new(Code::RepositoryNotFound, Stage::Manifest, "m")
+            .answered_by(Flavor::Harbor)
+            .with_registry_hint(Flavor::Spec)
+            .with_registry_hint(Flavor::Spec);
+        assert_eq!(d.hint.matches("Harbor").count(), 2, "{}", d.hint);
+        assert!(d.hint.starts_with(Code::RepositoryNotFound.hint()));
+        // A registry without hints, or a code without one, keeps the general hint.
+        let d = Diagnosis::new(Code::RepositoryNotFound, Stage::Manifest, "m")
+            .with_registry_hint(Flavor::Spec);
+        assert_eq!(d.hint, Code::RepositoryNotFound.hint());
+        let d = Diagnosis::new(Code::TcpRefused, Stage::Tcp, "m").with_registry_hint(Flavor::Ecr);
+        assert_eq!(d.hint, Code::TcpRefused.hint());
+        // The kind never shows in the JSON.
+        let d = Diagnosis::new(Code::RegistryError, Stage::Manifest, "m")
+            .with_registry_hint(Flavor::Harbor);
+        assert!(serde_json::to_value(&d).unwrap().get("registry").is_none());
     }
 
     #[test]

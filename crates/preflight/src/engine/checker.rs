@@ -563,9 +563,10 @@ impl Checker {
         let keyed = merged.into_iter().enumerate().map(|(i, req)| {
             // Keyed as the shared probes are, so `host` and `host:443` are one registry. An
             // unparseable reference fails without a request; those share one key of their own.
-            let registry = Reference::parse(&req.reference)
-                .ok()
-                .map(|r| self.inner.endpoint(&r));
+            let registry =
+                Reference::parse_with(&req.reference, self.inner.runtime.reference_grammar())
+                    .ok()
+                    .map(|r| self.inner.endpoint(&r));
             (registry, (i, req))
         });
         let mut schedule = Scheduler::new(

@@ -41,9 +41,11 @@ pub(crate) async fn walk(inner: &Inner, registry: &str) -> RegistryReport {
         }
     };
     reference.registry().clone_into(&mut report.registry);
+    let flavor = Profile::of(&reference).flavor;
     report.diagnosis = walk_stages(inner, &reference, deadline, &mut report)
         .await
-        .err();
+        .err()
+        .map(|d| d.with_registry_hint(flavor));
     report.ok = report.diagnosis.is_none();
     report
 }

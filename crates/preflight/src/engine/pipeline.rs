@@ -63,24 +63,25 @@ impl Inner {
         req: ImageRequest,
     ) -> ImageReport {
         let mut report = ImageReport::new(req.reference.clone(), req.sources);
-        let reference = match Reference::parse(&req.reference) {
-            Ok(r) => r,
-            Err(e) => {
-                report.stages.push(StageResult {
-                    stage: Stage::Reference,
-                    ok: false,
-                    elapsed_ms: 0.0,
-                    detail: None,
-                    shared: false,
-                });
-                report.diagnosis = Some(Diagnosis::new(
-                    Code::InvalidReference,
-                    Stage::Reference,
-                    e.to_string(),
-                ));
-                return report;
-            }
-        };
+        let reference =
+            match Reference::parse_with(&req.reference, self.runtime.reference_grammar()) {
+                Ok(r) => r,
+                Err(e) => {
+                    report.stages.push(StageResult {
+                        stage: Stage::Reference,
+                        ok: false,
+                        elapsed_ms: 0.0,
+                        detail: None,
+                        shared: false,
+                    });
+                    report.diagnosis = Some(Diagnosis::new(
+                        Code::InvalidReference,
+                        Stage::Reference,
+                        e.to_string(),
+                    ));
+                    return report;
+                }
+            };
         report.canonical = Some(reference.canonical());
         report.registry = Some(reference.registry().to_owned());
         report.repository = Some(reference.repository().to_owned());
@@ -266,7 +267,7 @@ impl Inner {
             Err((ep, d)) => {
                 trail.host = Some(ep.base_url());
                 tried.push(HostTried::new(ep.base_url(), hop.role, Some(d.code)));
-                return Err(d);
+                return Err(d.with_registry_hint(hop.profile.flavor));
             }
         };
         trail.host = Some(ep.base_url());
@@ -313,7 +314,7 @@ impl Inner {
             hop.role,
             outcome.as_ref().err().map(|d| d.code),
         ));
-        outcome
+        outcome.map_err(|d| d.with_registry_hint(hop.profile.flavor))
     }
 
     /// The registry-wide stages of one host, and the runtime's fallback to plain HTTP when
@@ -413,7 +414,8 @@ impl Inner {
             failed_tries.push(format!("{origin}: {}", d.code));
         }
         let Err(mut d) = last else { return Ok(()) };
-        if trail.credential.is_some() && d.code == Code::NotFoundOrUnauthorized {
+        if trail.credential.is_some() && target.profile.stale_credentials_possible(d.code, d.stage)
+        {
             self.explain_hidden(session, target, pinged, platforms, &mut d)
                 .await;
         }
@@ -428,9 +430,10 @@ impl Inner {
         Err(d)
     }
 
-    /// A registry that hides whether a repository exists (Docker Hub) refused the credentials:
-    /// an anonymous try (one token request and a HEAD, no pull) tells a little more — a public
-    /// image the account may not see, or nothing anyone may see.
+    /// A registry that hides whether a repository exists (Docker Hub) refused the credentials,
+    /// or one whose stale credentials break public pulls (GHCR, ECR Public) refused them: an
+    /// anonymous try (one token request and a HEAD, no pull) tells a little more — a public
+    /// image the credentials are refused for, or nothing anyone may see.
     async fn explain_hidden(
         &self,
         session: &Session,

@@ -6,6 +6,13 @@
 //! string of digits as a port) we are slightly stricter, since such a reference can never be
 //! pulled anyway.
 //!
+//! The runtimes' copies of that parser differ in two rules, held in a [`Grammar`]: how long a
+//! name may be (current `distribution/reference` limits the path to 255 characters; the older
+//! copies in containerd 1.6 and `containers/image` limit the whole normalized name) and whether
+//! a registry may be a bracketed IPv6 address at all (those two copies have no such rule). [`Reference::parse`] applies the strictest length rule; [`Reference::parse_with`] the
+//! node runtime's. No parser accepts an IPv6 address with an embedded dotted IPv4 address
+//! (`[2001:db8:3:4::192.0.2.33]`): `distribution/reference` allows only hex digits and colons.
+//!
 //! ```
 //! use preflight::reference::Reference;
 //!
@@ -26,6 +33,53 @@ const DEFAULT_TAG: &str = "latest";
 const MAX_NAME_LENGTH: usize = 255;
 const MAX_TAG_LENGTH: usize = 128;
 const SUPPORTED_DIGESTS: [(&str, usize); 3] = [("sha256", 64), ("sha384", 96), ("sha512", 128)];
+
+/// Which copy of the reference parser a reference is held to: the node runtime's
+/// (`registry/runtime.rs` says which runtime uses which; `docs/runtimes.md` lists them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Grammar {
+    /// Current `distribution/reference` (v0.6: Docker, the kubelet, containerd 2 and the late
+    /// 1.7 releases): the repository path at most 255 characters; a bracketed IPv6 host of hex
+    /// digits and colons.
+    Distribution,
+    /// containerd 1.6's own copy (`reference/docker`): the whole normalized name
+    /// (`registry/repository`) at most 255 characters, and no IPv6 host rule.
+    ContainerdCopy,
+    /// `containers/image`'s copy (`docker/reference`, CRI-O and podman): the whole normalized name
+    /// at most 255 characters, and a registry host is a domain name or IPv4 address only — no
+    /// bracketed IPv6.
+    ContainersImage,
+}
+
+/// The two rules the parsers differ in.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    whole_name_limit: bool,
+    ipv6_hosts: bool,
+}
+
+impl Grammar {
+    fn rules(self) -> Rules {
+        match self {
+            Grammar::Distribution => Rules {
+                whole_name_limit: false,
+                ipv6_hosts: true,
+            },
+            Grammar::ContainerdCopy | Grammar::ContainersImage => Rules {
+                whole_name_limit: true,
+                ipv6_hosts: false,
+            },
+        }
+    }
+}
+
+/// What [`Reference::parse`] applies: the strictest length rule, and IPv6 hosts as current
+/// `distribution/reference` has them.
+const STRICTEST: Rules = Rules {
+    whole_name_limit: true,
+    ipv6_hosts: true,
+};
 
 /// A problem and the byte offset where it was found. Every character is checked to be ASCII
 /// before anything is sliced, so from then on byte offsets are character offsets too.
@@ -52,8 +106,22 @@ impl Reference {
     ///
     /// A [`ReferenceError`] saying what is wrong and at which character, when the input is
     /// not a reference Docker would accept (or names a port that cannot exist).
+    ///
+    /// The whole normalized name is held to 255 characters, the strictest of the runtimes'
+    /// rules; [`Reference::parse_with`] applies one runtime's.
     pub fn parse(input: &str) -> Result<Self, ReferenceError> {
-        parse_reference(input)
+        parse_reference(input, STRICTEST)
+            .map_err(|(offset, problem)| ReferenceError::at(input, offset, problem))
+    }
+
+    /// Parses and normalizes an image reference as the parser `grammar` names does.
+    ///
+    /// # Errors
+    ///
+    /// A [`ReferenceError`] saying what is wrong and at which character, when that parser
+    /// would refuse the input.
+    pub fn parse_with(input: &str, grammar: Grammar) -> Result<Self, ReferenceError> {
+        parse_reference(input, grammar.rules())
             .map_err(|(offset, problem)| ReferenceError::at(input, offset, problem))
     }
 
@@ -278,6 +346,15 @@ pub enum ReferenceProblem {
         /// The length of `registry/repository` after normalization.
         length: usize,
     },
+    /// The repository path is longer than `distribution/reference` allows.
+    #[error("repository path is longer than 255 characters ({length})")]
+    PathTooLong {
+        /// The length of the repository path after normalization.
+        length: usize,
+    },
+    /// A bracketed IPv6 registry host, which the node runtime's parser does not accept.
+    #[error("the node runtime's reference parser has no rule for an IPv6 address as registry host")]
+    Ipv6HostUnsupported,
     /// The reference is a bare 64-character hex string, which Docker takes for an image ID.
     #[error("a 64-character hexadecimal string is an image ID, not an image name")]
     HexOnlyName,
@@ -342,7 +419,7 @@ struct Registry {
     port: Option<u16>,
 }
 
-fn parse_reference(input: &str) -> Result<Reference, Fault> {
+fn parse_reference(input: &str, rules: Rules) -> Result<Reference, Fault> {
     if input.is_empty() {
         return Err((0, ReferenceProblem::Empty));
     }
@@ -368,7 +445,7 @@ fn parse_reference(input: &str) -> Result<Reference, Fault> {
 
     let (registry, path_start) = match name.find('/') {
         Some(slash) if looks_like_registry(&name[..slash]) => {
-            (parse_registry(&name[..slash])?, slash + 1)
+            (parse_registry(&name[..slash], rules)?, slash + 1)
         }
         _ => (
             Registry {
@@ -390,8 +467,16 @@ fn parse_reference(input: &str) -> Result<Reference, Fault> {
     // Docker measures the normalized name; measuring it as written would accept names whose
     // canonical form is then refused.
     let length = registry.name.len() + 1 + repository.len();
-    if length > MAX_NAME_LENGTH {
+    if rules.whole_name_limit && length > MAX_NAME_LENGTH {
         return Err((0, ReferenceProblem::NameTooLong { length }));
+    }
+    if repository.len() > MAX_NAME_LENGTH {
+        return Err((
+            path_start,
+            ReferenceProblem::PathTooLong {
+                length: repository.len(),
+            },
+        ));
     }
 
     let tag = match colon {
@@ -460,14 +545,21 @@ fn looks_like_registry(prefix: &str) -> bool {
 }
 
 /// Parses the registry part, which always starts the input, so offsets are the input's.
-fn parse_registry(text: &str) -> Result<Registry, Fault> {
+fn parse_registry(text: &str, rules: Rules) -> Result<Registry, Fault> {
     let (host, port) = if let Some(bracketed) = text.strip_prefix('[') {
+        if !rules.ipv6_hosts {
+            return Err((0, ReferenceProblem::Ipv6HostUnsupported));
+        }
         let close = bracketed
             .find(']')
             .ok_or((0, ReferenceProblem::InvalidHost))?;
         let address = &bracketed[..close];
         // std refuses zone ids (`%eth0`), which have no place in a registry URL either.
-        if address.parse::<Ipv6Addr>().is_err() {
+        // `distribution/reference` allows only hex digits and colons: an embedded dotted IPv4
+        // address (`::ffff:192.0.2.1`) is refused though it is a valid IPv6 address.
+        if address.parse::<Ipv6Addr>().is_err()
+            || !address.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
+        {
             return Err((0, ReferenceProblem::InvalidHost));
         }
         let rest_start = close + 2;
@@ -745,7 +837,6 @@ localhost/a/b@{d256} | localhost | a/b | - | {d256} | localhost/a/b@{d256}
 [2001:DB8::1]:5000/app:v1 | [2001:db8::1]:5000 | app | v1 | - | [2001:db8::1]:5000/app:v1
 [::]/app | [::] | app | (latest) | - | [::]/app:latest
 [fe80::1]:5000/app | [fe80::1]:5000 | app | (latest) | - | [fe80::1]:5000/app:latest
-[::ffff:192.0.2.1]:8080/app | [::ffff:192.0.2.1]:8080 | app | (latest) | - | [::ffff:192.0.2.1]:8080/app:latest
 my-registry.example.com/team/app:v2.1.3 | my-registry.example.com | team/app | v2.1.3 | - | my-registry.example.com/team/app:v2.1.3
 Registry.Example.com/app | registry.example.com | app | (latest) | - | registry.example.com/app:latest
 Foo/bar | Foo | bar | (latest) | - | Foo/bar:latest
@@ -998,6 +1089,94 @@ example.com/{a243} | example.com | {a243} | (latest) | - | example.com/{a243}:la
                 "{error}"
             );
         }
+    }
+
+    /// The upstream parsers' test vectors for bracketed IPv6 registries (distribution/reference
+    /// `regexp_test.go` `TestDomainRegexp`, and its normalize tests' IPv4-embedded address), as
+    /// each runtime's parser judges them: valid under `distribution/reference`, and refused by
+    /// containerd 1.6's and containers/image's copies, which have no IPv6 host rule.
+    #[test]
+    fn ipv6_hosts_per_parser() {
+        use Grammar::{ContainerdCopy, ContainersImage, Distribution};
+        let valid = [
+            "[fd00:1:2::3]:5000/app",
+            "[2001:0db8:85a3:0000:0000:8a2e:0370:7334]:5000/app",
+            "[2001:db8::1]/app:v1",
+            "[::1]:5000/app",
+        ];
+        for input in valid {
+            let r = Reference::parse_with(input, Distribution)
+                .unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert!(r.host().contains(':'), "{input}");
+            assert_eq!(Reference::parse(input).as_ref(), Ok(&r));
+            for grammar in [ContainerdCopy, ContainersImage] {
+                assert_eq!(
+                    Reference::parse_with(input, grammar).unwrap_err().problem,
+                    ReferenceProblem::Ipv6HostUnsupported,
+                    "{input} ({grammar:?})"
+                );
+            }
+        }
+        // Refused by every parser: a dotted IPv4 part (distribution/reference allows only hex
+        // digits and colons), a zone, a port without its colon, a doubled colon, and a
+        // bracketed string that is no address.
+        let invalid = [
+            "[2001:db8:3:4::192.0.2.33]:5000/debian",
+            "[::ffff:192.0.2.1]:5000/app",
+            "[fd00:1:2::3%eth0]:5000/app",
+            "[fd00:1:2::3]5000/app",
+            "[fd00:1:2::3]::5000/app",
+            "[fd00123123123]:5000/app",
+            "fd00:1:2::3:5000/app",
+        ];
+        for input in invalid {
+            for grammar in [Distribution, ContainerdCopy, ContainersImage] {
+                assert!(
+                    Reference::parse_with(input, grammar).is_err(),
+                    "{input} parsed under {grammar:?}"
+                );
+            }
+        }
+        // `Reference::parse`, the strictest length rule, keeps IPv6 hosts.
+        let error = Reference::parse("[2001:db8:3:4::192.0.2.33]:5000/debian").unwrap_err();
+        assert_eq!(error.problem, ReferenceProblem::InvalidHost);
+    }
+
+    /// The name-length vectors (distribution/reference `reference_test.go`: a path of
+    /// `a/` × 127 + `a` is the longest allowed, × 128 too long): current distribution/reference
+    /// measures the path only, containerd 1.6's and containers/image's copies the whole
+    /// normalized name, where `docker.io/` makes the same input too long.
+    #[test]
+    fn name_length_per_parser() {
+        use Grammar::{ContainerdCopy, ContainersImage, Distribution};
+        let longest = format!("{}a:tag", "a/".repeat(127));
+        let too_long = format!("{}a:tag", "a/".repeat(128));
+        let r = Reference::parse_with(&longest, Distribution).unwrap();
+        assert_eq!(r.repository().len(), 255);
+        assert_eq!(
+            Reference::parse_with(&too_long, Distribution)
+                .unwrap_err()
+                .problem,
+            ReferenceProblem::PathTooLong { length: 257 }
+        );
+        for grammar in [ContainerdCopy, ContainersImage] {
+            assert_eq!(
+                Reference::parse_with(&longest, grammar)
+                    .unwrap_err()
+                    .problem,
+                ReferenceProblem::NameTooLong { length: 265 },
+                "{grammar:?}"
+            );
+        }
+        // A registry host counts only where the whole name is measured.
+        let hosted = format!("registry.example.com/{}", "b".repeat(240));
+        assert!(Reference::parse_with(&hosted, Distribution).is_ok());
+        assert_eq!(
+            Reference::parse_with(&hosted, ContainersImage)
+                .unwrap_err()
+                .problem,
+            ReferenceProblem::NameTooLong { length: 261 }
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::model::reference::Grammar;
 use crate::net::TlsMode;
 
 /// A containerd version line, where containerd's rules differ between lines.
@@ -151,6 +152,17 @@ impl Runtime {
     pub(crate) fn post_falls_back_to_get(self, status: u16, with_username: bool) -> bool {
         self.posts_password_grant()
             && (matches!(status, 400 | 401 | 404) || (status == 405 && with_username))
+    }
+
+    /// The copy of the reference parser the runtime applies to an image name: current
+    /// `distribution/reference` for Docker and containerd 2 (and 1.7, whose later releases vendor
+    /// it), containerd 1.6's own older copy, `containers/image`'s for CRI-O.
+    pub(crate) fn reference_grammar(self) -> Grammar {
+        match self {
+            Runtime::Containerd(ContainerdLine::V1_6) => Grammar::ContainerdCopy,
+            Runtime::Containerd(_) | Runtime::Docker => Grammar::Distribution,
+            Runtime::CriO => Grammar::ContainersImage,
+        }
     }
 
     /// How long the runtime waits on a mirror that does not answer before trying the next host

@@ -265,7 +265,26 @@ async fn bearer(
                 (Purpose::Pull, Some(_)) => format!("{f} (credentials {who})"),
                 (Purpose::Walk, _) => format!("{f} ({who})"),
             };
-            return Err(trail.fail(started, auth_diagnosis(&f, realm, message)));
+            let d = if matches!(f, AuthFailure::Denied { .. })
+                && req.profile.token_denial_hides_missing()
+            {
+                Diagnosis::new(
+                    Code::NotFoundOrUnauthorized,
+                    Stage::Auth,
+                    format!(
+                        "{message}: {} refuses a token so both for a repository that does not exist and for one {} may not pull",
+                        req.profile.flavor.name(),
+                        if credential.is_some() {
+                            "the account"
+                        } else {
+                            "an anonymous client"
+                        },
+                    ),
+                )
+            } else {
+                auth_diagnosis(&f, realm, message)
+            };
+            return Err(trail.fail(started, d));
         }
     };
     let with_credentials = credential.is_some();

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use reqwest::StatusCode;
 use reqwest::header::{
-    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, WWW_AUTHENTICATE,
+    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, SET_COOKIE, WWW_AUTHENTICATE,
 };
 use tokio::time::Instant;
 
@@ -21,6 +21,7 @@ use crate::model::reference::Reference;
 use crate::model::wire::{self, ErrorCode, GrantedAccess};
 use crate::net::http;
 use crate::registry::auth::Access;
+use crate::registry::profile::Forbidden;
 use crate::registry::tags;
 use crate::stages::Target;
 
@@ -149,24 +150,21 @@ pub(crate) async fn head(
             body,
         }),
         StatusCode::UNAUTHORIZED => Err(unauthorized(target, &headers, ctx)),
-        StatusCode::FORBIDDEN if ctx.with_credentials => Err(Diagnosis::new(
-            Code::AccessDenied,
-            Stage::Manifest,
-            format!(
-                "{} refused access to {} with the credentials used (403)",
-                reference.registry(),
-                reference.repository(),
-            ),
-        )),
-        StatusCode::FORBIDDEN => Err(Diagnosis::new(
-            Code::AuthRequired,
-            Stage::Manifest,
-            format!(
-                "{} refused anonymous access to {} (403): no credentials were found for it",
-                reference.registry(),
-                reference.repository(),
-            ),
-        )),
+        StatusCode::FORBIDDEN => Err(forbidden(target, access, &url, ctx, body.as_deref()).await),
+        StatusCode::BAD_REQUEST
+            if ctx.with_credentials && target.profile.bad_request_is_expired_token() =>
+        {
+            Err(Diagnosis::new(
+                Code::AuthRejected,
+                Stage::Manifest,
+                format!(
+                    "{} answered 400 without a challenge to the token obtained with the credentials used: {} answers so for an expired token",
+                    reference.registry(),
+                    target.profile.flavor.name(),
+                ),
+            )
+            .answered_by(target.profile.flavor))
+        }
         StatusCode::NOT_FOUND if target.profile.hides_missing() => {
             let d = Diagnosis::new(
                 Code::ManifestUnknown,
@@ -187,18 +185,23 @@ pub(crate) async fn head(
             rate_limit.as_ref(),
             "",
         )),
-        s if s.is_server_error() => Err(Diagnosis::new(
-            Code::RegistryError,
-            Stage::Manifest,
-            format!(
+        s if s.is_server_error() => {
+            let profile = target
+                .profile
+                .recognise(header(&headers, SET_COOKIE));
+            let mut msg = format!(
                 "{method} {url} answered {s}{}",
                 if tries > 1 {
                     format!(" ({tries} tries)")
                 } else {
                     String::new()
                 }
-            ),
-        )),
+            );
+            if let Some(note) = profile.server_error_note() {
+                let _ = write!(msg, "; {note}");
+            }
+            Err(Diagnosis::new(Code::RegistryError, Stage::Manifest, msg).answered_by(profile.flavor))
+        }
         // Only a redirect the client would not follow gets here: one to another origin.
         s if s.is_redirection() => Err(Diagnosis::new(
             Code::RegistryError,
@@ -259,7 +262,7 @@ async fn send(
     };
     let status = resp.status();
     let headers = resp.headers().clone();
-    if with_body && status == StatusCode::NOT_FOUND {
+    if with_body && matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) {
         // An error body that cannot be read is one without codes: the 404 still decides.
         let body = http::read_body(resp, ERROR_BODY_LIMIT, &ep.host, deadline).await;
         return Ok((status, headers, Some(body.unwrap_or_default()), tries));
@@ -328,7 +331,8 @@ fn unauthorized(target: Target<'_>, headers: &HeaderMap, ctx: AccessContext<'_>)
             Code::NotFoundOrUnauthorized,
             Stage::Manifest,
             format!(
-                "{repo} answered 401 {how}{granted}: Docker Hub says this both for a repository that does not exist and for a private one you may not pull"
+                "{repo} answered 401 {how}{granted}: {} says this both for a repository that does not exist and for a private one you may not pull",
+                target.profile.flavor.name(),
             ),
         )
         .with_hint(if ctx.with_credentials {
@@ -352,6 +356,100 @@ fn unauthorized(target: Target<'_>, headers: &HeaderMap, ctx: AccessContext<'_>)
     }
 }
 
+/// A 403 on the manifest, as this registry means it: refused access, a missing repository it
+/// will not admit to, its firewall, or expired credentials. The body is read (a `GET`, never
+/// on a registry that counts pulls) only where the profile needs it.
+async fn forbidden(
+    target: Target<'_>,
+    access: &Access,
+    url: &str,
+    ctx: AccessContext<'_>,
+    read: Option<&[u8]>,
+) -> Diagnosis {
+    let reference = target.reference;
+    let profile = target.profile;
+    let repo = format!("{}/{}", reference.registry(), reference.repository());
+    let fetched;
+    let body = match read {
+        Some(b) => Some(b),
+        None if profile.reads_forbidden_body() && !profile.counts_pulls() => {
+            fetched = error_body(target, url, access).await;
+            fetched.as_deref()
+        }
+        None => None,
+    };
+    let how = if ctx.with_credentials {
+        "with the credentials used"
+    } else {
+        "anonymously"
+    };
+    match profile.forbidden(body) {
+        Forbidden::HidesMissing => Diagnosis::new(
+            Code::NotFoundOrUnauthorized,
+            Stage::Manifest,
+            format!(
+                "{repo} answered 403 {how}: {} says this both for a repository that does not exist and for one the {} may not pull",
+                profile.flavor.name(),
+                if ctx.with_credentials {
+                    "account"
+                } else {
+                    "anonymous client"
+                },
+            ),
+        ),
+        Forbidden::IpDenied(said) => Diagnosis::new(
+            Code::RegistryIpDenied,
+            Stage::Manifest,
+            format!("{repo} refused this client's address (403): {said}"),
+        ),
+        Forbidden::Expired(said) if ctx.with_credentials => Diagnosis::new(
+            Code::AuthRejected,
+            Stage::Manifest,
+            format!(
+                "{repo} refused the credentials used with 403 and a plain-text body, as {} answers an expired token: \"{said}\"",
+                profile.flavor.name()
+            ),
+        ),
+        Forbidden::Denied | Forbidden::Expired(_) if ctx.with_credentials => Diagnosis::new(
+            Code::AccessDenied,
+            Stage::Manifest,
+            format!(
+                "{} refused access to {} with the credentials used (403)",
+                reference.registry(),
+                reference.repository(),
+            ),
+        ),
+        Forbidden::Denied | Forbidden::Expired(_) => Diagnosis::new(
+            Code::AuthRequired,
+            Stage::Manifest,
+            format!(
+                "{} refused anonymous access to {} (403): no credentials were found for it",
+                reference.registry(),
+                reference.repository(),
+            ),
+        ),
+    }
+}
+
+/// GETs `url` for the body of an error answer; `None` when it could not be read.
+async fn error_body(target: Target<'_>, url: &str, access: &Access) -> Option<Vec<u8>> {
+    let Target {
+        net, ep, deadline, ..
+    } = target;
+    let client = net.http.for_mode(ep.mode);
+    let req = access.apply(client.get(url).header(ACCEPT, wire::MANIFEST_ACCEPT));
+    let resp = tokio::time::timeout_at(deadline, req.send())
+        .await
+        .ok()?
+        .ok()?;
+    if resp.status().is_success() {
+        return None;
+    }
+    http::read_body(resp, ERROR_BODY_LIMIT, &ep.host, deadline)
+        .await
+        .ok()
+}
+
 /// A 404 on the manifest: the spec's registry says `MANIFEST_UNKNOWN` whether the tag or the whole
 /// repository is missing, so the error body alone cannot tell; `tags/list` answers `NAME_UNKNOWN`
 /// for a missing repository. Neither GET counts as a pull. `read` is the manifest's error body
@@ -366,6 +464,9 @@ async fn not_found(target: Target<'_>, access: &Access, read: Option<&[u8]>) -> 
         let manifest_url = ep.manifest_url(reference.repository(), &reference.manifest_reference());
         error_code(target, &manifest_url, access).await
     };
+    let profile = target
+        .profile
+        .recognise_codes(first.as_deref().unwrap_or_default());
     let codes = match first {
         Some(codes) if codes.contains(&ErrorCode::NameUnknown) => Some(codes),
         _ => {
@@ -373,9 +474,10 @@ async fn not_found(target: Target<'_>, access: &Access, read: Option<&[u8]>) -> 
             error_code(target, &tags_url, access).await
         }
     };
+    let profile = profile.recognise_codes(codes.as_deref().unwrap_or_default());
     // `Some([])`: tags/list answered 2xx, so the repository exists.
     let repository_exists = codes.as_ref().is_some_and(Vec::is_empty);
-    if codes.is_some_and(|c| c.contains(&ErrorCode::NameUnknown)) {
+    if codes.is_some_and(|c| profile.says_repository_missing(&c)) {
         return Diagnosis::new(
             Code::RepositoryNotFound,
             Stage::Manifest,
@@ -384,13 +486,14 @@ async fn not_found(target: Target<'_>, access: &Access, read: Option<&[u8]>) -> 
         .with_hint(format!(
             "check the repository name for typos, and that the image was pushed to {} (not another registry)",
             reference.registry()
-        ));
+        ))
+        .answered_by(profile.flavor);
     }
     let mut msg = format!("{what} does not exist in {repo}");
     if repository_exists {
         let _ = write!(msg, " (the repository exists)");
     }
-    let d = Diagnosis::new(Code::ManifestUnknown, Stage::Manifest, msg);
+    let d = Diagnosis::new(Code::ManifestUnknown, Stage::Manifest, msg).answered_by(profile.flavor);
     with_suggestions(target, access, d).await
 }
 

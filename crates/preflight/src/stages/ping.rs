@@ -17,6 +17,7 @@ use crate::net::Net;
 use crate::net::{TlsMode, http::HttpFailure};
 use crate::net::{http, tls};
 use crate::registry::endpoint::Endpoint;
+use crate::registry::profile::Profile;
 use crate::stages::Trail;
 use crate::stages::probe::Pinged;
 
@@ -101,6 +102,18 @@ pub(crate) async fn ping(
                     || speaks_tls(net, ep, connected, deadline).await) =>
         {
             Err(log.fail(started, plain_http_to_tls(&ep.authority())))
+        }
+        StatusCode::FORBIDDEN
+            if let Some(said) = Profile::of_host(&ep.host).ping_ip_denied(text.as_bytes()) =>
+        {
+            Err(log.fail(
+                started,
+                Diagnosis::new(
+                    Code::RegistryIpDenied,
+                    Stage::Ping,
+                    format!("{url} refuses this client's address (403): {said}"),
+                ),
+            ))
         }
         StatusCode::FORBIDDEN if api_version.is_some() => Err(log.fail(
             started,
