@@ -11,6 +11,7 @@ mod ci_creds;
 mod ci_reports;
 mod cli;
 mod cli_edges;
+mod explain;
 mod hostile;
 mod hub_budget;
 mod kube;

@@ -1197,7 +1197,10 @@ fn oracle_real_runtimes_agree_with_preflight() {
             seen.took[3].as_secs_f64(),
             first_line(&seen.podman),
         );
-        for problem in problems(row, seen) {
+        for problem in problems(row, seen)
+            .into_iter()
+            .chain(explain_problems(row, seen))
+        {
             let _ = writeln!(failures, "row {}: {problem}", row.name);
         }
     }
@@ -1213,6 +1216,136 @@ fn oracle_real_runtimes_agree_with_preflight() {
         env.containerd.log(),
         env.dns.log()
     );
+}
+
+/// Where a runtime's text says less than preflight finds, the cause `explain` gives it is the
+/// coarser one the text supports: `(row, runtime, cause, why)`.
+const EXPLAIN_COARSER: &[(&str, &str, &str, &str)] = &[
+    (
+        "missing-repository",
+        "containerd",
+        "manifest-unknown",
+        "containerd says `not found` for a missing tag and a missing repository alike",
+    ),
+    (
+        "missing-repository",
+        "podman",
+        "manifest-unknown",
+        "containers/image says `manifest unknown` for both (the registry's MANIFEST_UNKNOWN)",
+    ),
+    (
+        "basic-wrong-password",
+        "containerd",
+        "auth-required",
+        "a 401 does not say whether credentials were sent",
+    ),
+    (
+        "basic-wrong-password",
+        "podman",
+        "auth-required",
+        "`unauthorized: authentication required` whether credentials were sent or not",
+    ),
+    (
+        "token-insufficient-scope",
+        "containerd",
+        "not-found-or-unauthorized",
+        "containerd words it `repository does not exist or may require authorization`",
+    ),
+    (
+        "plain-http-to-tls-registry",
+        "containerd",
+        "registry-error",
+        "`400 Bad Request` only: the text does not say a TLS server refused plain HTTP",
+    ),
+    (
+        "tls-on-localhost-unconfigured",
+        "containerd",
+        "registry-error",
+        "`400 Bad Request` only, as above",
+    ),
+];
+
+/// The runtime's own error in what its CLI printed: ctr's last `ctr: …` line, podman's last
+/// `Error: …` to the end (its errors may span lines); their log lines are not the error.
+fn runtime_error(runtime: &str, stderr: &str) -> Option<String> {
+    let prefix = if runtime == "containerd" {
+        "ctr: "
+    } else {
+        "Error: "
+    };
+    let at = stderr
+        .match_indices(prefix)
+        .map(|(i, _)| i)
+        .filter(|&i| i == 0 || stderr[..i].ends_with('\n'))
+        .last()?;
+    let text = &stderr[at + prefix.len()..];
+    Some(if runtime == "containerd" {
+        text.lines().next().unwrap_or_default().to_owned()
+    } else {
+        text.trim_end().to_owned()
+    })
+}
+
+/// `explain`'s classification of every failing pull's real text, wrapped as the node reports it
+/// (containerd: the CRI plugin's `failed to pull and unpack image`, gRPC's status and the
+/// kubelet's `Failed` event; CRI-O: gRPC's status and the v1.32 back-off status), against the
+/// row's code for that runtime's profile.
+fn explain_problems(row: &Row, seen: &Seen) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (runtime, verdict, outcome) in [
+        ("containerd", row.preflight, &seen.containerd),
+        ("podman", row.cri_o.unwrap_or(row.preflight), &seen.podman),
+    ] {
+        let Verdict::Code(code) = verdict else {
+            continue;
+        };
+        if outcome.ok {
+            continue;
+        }
+        let Some(inner) = runtime_error(runtime, &outcome.stderr) else {
+            problems.push(format!("explain: no {runtime} error found in {outcome}"));
+            continue;
+        };
+        let image = format!("registry.preflight.test/oracle/{}:v1", row.name);
+        let message = if runtime == "containerd" {
+            format!(
+                "Failed to pull image {image:?}: rpc error: code = Unknown desc = failed to pull and unpack image {image:?}: {inner}"
+            )
+        } else {
+            format!(
+                "Back-off pulling image {image:?}: ErrImagePull: rpc error: code = Unknown desc = {inner}"
+            )
+        };
+        let want = EXPLAIN_COARSER
+            .iter()
+            .find(|(r, rt, _, _)| *r == row.name && *rt == runtime)
+            .map_or(code, |(_, _, coarser, _)| *coarser);
+        let got = preflight::explain::classify::classify(&message, &image);
+        if got.code.map(preflight::Code::as_str) != Some(want) {
+            problems.push(format!(
+                "explain: {runtime}'s message classified {:?}, expected {want}: {message}",
+                got.code.map(preflight::Code::as_str)
+            ));
+        }
+    }
+    problems
+}
+
+/// Every coarser mapping names a row that fails with that runtime.
+#[test]
+fn explain_coarser_mappings_name_failing_rows() {
+    for (row, runtime, _, why) in EXPLAIN_COARSER {
+        let r = ROWS
+            .iter()
+            .find(|r| r.name == *row)
+            .unwrap_or_else(|| panic!("no oracle row {row}"));
+        let pull = if *runtime == "containerd" {
+            r.containerd
+        } else {
+            r.podman
+        };
+        assert!(matches!(pull, Pull::Fails(_)), "{row} {runtime}: {why}");
+    }
 }
 
 /// Whether `text` holds the parts of `pattern` between its `…`, in order.

@@ -5,6 +5,7 @@
 #![allow(clippy::doc_markdown)]
 
 mod ci_reports;
+mod explain;
 mod inputs;
 mod progress;
 mod render;
@@ -90,6 +91,11 @@ enum Command {
     /// Docker Hub's pull budget for the identity a check would use, read with a HEAD that costs
     /// no pull.
     Ratelimit(Box<RatelimitArgs>),
+    /// Why are these pods in ImagePullBackOff, and is it fixed yet? Reads `kubectl get
+    /// pods,events -o json`, classifies each failing container's runtime message and checks the
+    /// image again live. Exit 0 when nothing fails or all is now pullable, 1 otherwise, 2 on bad
+    /// input.
+    Explain(Box<explain::ExplainArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -357,6 +363,7 @@ fn main() -> ExitCode {
         Command::Images(args) => images(&args, ui),
         Command::Registry(args) => runtime.block_on(registry(*args, ui)),
         Command::Ratelimit(args) => runtime.block_on(ratelimit(*args, ui)),
+        Command::Explain(args) => runtime.block_on(explain::run(*args, ui.style)),
     };
     match result {
         Ok(code) => code,

@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::diagnosis::{Code, Stage};
-use crate::engine::checker::{BuildError, Checker};
+use crate::engine::checker::Checker;
 use crate::engine::request::ImageRequest;
 use crate::inputs::manifests::ContainerKind;
 use crate::inputs::plan::{self, PlanOptions};
@@ -215,12 +215,12 @@ pub fn explain_offline(stream: &Stream) -> Explanation {
 }
 
 /// Explains with a live check of each failing image: `checker_for` builds the checker of a
-/// node runtime (called once per runtime the pods' nodes run).
-pub async fn explain(
+/// node runtime (called once per runtime the pods' nodes run); its error ends the explanation.
+pub async fn explain<E>(
     stream: &Stream,
     options: &ExplainOptions,
-    checker_for: &dyn Fn(Runtime) -> Result<Checker, BuildError>,
-) -> Result<Explanation, BuildError> {
+    checker_for: &dyn Fn(Runtime) -> Result<Checker, E>,
+) -> Result<Explanation, E> {
     let failing = failing(stream);
     let planned = plan::plan(&stream.extraction, &options.plan);
     let mut by_use: HashMap<(String, String), ImageRequest> = HashMap::new();
