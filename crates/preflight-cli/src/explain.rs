@@ -183,10 +183,17 @@ fn human(out: &mut impl Write, e: &Explanation, style: render::Style) -> std::io
                 "  {} container {} ({}) {}",
                 c.object, c.container, c.container_type, c.image
             )?;
-            let message = c.message.as_deref().map_or_else(
-                || "(no message: the status says only Back-off and no event says more)".to_owned(),
-                shorten,
-            );
+            let message = c
+                .runtime_message
+                .as_deref()
+                .or(c.message.as_deref())
+                .map_or_else(
+                    || {
+                        "(no message: the status says only Back-off and no event says more)"
+                            .to_owned()
+                    },
+                    shorten,
+                );
             writeln!(out, "    {}: {message}", c.reason)?;
             writeln!(out, "    cause:   {}", c.cause)?;
             let verdict = match c.verdict {

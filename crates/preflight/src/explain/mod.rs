@@ -152,6 +152,8 @@ pub struct Explained {
     pub message: Option<String>,
     /// Where `message` comes from: `status` or `event`.
     pub message_from: Option<&'static str>,
+    /// The runtime's own text: `message` without the kubelet's and gRPC's wrapping.
+    pub runtime_message: Option<String>,
     /// The diagnosis code the message names, or `unclassified`.
     pub cause: String,
     /// The gRPC status code of the CRI's answer, when the message carries one.
@@ -483,6 +485,19 @@ fn is_network(code: Code) -> bool {
 
 /// Codes a runtime's message cannot tell apart (the coarser code of `classify`'s rows).
 fn same_cause(message: Code, live: Code) -> bool {
+    // "Repository does not exist or may require authorization" is any of these.
+    if message == Code::NotFoundOrUnauthorized
+        && matches!(
+            live,
+            Code::RepositoryNotFound
+                | Code::ManifestUnknown
+                | Code::AccessDenied
+                | Code::AuthRequired
+                | Code::AuthRejected
+        )
+    {
+        return true;
+    }
     let group = |c: Code| match c {
         Code::ManifestUnknown | Code::RepositoryNotFound | Code::NotFoundOrUnauthorized => 1,
         Code::AuthRequired | Code::AuthRejected => 2,
@@ -574,6 +589,11 @@ fn explained(
         reason: state.reason.clone().unwrap_or_default(),
         message: f.message.clone(),
         message_from: f.message_from,
+        runtime_message: f
+            .message
+            .as_ref()
+            .map(|_| f.classified.inner.clone())
+            .filter(|m| !m.is_empty()),
         cause: cause.map_or_else(|| UNCLASSIFIED.to_owned(), |c| c.as_str().to_owned()),
         grpc_code: f.classified.grpc_code.clone(),
         matched: f.classified.shape.map(|i| {
@@ -861,6 +881,11 @@ items:
         assert!(!is_network(Code::ManifestUnknown));
         assert!(!is_network(Code::AuthRequired));
         assert!(same_cause(Code::ManifestUnknown, Code::RepositoryNotFound));
+        assert!(same_cause(Code::NotFoundOrUnauthorized, Code::AccessDenied));
+        assert!(!same_cause(
+            Code::AccessDenied,
+            Code::NotFoundOrUnauthorized
+        ));
         assert!(!same_cause(Code::ManifestUnknown, Code::AuthRequired));
     }
 }
