@@ -471,9 +471,7 @@ pub fn peel(message: &str) -> (String, Option<String>) {
     }
     // The `Failed` event.
     if let Some(rest) = text.strip_prefix("Failed to pull image ") {
-        text = after_quoted(rest)
-            .map(|r| r.strip_prefix(':').unwrap_or(r).trim_start())
-            .unwrap_or(text);
+        text = after_quoted(rest).map_or(text, |r| r.strip_prefix(':').unwrap_or(r).trim_start());
     }
     // evalCRIPullErr's rewordings: `image pull failed for IMAGE because the registry is
     // unavailable: ERR`; the detail may be absent (then the text stays as it is).

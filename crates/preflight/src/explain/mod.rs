@@ -1,5 +1,5 @@
 //! Why are these pods in `ImagePullBackOff`, and is it fixed yet? `explain` reads what `kubectl`
-//! prints (Pods, Events, Secrets, ServiceAccounts, Nodes, workloads), finds every container
+//! prints (Pods, Events, Secrets, `ServiceAccounts`, Nodes, workloads), finds every container
 //! that cannot pull its image, turns the runtime's message into a diagnosis code
 //! ([`classify`]), and — unless asked not to — checks the same image again, live, with the
 //! pod's own credentials, platform and node runtime, to say which of these it is:
@@ -132,7 +132,7 @@ pub const UNCLASSIFIED: &str = "unclassified";
 pub struct Explained {
     /// The Pod, `Pod/namespace/name`.
     pub object: String,
-    /// What owns it, `Kind/namespace/name`: the Deployment when its ReplicaSet is in the
+    /// What owns it, `Kind/namespace/name`: the Deployment when its `ReplicaSet` is in the
     /// input, else the owner reference as written; null for a bare Pod.
     pub owner: Option<String>,
     /// The file and line of the container's status.
@@ -459,7 +459,7 @@ fn finish(stream: &Stream, containers: Vec<Explained>) -> Explanation {
     }
 }
 
-/// The owner as `Kind/namespace/name`: a ReplicaSet in the input names its Deployment.
+/// The owner as `Kind/namespace/name`: a `ReplicaSet` in the input names its Deployment.
 fn owner(stream: &Stream, pod: &Pod) -> Option<(String, String)> {
     let (kind, name) = pod.owner.clone()?;
     if kind == "ReplicaSet"
@@ -644,6 +644,7 @@ mod time {
     }
 
     /// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+    #[allow(clippy::many_single_char_names)] // the calendar's own names: y, d, h, s
     pub(super) fn parse(t: &str) -> Option<i64> {
         let b = t.as_bytes();
         if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {

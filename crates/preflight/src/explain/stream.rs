@@ -1,6 +1,6 @@
 //! What `kubectl get pods,events,secrets,serviceaccounts,nodes,replicasets,deployments -o json`
 //! prints, read into plain data: Pods with their containers' states, Events, Nodes and the
-//! workloads that own Pods. Secrets, ServiceAccounts and the Pods' specs come through the
+//! workloads that own Pods. Secrets, `ServiceAccounts` and the Pods' specs come through the
 //! manifest reader (`inputs/manifests`), with its line numbers, `List`s and YAML handling.
 //!
 //! Fields of the wrong type are read as absent: `kubectl` printed them, and one odd field
@@ -14,7 +14,7 @@ use crate::inputs::manifests::{self, ContainerKind, Extraction, ManifestError, N
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct Stream {
-    /// Pod specs (for credentials and platforms), Secrets and ServiceAccounts.
+    /// Pod specs (for credentials and platforms), Secrets and `ServiceAccounts`.
     pub extraction: Extraction,
     /// Every Pod, in input order.
     pub pods: Vec<Pod>,
@@ -22,7 +22,7 @@ pub struct Stream {
     pub events: Vec<Event>,
     /// Every Node.
     pub nodes: Vec<NodeInfo>,
-    /// Workloads that may own Pods (ReplicaSets, Deployments, Jobs…), by name.
+    /// Workloads that may own Pods (`ReplicaSets`, Deployments, Jobs…), by name.
     pub workloads: Vec<Workload>,
     /// Problems that keep part of the input from being explained (exit 2), the rest read.
     pub errors: Vec<String>,

@@ -312,14 +312,17 @@ fn finish(all: &mut Extraction, file: &str, namespace: &str) {
     }
 }
 
+/// What [`read_objects`] hands each object to: the object and its kind.
+pub(crate) type OnObject<'f> = dyn FnMut(&Node<'_>, Option<&str>) -> Result<(), Problem> + 'f;
+
 /// For readers of other kinds in the same streams (`explain` reads Pods' status, Events and
 /// Nodes): every object of `text` is handed to `on_object` with its kind (`None` for a mapping
 /// without one), `List`s flattened as [`extract`] flattens them; pod specs, Secrets and
-/// ServiceAccounts go into the returned [`Extraction`] as [`extract`] reads them.
+/// `ServiceAccounts` go into the returned [`Extraction`] as [`extract`] reads them.
 pub(crate) fn read_objects(
     file: &str,
     text: &str,
-    on_object: &mut dyn FnMut(&Node<'_>, Option<&str>) -> Result<(), Problem>,
+    on_object: &mut OnObject<'_>,
 ) -> Result<Extraction, ManifestError> {
     let mut all = Extraction::default();
     yaml::read_documents(text, &mut |document| {
@@ -337,7 +340,7 @@ pub(crate) fn read_objects(
 fn each_object(
     node: &Node<'_>,
     implied_kind: Option<&str>,
-    f: &mut dyn FnMut(&Node<'_>, Option<&str>) -> Result<(), Problem>,
+    f: &mut OnObject<'_>,
 ) -> Result<(), Problem> {
     match node.value {
         Value::Map(_) => {}
