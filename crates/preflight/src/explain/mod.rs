@@ -843,6 +843,43 @@ items:
         );
     }
 
+    /// The runtime profile of each failing pod: `--runtime` first, else its Node's
+    /// `containerRuntimeVersion`, else the default; asked for once per runtime.
+    #[tokio::test]
+    async fn the_live_check_follows_each_pods_node_runtime() {
+        let mut text = POD.to_owned();
+        text.push_str(
+            "- kind: Node\n  metadata: {name: node-1, labels: {kubernetes.io/arch: arm64}}\n  status: {nodeInfo: {containerRuntimeVersion: 'cri-o://1.30.1'}}\n",
+        );
+        let stream = read(&text);
+        assert_eq!(stream.nodes[0].platform.as_deref(), Some("linux/arm64"));
+        let asked = std::sync::Mutex::new(Vec::new());
+        let record = |r: Runtime| -> Result<Checker, Runtime> {
+            asked.lock().unwrap().push(r);
+            Err(r)
+        };
+        let options = ExplainOptions::default();
+        assert_eq!(
+            explain(&stream, &options, &record).await.err(),
+            Some(Runtime::CriO)
+        );
+        let forced = ExplainOptions {
+            runtime: Some(Runtime::Docker),
+            ..ExplainOptions::default()
+        };
+        assert_eq!(
+            explain(&stream, &forced, &record).await.err(),
+            Some(Runtime::Docker)
+        );
+        // Without the Node, the default.
+        let bare = read(POD);
+        assert_eq!(
+            explain(&bare, &options, &record).await.err(),
+            Some(Runtime::default())
+        );
+        assert_eq!(asked.lock().unwrap().len(), 3);
+    }
+
     #[test]
     fn node_runtimes() {
         assert_eq!(
