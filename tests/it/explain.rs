@@ -368,3 +368,41 @@ fn oracle_explain_dns_failure_only_the_node_sees_is_node_only() {
     ]);
     assert!(r.stdout.contains("verdict: node-only"), "{}", r.stdout);
 }
+
+#[test]
+fn explain_junit_fails_each_container_not_now_pullable() {
+    let r = explain(&[
+        "-f",
+        &format!("{FIXTURES}/backoff-events.yaml"),
+        "--offline",
+        "-o",
+        "junit",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("<testsuite name=\"Deployment/shop/web\""),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.stdout.matches("<failure").count(), 2, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("type=\"manifest-unknown\""),
+        "{}",
+        r.stdout
+    );
+    for format in ["gitlab", "sarif"] {
+        let r = explain(&[
+            "-f",
+            &format!("{FIXTURES}/backoff-events.yaml"),
+            "--offline",
+            "-o",
+            format,
+        ]);
+        assert_eq!(r.code, 2);
+        assert!(
+            r.stderr.contains("use human, json or junit"),
+            "{}",
+            r.stderr
+        );
+    }
+}

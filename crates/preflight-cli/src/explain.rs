@@ -8,7 +8,27 @@ use clap::Args;
 use preflight::explain::{ExplainOptions, Explanation, Stream, Verdict};
 use preflight::manifests::{self, ManifestError};
 
-use crate::{NetArgs, PlainOutput, RunError, UsageError, build_checker_with, finish, render};
+use crate::{NetArgs, RunError, UsageError, build_checker_with, finish, render};
+
+/// `-o` of `explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExplainOutput {
+    Human,
+    Json,
+    Junit,
+}
+
+fn parse_output(s: &str) -> Result<ExplainOutput, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "human" => Ok(ExplainOutput::Human),
+        "json" => Ok(ExplainOutput::Json),
+        "junit" => Ok(ExplainOutput::Junit),
+        "gitlab" | "sarif" => Err(format!(
+            "-o {s} points at lines of a repository's files, which kubectl's output is not; use human, json or junit here"
+        )),
+        _ => Err(format!("{s:?} is not a format: use human, json or junit")),
+    }
+}
 
 #[derive(Debug, Args)]
 pub(crate) struct ExplainArgs {
@@ -28,9 +48,11 @@ pub(crate) struct ExplainArgs {
     #[arg(long)]
     offline: bool,
 
-    /// Report format: human or json.
-    #[arg(short, long, value_name = "FORMAT", default_value = "human", value_parser = crate::parse_plain_output)]
-    output: PlainOutput,
+    /// Report format: human, json, or junit (a testcase per failing container, failed unless
+    /// now-pullable). GitLab code quality and SARIF point at lines of a repository's files,
+    /// which kubectl's output is not: they are refused.
+    #[arg(short, long, value_name = "FORMAT", default_value = "human", value_parser = parse_output)]
+    output: ExplainOutput,
 
     /// The nodes' container runtime for the live check (containerd, cri-o, docker) [default:
     /// each pod's Node's containerRuntimeVersion when Nodes are in the input, else containerd 2].
@@ -129,8 +151,9 @@ pub(crate) async fn run(args: ExplainArgs, style: render::Style) -> Result<ExitC
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.output {
-        PlainOutput::Human => human(&mut out, &explanation, style),
-        PlainOutput::Json => render::json(&mut out, &explanation),
+        ExplainOutput::Human => human(&mut out, &explanation, style),
+        ExplainOutput::Json => render::json(&mut out, &explanation),
+        ExplainOutput::Junit => junit(&mut out, &explanation),
     };
     finish(written.and_then(|()| out.flush()))?;
     drop(out);
@@ -241,4 +264,49 @@ fn style_paint(style: render::Style, code: &str, text: &str) -> String {
     } else {
         text.to_owned()
     }
+}
+
+/// JUnit XML: a suite per owner, a testcase per failing container, a failure unless its verdict
+/// is `now-pullable` with a known cause (what exit 0 means).
+fn junit(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    let mut report = quick_junit::Report::new("preflight explain");
+    let mut suites: Vec<(String, TestSuite)> = Vec::new();
+    for c in &e.containers {
+        let owner = c.owner.clone().unwrap_or_else(|| c.object.clone());
+        let fine = c.verdict == Verdict::NowPullable && c.cause != preflight::explain::UNCLASSIFIED;
+        let status = if fine {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_type(c.cause.as_str())
+                .set_message(format!("{} ({})", c.cause, c.verdict.as_str()))
+                .set_description(format!(
+                    "{}\nhint: {}",
+                    c.runtime_message
+                        .as_deref()
+                        .or(c.message.as_deref())
+                        .unwrap_or(""),
+                    c.hint
+                ));
+            s
+        };
+        let mut case = TestCase::new(
+            format!("{} container {} {}", c.object, c.container, c.image),
+            status,
+        );
+        case.set_classname(owner.clone());
+        if let Some((_, suite)) = suites.iter_mut().find(|(o, _)| *o == owner) {
+            suite.add_test_case(case);
+        } else {
+            let mut suite = TestSuite::new(owner.clone());
+            suite.add_test_case(case);
+            suites.push((owner, suite));
+        }
+    }
+    for (_, suite) in suites {
+        report.add_test_suite(suite);
+    }
+    report.serialize(&mut *out).map_err(std::io::Error::other)?;
+    writeln!(out)
 }
