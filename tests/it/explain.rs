@@ -132,6 +132,26 @@ fn explain_bad_input_exits_2_naming_file_and_line() {
     let r = explain(&["-f", path_str(&both), "--offline", "-o", "json"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(r.json()["containers"][0]["cause"], "manifest-unknown");
+    // A truncated file beside a good one: the good one is explained, the bad one named.
+    let truncated = dir.path().join("truncated.json");
+    let good = dir.path().join("good.yaml");
+    std::fs::write(
+        &good,
+        pod_yaml("ok", "r.io/a:v1", "ErrImagePull", "manifest unknown"),
+    )
+    .unwrap();
+    let r = explain(&[
+        "-f",
+        path_str(&truncated),
+        "-f",
+        path_str(&good),
+        "--offline",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(r.json()["summary"]["containers"], 1);
+    assert!(r.stderr.contains("truncated.json:3:3"), "{}", r.stderr);
 }
 
 #[test]

@@ -92,7 +92,10 @@ fn read(args: &ExplainArgs) -> Result<Stream, RunError> {
                     path: PathBuf::from("<stdin>"),
                     source,
                 })?;
-            stream.read("<stdin>", &text)?;
+            // A file that cannot be read is an error (exit 2); the others are still explained.
+            if let Err(e) = stream.read("<stdin>", &text) {
+                stream.errors.push(e.to_string());
+            }
             continue;
         }
         for file in manifests::discover(path)? {
@@ -100,7 +103,9 @@ fn read(args: &ExplainArgs) -> Result<Stream, RunError> {
                 path: file.clone(),
                 source,
             })?;
-            stream.read(&file.display().to_string(), &text)?;
+            if let Err(e) = stream.read(&file.display().to_string(), &text) {
+                stream.errors.push(e.to_string());
+            }
         }
     }
     for path in &args.pull_secrets {
@@ -151,7 +156,7 @@ pub(crate) async fn run(args: ExplainArgs, style: render::Style) -> Result<ExitC
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.output {
-        ExplainOutput::Human => human(&mut out, &explanation, style),
+        ExplainOutput::Human => human(&mut out, &explanation, style, !stream.errors.is_empty()),
         ExplainOutput::Json => render::json(&mut out, &explanation),
         ExplainOutput::Junit => junit(&mut out, &explanation),
     };
@@ -186,7 +191,12 @@ fn shorten(text: &str) -> String {
 }
 
 /// One block per owner (a bare Pod is its own), each with its containers.
-fn human(out: &mut impl Write, e: &Explanation, style: render::Style) -> std::io::Result<()> {
+fn human(
+    out: &mut impl Write,
+    e: &Explanation,
+    style: render::Style,
+    input_errors: bool,
+) -> std::io::Result<()> {
     let mut owners: Vec<&str> = Vec::new();
     for c in &e.containers {
         let owner = c.owner.as_deref().unwrap_or(&c.object);
@@ -247,7 +257,12 @@ fn human(out: &mut impl Write, e: &Explanation, style: render::Style) -> std::io
         writeln!(out)?;
     }
     let s = &e.summary;
-    if s.containers == 0 {
+    if s.containers == 0 && input_errors {
+        writeln!(
+            out,
+            "no failing container in what could be read (input errors on stderr)"
+        )
+    } else if s.containers == 0 {
         writeln!(out, "no container is failing to pull its image")
     } else {
         writeln!(
