@@ -426,3 +426,15 @@ fn explain_junit_fails_each_container_not_now_pullable() {
         );
     }
 }
+
+/// The human report: one block per owner, the runtime's own text, cause, verdict and hint.
+#[test]
+fn explain_human_report_snapshot() {
+    let r = explain(&[
+        "-f",
+        &format!("{FIXTURES}/backoff-events.yaml"),
+        "--offline",
+    ]);
+    assert_eq!(r.code, 1);
+    insta::assert_snapshot!("explain_human_offline", r.stdout);
+}
