@@ -117,6 +117,7 @@ const SCHEMA_OF: &[(&str, &str)] = &[
     ("images", "#/$defs/images_output"),
     ("registry", "#/$defs/registry_output"),
     ("ratelimit", "#/$defs/ratelimit_output"),
+    ("explain", "#/$defs/explain_output"),
 ];
 
 /// Asserts that `text`, what `preflight COMMAND -o json` printed, is what the schema describes.

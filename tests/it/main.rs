@@ -13,6 +13,7 @@ mod cli;
 mod cli_edges;
 mod cloud_registries;
 mod contract;
+mod explain;
 mod hostile;
 mod hub_budget;
 mod image;

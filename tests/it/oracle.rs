@@ -1034,6 +1034,9 @@ struct Seen {
     preflight_output: [String; 2],
     containerd: RuntimeOutcome,
     podman: RuntimeOutcome,
+    /// `preflight explain` over a Pod whose event carries containerd's and podman's real
+    /// error, checked live under that runtime's profile; `None` where the runtime pulled.
+    explained: [Option<crate::common::Run>; 2],
     /// Building the fixture, then preflight, containerd and podman.
     took: [Duration; 4],
 }
@@ -1086,13 +1089,113 @@ fn run_row(env: &Env, row: &Row) -> Seen {
     });
     took[2] = ctr_took;
     took[3] = podman_took;
+    let explained = [
+        (&containerd, Node::Containerd(&ctr_config), "containerd"),
+        (&podman, Node::CriO(&podman_config), "podman"),
+    ]
+    .map(|(outcome, node, runtime)| {
+        let inner = runtime_error(runtime, &outcome.stderr).filter(|_| !outcome.ok)?;
+        Some(explain_live(env, &case, dir.path(), &node, runtime, &inner))
+    });
     Seen {
         preflight,
         preflight_output,
         containerd,
         podman,
+        explained,
         took,
     }
+}
+
+/// The runtime's error `inner` wrapped as the node reports it: containerd's by its CRI plugin
+/// (`failed to pull and unpack image`), gRPC and the kubelet's `Failed` event; CRI-O's by gRPC
+/// and the kubelet's v1.32 back-off status.
+fn wrapped(runtime: &str, image: &str, inner: &str) -> String {
+    if runtime == "containerd" {
+        format!(
+            "Failed to pull image {image:?}: rpc error: code = Unknown desc = failed to pull and unpack image {image:?}: {inner}"
+        )
+    } else {
+        format!(
+            "Back-off pulling image {image:?}: ErrImagePull: rpc error: code = Unknown desc = {inner}"
+        )
+    }
+}
+
+/// `preflight explain -o json` over kubectl-shaped JSON: a Pod backing off, its Failed event
+/// (containerd) or status (CRI-O) carrying the runtime's real error, and, for rows with
+/// credentials, the pull Secret the Pod names — checked live with the runtime's configuration.
+fn explain_live(
+    env: &Env,
+    case: &Case,
+    dir: &Path,
+    node: &Node<'_>,
+    runtime: &str,
+    inner: &str,
+) -> crate::common::Run {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let image = &case.image;
+    let message = wrapped(runtime, image, inner);
+    let backoff = format!("Back-off pulling image {image:?}");
+    let status_message = if runtime == "containerd" {
+        &backoff
+    } else {
+        &message
+    };
+    let mut items = vec![serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web-1", "namespace": "shop"},
+        "spec": {
+            "imagePullSecrets": if case.credentials.is_some() { serde_json::json!([{"name": "regcred"}]) } else { serde_json::json!([]) },
+            "containers": [{"name": "app", "image": image}]
+        },
+        "status": {"containerStatuses": [{
+            "name": "app", "image": image,
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": status_message}}
+        }]}
+    })];
+    if runtime == "containerd" {
+        items.push(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "web-1.1", "namespace": "shop"},
+            "involvedObject": {"kind": "Pod", "namespace": "shop", "name": "web-1", "fieldPath": "spec.containers{app}"},
+            "reason": "Failed",
+            "message": message,
+            "lastTimestamp": "2026-11-27T22:01:05Z"
+        }));
+    }
+    if let Some((user, password)) = case.credentials {
+        let config = serde_json::json!({"auths": {&case.host: {"auth": b64(&format!("{user}:{password}"))}}});
+        items.push(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/dockerconfigjson",
+            "metadata": {"name": "regcred", "namespace": "shop"},
+            "data": {".dockerconfigjson": b64(&config.to_string())}
+        }));
+    }
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+    let path = dir.join(format!("explain-{runtime}.json"));
+    std::fs::write(&path, list.to_string()).expect("write the kubectl output");
+    let mut args = case.preflight_args(env, dir, node);
+    // Not the image (the Pod names it), nor the CI job's credentials (the Pod's Secret is).
+    args.pop();
+    if let Some(at) = args.iter().position(|a| a == "--docker-config") {
+        args.drain(at..at + 2);
+    }
+    let mut all = vec![
+        "explain".to_owned(),
+        "-o".to_owned(),
+        "json".to_owned(),
+        "-f".to_owned(),
+        path_str(&path).to_owned(),
+    ];
+    all.extend(args);
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    crate::common::run(&all)
 }
 
 /// Where a row's expectation and what was seen differ; empty when they agree.
@@ -1197,7 +1300,10 @@ fn oracle_real_runtimes_agree_with_preflight() {
             seen.took[3].as_secs_f64(),
             first_line(&seen.podman),
         );
-        for problem in problems(row, seen) {
+        for problem in problems(row, seen)
+            .into_iter()
+            .chain(explain_problems(row, seen))
+        {
             let _ = writeln!(failures, "row {}: {problem}", row.name);
         }
     }
@@ -1213,6 +1319,144 @@ fn oracle_real_runtimes_agree_with_preflight() {
         env.containerd.log(),
         env.dns.log()
     );
+}
+
+/// Where a runtime's text says less than preflight finds, the cause `explain` gives it is the
+/// coarser one the text supports: `(row, runtime, cause, why)`.
+const EXPLAIN_COARSER: &[(&str, &str, &str, &str)] = &[
+    (
+        "missing-repository",
+        "containerd",
+        "manifest-unknown",
+        "containerd says `not found` for a missing tag and a missing repository alike",
+    ),
+    (
+        "missing-repository",
+        "podman",
+        "manifest-unknown",
+        "containers/image says `manifest unknown` for both (the registry's MANIFEST_UNKNOWN)",
+    ),
+    (
+        "basic-wrong-password",
+        "containerd",
+        "auth-required",
+        "a 401 does not say whether credentials were sent",
+    ),
+    (
+        "basic-wrong-password",
+        "podman",
+        "auth-required",
+        "`unauthorized: authentication required` whether credentials were sent or not",
+    ),
+    (
+        "token-insufficient-scope",
+        "containerd",
+        "not-found-or-unauthorized",
+        "containerd words it `repository does not exist or may require authorization`",
+    ),
+    (
+        "plain-http-to-tls-registry",
+        "containerd",
+        "registry-error",
+        "`400 Bad Request` only: the text does not say a TLS server refused plain HTTP",
+    ),
+    (
+        "tls-on-localhost-unconfigured",
+        "containerd",
+        "registry-error",
+        "`400 Bad Request` only, as above",
+    ),
+];
+
+/// The runtime's own error in what its CLI printed: ctr's last `ctr: …` line, podman's last
+/// `Error: …` to the end (its errors may span lines); their log lines are not the error.
+fn runtime_error(runtime: &str, stderr: &str) -> Option<String> {
+    let prefix = if runtime == "containerd" {
+        "ctr: "
+    } else {
+        "Error: "
+    };
+    let at = stderr
+        .match_indices(prefix)
+        .map(|(i, _)| i)
+        .filter(|&i| i == 0 || stderr[..i].ends_with('\n'))
+        .last()?;
+    let text = &stderr[at + prefix.len()..];
+    Some(if runtime == "containerd" {
+        text.lines().next().unwrap_or_default().to_owned()
+    } else {
+        text.trim_end().to_owned()
+    })
+}
+
+/// `explain`'s classification of every failing pull's real text, wrapped as the node reports it
+/// (containerd: the CRI plugin's `failed to pull and unpack image`, gRPC's status and the
+/// kubelet's `Failed` event; CRI-O: gRPC's status and the v1.32 back-off status), against the
+/// row's code for that runtime's profile.
+fn explain_problems(row: &Row, seen: &Seen) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, (runtime, verdict, outcome)) in [
+        ("containerd", row.preflight, &seen.containerd),
+        ("podman", row.cri_o.unwrap_or(row.preflight), &seen.podman),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let Verdict::Code(code) = verdict else {
+            continue;
+        };
+        if outcome.ok {
+            continue;
+        }
+        let Some(inner) = runtime_error(runtime, &outcome.stderr) else {
+            problems.push(format!("explain: no {runtime} error found in {outcome}"));
+            continue;
+        };
+        let image = format!("registry.preflight.test/oracle/{}:v1", row.name);
+        let message = wrapped(runtime, &image, &inner);
+        let want = EXPLAIN_COARSER
+            .iter()
+            .find(|(r, rt, _, _)| *r == row.name && *rt == runtime)
+            .map_or(code, |(_, _, coarser, _)| *coarser);
+        let got = preflight::explain::classify::classify(&message, &image);
+        if got.code.map(preflight::Code::as_str) != Some(want) {
+            problems.push(format!(
+                "explain: {runtime}'s message classified {:?}, expected {want}: {message}",
+                got.code.map(preflight::Code::as_str)
+            ));
+        }
+        // The binary, end to end: the fault is still there, so the live check fails too.
+        let Some(run) = &seen.explained[i] else {
+            problems.push(format!("explain: {runtime} failed but explain did not run"));
+            continue;
+        };
+        let j: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+        let c = &j["containers"][0];
+        if run.code != 1 || c["cause"] != want || c["verdict"] != "still-failing" {
+            problems.push(format!(
+                "explain ({runtime}): expected exit 1, cause {want}, still-failing; got exit {}, cause {}, verdict {}\n{}\n{}",
+                run.code, c["cause"], c["verdict"], run.stdout, run.stderr
+            ));
+        }
+    }
+    problems
+}
+
+/// Every coarser mapping names a row that fails with that runtime.
+#[test]
+fn explain_coarser_mappings_name_failing_rows() {
+    for (row, runtime, _, why) in EXPLAIN_COARSER {
+        let r = ROWS
+            .iter()
+            .find(|r| r.name == *row)
+            .unwrap_or_else(|| panic!("no oracle row {row}"));
+        let pull = if *runtime == "containerd" {
+            r.containerd
+        } else {
+            r.podman
+        };
+        assert!(matches!(pull, Pull::Fails(_)), "{row} {runtime}: {why}");
+    }
 }
 
 /// Whether `text` holds the parts of `pattern` between its `…`, in order.

@@ -6,6 +6,7 @@
 
 mod action;
 mod ci_reports;
+mod explain;
 mod inputs;
 mod progress;
 mod render;
@@ -91,6 +92,11 @@ enum Command {
     /// Docker Hub's pull budget for the identity a check would use, read with a HEAD that costs
     /// no pull.
     Ratelimit(Box<RatelimitArgs>),
+    /// Why are these pods in ImagePullBackOff, and is it fixed yet? Reads `kubectl get
+    /// pods,events -o json`, classifies each failing container's runtime message and checks the
+    /// image again live. Exit 0 when nothing fails or all is now pullable, 1 otherwise, 2 on bad
+    /// input.
+    Explain(Box<explain::ExplainArgs>),
     /// The GitHub Action's entry point (action.yml): `check` with the step's INPUT_MANIFESTS,
     /// INPUT_IMAGES and INPUT_ARGS, annotations on stdout, the JSON report in the workspace,
     /// `pullable` and `report` in $GITHUB_OUTPUT, the summary in $GITHUB_STEP_SUMMARY.
@@ -371,6 +377,7 @@ fn main() -> ExitCode {
         Command::Images(args) => images(&args, ui),
         Command::Registry(args) => runtime.block_on(registry(*args, ui)),
         Command::Ratelimit(args) => runtime.block_on(ratelimit(*args, ui)),
+        Command::Explain(args) => runtime.block_on(explain::run(*args, ui.style)),
         Command::Action => runtime.block_on(github_action(ui)),
     };
     match result {

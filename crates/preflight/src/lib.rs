@@ -56,6 +56,8 @@
 //!   Docker Hub's budget.
 //! - [`diagnosis`] — one table of every code, failure and warning alike, with its stages and hint.
 //! - [`report`] — the result as data, serializable to the contract's JSON.
+//! - [`explain`] — on top of all: pods already failing, as `kubectl` prints them, turned into
+//!   causes (the runtime's message classified) and checked again live.
 //!
 //! `ARCHITECTURE.md` at the repository root says where a new stage, input, output format, runtime
 //! or registry quirk goes.
@@ -65,6 +67,7 @@
 
 pub mod diagnosis;
 pub mod engine;
+pub mod explain;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -77,6 +77,8 @@
 mod objects;
 mod yaml;
 
+pub(crate) use yaml::{Node, Problem, Value};
+
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -272,6 +274,12 @@ pub fn extract_in(file: &str, text: &str, namespace: &str) -> Result<Extraction,
         objects::object(document, None, &mut all)
     })
     .map_err(|p| p.in_file(file))?;
+    finish(&mut all, file, namespace);
+    Ok(all)
+}
+
+/// Places objects read without a namespace in `namespace`, and names the file in every source.
+fn finish(all: &mut Extraction, file: &str, namespace: &str) {
     // Objects are read before the namespace they default to is known here: fill it in, in the
     // namespace field and in the `Kind//name` slot of the object's name.
     let place = |ns: &mut String, source: &mut Source| {
@@ -302,7 +310,66 @@ pub fn extract_in(file: &str, text: &str, namespace: &str) -> Result<Extraction,
     for source in sources {
         file.clone_into(&mut source.file);
     }
+}
+
+/// What [`read_objects`] hands each object to: the object and its kind.
+pub(crate) type OnObject<'f> = dyn FnMut(&Node<'_>, Option<&str>) -> Result<(), Problem> + 'f;
+
+/// For readers of other kinds in the same streams (`explain` reads Pods' status, Events and
+/// Nodes): every object of `text` is handed to `on_object` with its kind (`None` for a mapping
+/// without one), `List`s flattened as [`extract`] flattens them; pod specs, Secrets and
+/// `ServiceAccounts` go into the returned [`Extraction`] as [`extract`] reads them.
+pub(crate) fn read_objects(
+    file: &str,
+    text: &str,
+    on_object: &mut OnObject<'_>,
+) -> Result<Extraction, ManifestError> {
+    let mut all = Extraction::default();
+    yaml::read_documents(text, &mut |document| {
+        each_object(document, None, &mut |node, kind| {
+            objects::object(node, kind, &mut all)?;
+            on_object(node, kind)
+        })
+    })
+    .map_err(|p| p.in_file(file))?;
+    finish(&mut all, file, "default");
     Ok(all)
+}
+
+/// Calls `f` on `node`, or on each item when it is a `List`, with the object's kind.
+fn each_object(
+    node: &Node<'_>,
+    implied_kind: Option<&str>,
+    f: &mut OnObject<'_>,
+) -> Result<(), Problem> {
+    match node.value {
+        Value::Map(_) => {}
+        Value::Scalar(yaml::Scalar::Null, _) => return Ok(()),
+        _ => {
+            return Err(Problem::NotAnObject {
+                line: node.line,
+                found: node.value.name(),
+            });
+        }
+    }
+    let kind = match node.string("kind") {
+        Ok(kind) => kind.or(implied_kind),
+        Err(bad) => return Err(Problem::wrong_type("kind", "string", bad)),
+    };
+    if let Some(kind) = kind
+        && kind.ends_with("List")
+        && let Some(items) = node.get("items")
+    {
+        let Value::List(items) = &items.value else {
+            return Err(Problem::wrong_type("items", "list", items));
+        };
+        let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
+        for item in items {
+            each_object(item, item_kind, f)?;
+        }
+        return Ok(());
+    }
+    f(node, kind)
 }
 
 /// The manifest files under `path`: the file itself, or a directory walked recursively for

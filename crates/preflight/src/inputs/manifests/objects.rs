@@ -65,7 +65,7 @@ impl<'a> Meta<'a> {
 
 /// Reads one object (a document or a `List` item) into `out`. `implied_kind` is the kind of a
 /// typed list's items.
-pub(super) fn object(
+pub(crate) fn object(
     node: &Node<'_>,
     implied_kind: Option<&str>,
     out: &mut Extraction,
