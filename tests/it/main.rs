@@ -11,6 +11,7 @@ mod ci_creds;
 mod ci_reports;
 mod cli;
 mod cli_edges;
+mod credential_providers;
 mod hostile;
 mod hub_budget;
 mod kube;

@@ -1349,7 +1349,7 @@ fn go_join(base: &Path, elem: &str) -> PathBuf {
 /// Go's `time.ParseDuration`: `[-+]` then numbers (with fractions) each with a unit of `ns`,
 /// `us`/`µs`, `ms`, `s`, `m` or `h`; `0` alone. Returns whether it is negative and its size in
 /// nanoseconds, `None` where Go refuses (including more than 2^63-1 ns).
-fn parse_go_duration(text: &str) -> Option<(bool, u128)> {
+pub(crate) fn parse_go_duration(text: &str) -> Option<(bool, u128)> {
     let (negative, mut rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),

@@ -12,16 +12,16 @@ use super::ManifestError;
 
 /// Nodes that anchors and aliases may copy in one file: far above any real manifest, far below
 /// memory trouble.
-pub(super) const MAX_EXPANDED_NODES: usize = 1_000_000;
+pub(crate) const MAX_EXPANDED_NODES: usize = 1_000_000;
 
 /// Nesting cap: real objects (even CRDs with deep schemas) stay well below it. The tree is built
 /// without recursion, but copying, reading and dropping it recurse, so its depth must be bounded.
-pub(super) const MAX_DEPTH: usize = 100;
+pub(crate) const MAX_DEPTH: usize = 100;
 
 /// Reads a YAML stream and hands each document's tree to `on_document` as soon as it is
 /// complete, so that only one document is in memory at a time. The tree is built with an
 /// explicit stack of open collections, not by recursion.
-pub(super) fn read_documents<'a>(
+pub(crate) fn read_documents<'a>(
     text: &'a str,
     on_document: &mut dyn FnMut(&Node<'a>) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
@@ -149,7 +149,7 @@ fn scan_problem(error: &ScanError) -> Problem {
 /// `kubectl` types them (YAML 1.1: `yes` and `on` are booleans too), since that decides what
 /// the API server receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Scalar {
+pub(crate) enum Scalar {
     Null,
     String,
     Boolean,
@@ -423,14 +423,14 @@ impl<'a> MapFrame<'a> {
 
 /// A YAML node with the line it is written on. Scalars borrow from the input where they can.
 #[derive(Debug)]
-pub(super) struct Node<'a> {
-    pub(super) line: usize,
-    pub(super) value: Value<'a>,
+pub(crate) struct Node<'a> {
+    pub(crate) line: usize,
+    pub(crate) value: Value<'a>,
 }
 
 impl<'a> Node<'a> {
     /// The value under `key` as written, `null` included; `None` when absent or not a mapping.
-    pub(super) fn entry(&self, key: &str) -> Option<&Node<'a>> {
+    pub(crate) fn entry(&self, key: &str) -> Option<&Node<'a>> {
         match &self.value {
             Value::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -438,36 +438,36 @@ impl<'a> Node<'a> {
     }
 
     /// The value under `key`, with `null` counting as absent (as it does for the API server).
-    pub(super) fn get(&self, key: &str) -> Option<&Node<'a>> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node<'a>> {
         self.entry(key).filter(|n| !n.is_null())
     }
 
     /// The string under `key`; `Err` carries the node when it is there but not a string.
-    pub(super) fn string(&self, key: &str) -> Result<Option<&str>, &Node<'a>> {
+    pub(crate) fn string(&self, key: &str) -> Result<Option<&str>, &Node<'a>> {
         match self.get(key) {
             None => Ok(None),
             Some(node) => node.as_str().map(Some).ok_or(node),
         }
     }
 
-    pub(super) fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::Scalar(Scalar::String | Scalar::Merge, text) => Some(text),
             _ => None,
         }
     }
 
-    pub(super) fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self.value, Value::Scalar(Scalar::Null, _))
     }
 
-    pub(super) fn is_map(&self) -> bool {
+    pub(crate) fn is_map(&self) -> bool {
         matches!(self.value, Value::Map(_))
     }
 }
 
 #[derive(Debug)]
-pub(super) enum Value<'a> {
+pub(crate) enum Value<'a> {
     Scalar(Scalar, Cow<'a, str>),
     List(Vec<Node<'a>>),
     /// Entries in input order, without duplicates (they are refused).
@@ -475,7 +475,7 @@ pub(super) enum Value<'a> {
 }
 
 impl Value<'_> {
-    pub(super) fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Value::Scalar(Scalar::Null, _) => "null",
             Value::Scalar(Scalar::String | Scalar::Merge, _) => "string",
@@ -489,7 +489,7 @@ impl Value<'_> {
 
 /// A [`ManifestError`] before the file name is known.
 #[derive(Debug)]
-pub(super) enum Problem {
+pub(crate) enum Problem {
     Syntax {
         line: usize,
         column: usize,
@@ -512,7 +512,7 @@ pub(super) enum Problem {
 
 impl Problem {
     /// `field` must be a `wanted`, and `node` is not.
-    pub(super) fn wrong_type(field: impl Into<String>, wanted: &str, node: &Node<'_>) -> Problem {
+    pub(crate) fn wrong_type(field: impl Into<String>, wanted: &str, node: &Node<'_>) -> Problem {
         Problem::InvalidField {
             line: node.line,
             field: field.into(),
@@ -520,7 +520,7 @@ impl Problem {
         }
     }
 
-    pub(super) fn in_file(self, file: &str) -> ManifestError {
+    pub(crate) fn in_file(self, file: &str) -> ManifestError {
         let file = file.to_owned();
         match self {
             Problem::Syntax {
