@@ -701,6 +701,156 @@ mod tests {
         assert!(!e.contains("SECRET-CANARY"), "{e}");
     }
 
+    /// A bin directory with one script per provider, each counting its runs.
+    struct Bin {
+        dir: tempfile::TempDir,
+    }
+
+    impl Bin {
+        fn new() -> Bin {
+            Bin {
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn script(&self, name: &str, body: &str) {
+            use std::os::unix::fs::PermissionsExt as _;
+            let path = self.dir.path().join(name);
+            let counter = self.dir.path().join(format!("{name}.runs"));
+            std::fs::write(
+                &path,
+                format!(
+                    "#!/bin/sh\necho x >> {}\ncat >/dev/null\n{body}\n",
+                    counter.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+
+        fn answering(&self, name: &str, cache_key: &str, extra: &str, auth: &str) {
+            self.script(
+                name,
+                &format!(
+                    "echo '{{\"kind\":\"CredentialProviderResponse\",\"apiVersion\":\"{V1}\",\"cacheKeyType\":\"{cache_key}\"{extra},\"auth\":{auth}}}'"
+                ),
+            );
+        }
+
+        fn providers(&self, yaml: &str) -> CredentialProviders {
+            let config = CredentialProviderConfig::parse(
+                &format!(
+                    "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n{yaml}"
+                ),
+                Path::new("cp.yaml"),
+            )
+            .unwrap();
+            CredentialProviders::new(config, self.dir.path())
+        }
+    }
+
+    fn provider(name: &str, matches: &str) -> String {
+        format!(
+            "  - name: {name}\n    matchImages: [{matches}]\n    defaultCacheDuration: 1h\n    apiVersion: {V1}\n"
+        )
+    }
+
+    fn image(text: &str) -> Image {
+        Image::from_reference(&crate::model::reference::Reference::parse(text).unwrap())
+    }
+
+    fn origins(answer: &ProviderAnswer, text: &str) -> Vec<String> {
+        answer
+            .keyring
+            .lookup(&image(text))
+            .iter()
+            .map(|e| e.origin.clone())
+            .collect()
+    }
+
+    #[test]
+    fn cache_keys_order_and_remembered_failures() {
+        let bin = Bin::new();
+        let auth =
+            r#"{"r.io":{"username":"u","password":"p"},"*.io":{"username":"w","password":"p"}}"#;
+        bin.answering("registry", "Registry", "", auth);
+        bin.answering("global", "Global", "", auth);
+        bin.answering("image", "Image", r#","cacheDuration":"0s""#, auth);
+        bin.script("broken", "exit 1");
+        let providers = bin.providers(&format!(
+            "{}{}{}{}",
+            provider("registry", "r.io"),
+            provider("global", "\"*.io\""),
+            provider("image", "r.io/team"),
+            provider("broken", "r.io"),
+        ));
+        for name in ["r.io/team/a", "r.io/team/b", "r.io/other", "q.io/x"] {
+            let answer = providers.answer(&image(name), None);
+            // Only `broken` fails, and says so for every image it matches.
+            let codes: Vec<WarningCode> = answer.warnings.iter().map(|w| w.code).collect();
+            let broken = name.starts_with("r.io");
+            assert_eq!(
+                codes,
+                if broken {
+                    vec![WarningCode::CredentialProviderFailed]
+                } else {
+                    vec![]
+                },
+                "{name}"
+            );
+        }
+        // `registry` once for r.io, `global` once for everything, `image` (not cached) per
+        // image of r.io/team, `broken` once: its failure is remembered.
+        assert_eq!(
+            providers.runs(),
+            [
+                ("registry".to_owned(), 1),
+                ("global".to_owned(), 1),
+                ("image".to_owned(), 2),
+                ("broken".to_owned(), 1),
+            ]
+        );
+        // All answers form one keyring: most specific key first, providers in the file's order.
+        let answer = providers.answer(&image("r.io/team/a"), None);
+        assert_eq!(
+            origins(&answer, "r.io/team/a"),
+            [
+                "credential provider registry, key r.io (ran here with this machine's identity, not the node's)",
+                "credential provider global, key r.io (ran here with this machine's identity, not the node's)",
+                "credential provider image, key r.io (ran here with this machine's identity, not the node's)",
+                "credential provider registry, key *.io (ran here with this machine's identity, not the node's)",
+                "credential provider global, key *.io (ran here with this machine's identity, not the node's)",
+                "credential provider image, key *.io (ran here with this machine's identity, not the node's)",
+            ]
+        );
+        assert_eq!(
+            providers.matching(&crate::model::reference::Reference::parse("r.io/team/x").unwrap()),
+            ["registry", "global", "image", "broken"]
+        );
+    }
+
+    #[test]
+    fn docker_hub_images_are_asked_by_their_full_name() {
+        let bin = Bin::new();
+        bin.script(
+            "hub",
+            &format!(
+                "echo '{{\"kind\":\"CredentialProviderResponse\",\"apiVersion\":\"{V1}\",\"cacheKeyType\":\"Image\",\"auth\":{{\"docker.io\":{{\"username\":\"u\",\"password\":\"p\"}}}}}}'"
+            ),
+        );
+        let providers = bin.providers(&provider("hub", "docker.io"));
+        let answer = providers.answer(&image("nginx:1.27"), None);
+        assert!(answer.warnings.is_empty(), "{:?}", answer.warnings);
+        assert_eq!(image("nginx:1.27").name, "docker.io/library/nginx");
+        assert_eq!(origins(&answer, "nginx").len(), 1);
+        // A pattern without the Hub's name does not match it.
+        assert!(
+            providers
+                .matching(&crate::model::reference::Reference::parse("ghcr.io/x").unwrap())
+                .is_empty()
+        );
+    }
+
     #[test]
     fn the_registry_is_the_name_up_to_the_first_slash() {
         assert_eq!(registry_of("r.io:5000/team/app"), "r.io:5000");
