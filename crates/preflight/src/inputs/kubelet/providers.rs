@@ -158,6 +158,34 @@ impl CredentialProviders {
         self.matching_image(&Image::from_reference(reference))
     }
 
+    /// What the plugins alone give `reference`, as the kubelet would try it after the pod's
+    /// secrets and the node's `config.json`: their credentials in the kubelet's order, the
+    /// providers asked, and a warning for each that failed or gave nothing. Runs the plugins
+    /// (or takes their answers from this check's cache), each ending before `deadline`.
+    pub fn credentials_for(
+        &self,
+        reference: &crate::model::reference::Reference,
+        deadline: Option<Instant>,
+    ) -> crate::model::credentials::Candidates {
+        let image = Image::from_reference(reference);
+        let answer = self.answer(&image, deadline);
+        crate::model::credentials::Candidates {
+            credentials: answer
+                .keyring
+                .lookup(&image)
+                .into_iter()
+                .filter_map(KeyringEntry::located)
+                .collect(),
+            providers: self
+                .matching_image(&image)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            warnings: answer.warnings,
+            ..Default::default()
+        }
+    }
+
     pub(super) fn matching_image(&self, image: &Image) -> Vec<&str> {
         let Some(target) = &image.target else {
             return Vec::new();
@@ -843,6 +871,20 @@ mod tests {
         assert!(answer.warnings.is_empty(), "{:?}", answer.warnings);
         assert_eq!(image("nginx:1.27").name, "docker.io/library/nginx");
         assert_eq!(origins(&answer, "nginx").len(), 1);
+        // The public view of the same: credentials, providers asked, no warning.
+        let found = providers.credentials_for(
+            &crate::model::reference::Reference::parse("nginx").unwrap(),
+            None,
+        );
+        assert_eq!(found.providers, ["hub"]);
+        assert!(found.warnings.is_empty());
+        assert_eq!(
+            found.credentials[0].credential,
+            Credential::Basic {
+                username: "u".into(),
+                password: Secret::new("p")
+            }
+        );
         // A pattern without the Hub's name does not match it.
         assert!(
             providers
