@@ -893,6 +893,31 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// Configs and responses made of the characters their grammars branch on never panic.
+        #[test]
+        fn arbitrary_configs_and_responses_never_panic(
+            text in "[a-zA-Z0-9:./*\\[\\]{}\",\\- \n]{0,200}",
+            cut in 0_usize..400,
+        ) {
+            let _ = CredentialProviderConfig::parse(&text, Path::new("p.yaml"));
+            let _ = parse_response(text.as_bytes(), V1);
+            let _ = parse_go_duration(&text);
+            // Valid documents cut anywhere.
+            for whole in [
+                "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: p\n    matchImages: [\"*.r.io:5000/x\"]\n    defaultCacheDuration: 1h30m\n    apiVersion: credentialprovider.kubelet.k8s.io/v1\n    env: [{name: A, value: b}]\n",
+                r#"{"kind":"CredentialProviderResponse","apiVersion":"credentialprovider.kubelet.k8s.io/v1","cacheKeyType":"Image","cacheDuration":"1m","auth":{"r.io":{"username":"u","password":"p"}}}"#,
+            ] {
+                let end = whole.floor_char_boundary(cut.min(whole.len()));
+                let part = &whole[..end];
+                let _ = CredentialProviderConfig::parse(part, Path::new("p.yaml"));
+                let _ = parse_response(part.as_bytes(), V1);
+            }
+        }
+    }
+
     #[test]
     fn the_registry_is_the_name_up_to_the_first_slash() {
         assert_eq!(registry_of("r.io:5000/team/app"), "r.io:5000");
