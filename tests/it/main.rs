@@ -13,6 +13,7 @@ mod cli;
 mod cli_edges;
 mod cloud_registries;
 mod contract;
+mod credential_providers;
 mod explain;
 mod hostile;
 mod hub_budget;

@@ -72,6 +72,9 @@ pub(crate) struct ExplainArgs {
     registries_conf: Option<PathBuf>,
 
     #[command(flatten)]
+    providers: crate::inputs::ProviderArgs,
+
+    #[command(flatten)]
     net: NetArgs,
 }
 
@@ -133,12 +136,15 @@ pub(crate) async fn run(args: ExplainArgs, style: render::Style) -> Result<ExitC
         )?),
         None => None,
     };
+    // Checked with --offline too: a bad config is bad input either way.
+    let providers = crate::inputs::credential_providers(&args.providers, false)?;
     let stream = read(&args)?;
     let explanation = if args.offline {
         preflight::explain::explain_offline(&stream)
     } else {
         let mut options = ExplainOptions::default();
         options.runtime = forced;
+        options.plan.credential_providers = providers;
         let checker_for = |runtime: preflight::Runtime| {
             build_checker_with(&args.net, |mut b| {
                 b = b.runtime(runtime);

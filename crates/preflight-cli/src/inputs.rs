@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use preflight::DockerConfig;
+use preflight::kubelet::{CredentialProviderConfig, CredentialProviders};
 use preflight::manifests::{self, Extraction, ManifestError};
 use preflight::plan::{self, CredentialMode, Plan, PlanOptions, Shard};
 
@@ -21,6 +22,24 @@ pub(crate) enum CredentialsArg {
     /// As this CI job would: --docker-config, DOCKER_AUTH_CONFIG, ~/.docker/config.json,
     /// podman's auth.json, GitLab's CI_REGISTRY_* variables.
     Ci,
+}
+
+/// The kubelet's credential provider plugins (`check`, `images`, `explain`).
+#[derive(Debug, Args)]
+pub(crate) struct ProviderArgs {
+    /// The kubelet's CredentialProviderConfig (YAML or JSON): its credential provider plugins
+    /// are asked after the pod's pull secrets and --node-docker-config, as the kubelet asks
+    /// them. `check` and `explain` run them (here, with this machine's identity); `images` only
+    /// names them.
+    /// Needs --image-credential-provider-bin-dir.
+    #[arg(long = "image-credential-provider-config", value_name = "FILE")]
+    pub(crate) credential_provider_config: Option<PathBuf>,
+
+    /// The directory of the credential provider plugins' executables.
+    /// Needs --image-credential-provider-config.
+    #[arg(long = "image-credential-provider-bin-dir", value_name = "DIR")]
+    pub(crate) credential_provider_bin_dir: Option<PathBuf>,
+
 }
 
 /// Where the deploy comes from.
@@ -39,6 +58,9 @@ pub(crate) struct InputArgs {
     /// The node's own config.json, tried after the pod's pull secrets (as the kubelet does).
     #[arg(long = "node-docker-config", value_name = "PATH")]
     node_docker_config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) providers: ProviderArgs,
 
     /// Whose credentials images from manifests are checked with [default: kubelet].
     /// Images named on the command line always use the CI job's.
@@ -133,6 +155,8 @@ pub(crate) fn load(args: &InputArgs) -> Result<Loaded, RunError> {
         Some(p) => Some(Arc::new(DockerConfig::load(p)?)),
         None => None,
     };
+    let credential_providers =
+        credential_providers(&args.providers, args.credentials == Some(CredentialsArg::Ci))?;
     let options = PlanOptions {
         mode: match args.credentials {
             Some(CredentialsArg::Ci) => CredentialMode::Ci,
@@ -140,6 +164,7 @@ pub(crate) fn load(args: &InputArgs) -> Result<Loaded, RunError> {
         },
         node_config,
         require_pull_secrets: args.require_pull_secrets,
+        credential_providers,
     };
     let plan = plan::plan(&extraction, &options);
     for request in &plan.requests {
@@ -174,6 +199,49 @@ pub(crate) fn load(args: &InputArgs) -> Result<Loaded, RunError> {
         problems.push(message);
     }
     Ok(Loaded { plan, problems })
+}
+
+/// `--image-credential-provider-config` with `--image-credential-provider-bin-dir`: both or
+/// neither, for the kubelet's credentials, with a directory that exists (the kubelet does not
+/// start otherwise) and a valid config.
+pub(crate) fn credential_providers(
+    args: &ProviderArgs,
+    ci_credentials: bool,
+) -> Result<Option<Arc<CredentialProviders>>, RunError> {
+    let (config, bin_dir) = match (
+        &args.credential_provider_config,
+        &args.credential_provider_bin_dir,
+    ) {
+        (None, None) => return Ok(None),
+        (Some(config), Some(bin_dir)) => (config, bin_dir),
+        (Some(_), None) => {
+            return Err(UsageError(
+                "--image-credential-provider-config needs --image-credential-provider-bin-dir (the directory of the plugins' executables), as the kubelet does".into(),
+            )
+            .into());
+        }
+        (None, Some(_)) => {
+            return Err(UsageError(
+                "--image-credential-provider-bin-dir needs --image-credential-provider-config (the CredentialProviderConfig naming the plugins), as the kubelet does".into(),
+            )
+            .into());
+        }
+    };
+    if ci_credentials {
+        return Err(UsageError(
+            "--image-credential-provider-config gives the node's credentials: use it with --credentials kubelet (the default), not --credentials ci".into(),
+        )
+        .into());
+    }
+    if !bin_dir.is_dir() {
+        return Err(UsageError(format!(
+            "--image-credential-provider-bin-dir {}: not a directory (a kubelet given it does not start)",
+            bin_dir.display()
+        ))
+        .into());
+    }
+    let config = CredentialProviderConfig::load(config)?;
+    Ok(Some(Arc::new(CredentialProviders::new(config, bin_dir))))
 }
 
 /// Every manifest under `path`. With `keep_going`, a bad file is set aside and the others are

@@ -229,6 +229,13 @@ pub(crate) fn inventory_human(
                 image.credentials.join(", then ")
             )?;
         }
+        if !image.credential_providers.is_empty() {
+            writeln!(
+                out,
+                "    credential providers (asked by `check`, not run here): {}",
+                image.credential_providers.join(", then ")
+            )?;
+        }
         for w in &image.warnings {
             writeln!(
                 out,

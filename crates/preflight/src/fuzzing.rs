@@ -146,3 +146,10 @@ pub fn hosts_toml(bytes: &[u8]) -> Vec<String> {
     )
     .collect()
 }
+
+/// A kubelet `CredentialProviderConfig` parsed and validated, and the same bytes decoded as a
+/// plugin's `CredentialProviderResponse` to a `v1` request: what each found, or its error.
+#[must_use]
+pub fn credential_providers(bytes: &[u8]) -> Vec<String> {
+    crate::inputs::kubelet::fuzz_credential_providers(bytes)
+}

@@ -319,6 +319,21 @@ code_table! {
     /// `--plain-http` and the check did not need it (else `credentials-withheld`).
     CredentialUnavailable = "credential-unavailable", warning, stages = [Auth],
         hint = "make the credential usable: check that docker-credential-NAME is on PATH and answers in time, or give the token service's host to --plain-http if credentials may go to it unencrypted";
+    /// A kubelet credential provider plugin is not in the bin directory, or not executable.
+    CredentialProviderMissing = "credential-provider-missing", warning, stages = [Auth],
+        hint = "install the plugin as --image-credential-provider-bin-dir/NAME and make it executable, or fix the provider's name: a kubelet whose config names a missing plugin does not start";
+    /// A kubelet credential provider plugin could not start or exited unsuccessfully.
+    CredentialProviderFailed = "credential-provider-failed", warning, stages = [Auth],
+        hint = "run the plugin by hand with a CredentialProviderRequest on stdin and read its stderr; in CI it runs with the job's identity, which may lack the cloud permissions the node has";
+    /// A kubelet credential provider plugin did not answer in time and was stopped.
+    CredentialProviderTimeout = "credential-provider-timeout", warning, stages = [Auth],
+        hint = "check that the plugin reaches its cloud API from here (the kubelet gives it one minute); a plugin that hangs delays every pull of a matching image";
+    /// A kubelet credential provider plugin answered with something the kubelet rejects.
+    CredentialProviderInvalidResponse = "credential-provider-invalid-response", warning, stages = [Auth],
+        hint = "make the plugin print one CredentialProviderResponse of the request's apiVersion, with cacheKeyType Image, Registry or Global and only known fields: the kubelet decodes it strictly";
+    /// A kubelet credential provider plugin answered, but none of its `auth` keys matches the image.
+    CredentialProviderNoMatch = "credential-provider-no-match", warning, stages = [Auth],
+        hint = "check the plugin's auth keys against the image (same number of host labels, each a glob; same port; the key's path a prefix of the image's), or narrow the provider's matchImages";
     /// `imagePullPolicy: Always` with a mutable tag: each restart may run a different image.
     AlwaysPullMutableTag = "always-pull-mutable-tag", warning, stages = [Reference],
         hint = "pin the image by digest (IMAGE@sha256:…) so every restart and replica runs the same image, or push each build under a new tag";

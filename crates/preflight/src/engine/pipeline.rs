@@ -628,9 +628,12 @@ pub(crate) async fn candidates(
         return Candidates::default();
     };
     let r = reference.clone();
-    let lookup = tokio::task::spawn_blocking(move || source.candidates(&r));
+    let lookup = tokio::task::spawn_blocking(move || source.resolve(&r, deadline.into_std()));
     let failure = match tokio::time::timeout_at(deadline, lookup).await {
-        Ok(Ok(Ok(c))) => return c,
+        Ok(Ok(Ok(mut c))) => {
+            warnings.append(&mut c.warnings);
+            return c;
+        }
         Ok(Ok(Err(e))) => e.to_string(),
         Ok(Err(e)) => format!("looking up credentials failed: {e}"),
         Err(_) => "looking up credentials did not finish before the deadline".to_owned(),

@@ -71,6 +71,7 @@ impl ImageRequest {
                     let mut parts: Vec<&str> =
                         c.credentials.iter().map(|l| l.origin.as_str()).collect();
                     parts.extend(c.notes.iter().map(String::as_str));
+                    parts.extend(c.providers.iter().map(String::as_str));
                     parts.join("\n")
                 }
                 Err(e) => e.to_string(),

@@ -199,6 +199,7 @@ impl CredentialSource for CiCredentials {
                     .map(|err| format!("{err}; using {} instead", credential.origin))
                     .collect(),
                 credentials: vec![credential],
+                ..Candidates::default()
             }),
             (None, failures) => match failures.into_iter().next() {
                 Some(err) => Err(err),

@@ -1349,7 +1349,7 @@ fn go_join(base: &Path, elem: &str) -> PathBuf {
 /// Go's `time.ParseDuration`: `[-+]` then numbers (with fractions) each with a unit of `ns`,
 /// `us`/`µs`, `ms`, `s`, `m` or `h`; `0` alone. Returns whether it is negative and its size in
 /// nanoseconds, `None` where Go refuses (including more than 2^63-1 ns).
-fn parse_go_duration(text: &str) -> Option<(bool, u128)> {
+pub(crate) fn parse_go_duration(text: &str) -> Option<(bool, u128)> {
     let (negative, mut rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
@@ -1403,14 +1403,16 @@ fn scaled(int: &str, frac: &str, scale: u128) -> Option<u128> {
     }
     let mut numerator: u128 = 0;
     let mut denominator: u128 = 1;
-    // Digits past the 30th cannot change a result in nanoseconds below 2^63.
-    for digit in frac.bytes().take(30) {
+    // Go's `leadingFraction` keeps the digits that fit in an int64 (18 or 19) and drops the
+    // rest; 19 here keeps `numerator * scale` far inside u128 (a longer fraction once overflowed
+    // it: found by the credential_providers fuzz target).
+    for digit in frac.bytes().take(19) {
         numerator = numerator * 10 + u128::from(digit - b'0');
         denominator *= 10;
     }
     whole
         .checked_mul(scale)?
-        .checked_add(numerator * scale / denominator)
+        .checked_add(numerator.checked_mul(scale)? / denominator)
 }
 
 /// `loadCertFiles` (hosts.go, every line): in name order, `*.crt` are CAs and `*.cert` client
@@ -2379,6 +2381,12 @@ mod tests {
             parse_go_duration("-9223372036854775808ns"),
             Some((true, 9_223_372_036_854_775_808))
         );
+        // A fraction of 30 and more digits (a fuzzer's find: it overflowed).
+        assert_eq!(
+            parse_go_duration("11s.44444444444444444444444444444441s"),
+            Some((false, 11_444_444_444))
+        );
+        assert!(parse_go_duration(&format!("1.{}h", "9".repeat(40))).is_some());
     }
 
     #[test]

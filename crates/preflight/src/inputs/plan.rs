@@ -12,7 +12,7 @@ use crate::diagnosis::lint;
 use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
 use crate::engine::request::ImageRequest;
 use crate::inputs::docker_config::DockerConfig;
-use crate::inputs::kubelet::{PodCredentials, PullSecret, PullSecretError};
+use crate::inputs::kubelet::{CredentialProviders, PodCredentials, PullSecret, PullSecretError};
 use crate::inputs::manifests::{Extraction, ImageUse, SecretObject};
 use crate::model::credentials::CredentialSource;
 use crate::model::reference::Reference;
@@ -38,6 +38,10 @@ pub struct PlanOptions {
     pub node_config: Option<Arc<DockerConfig>>,
     /// A pull secret named by a pod but absent from the inputs fails the image, instead of a warning.
     pub require_pull_secrets: bool,
+    /// The node's credential provider plugins (the kubelet's
+    /// `--image-credential-provider-config` and `--image-credential-provider-bin-dir`), asked
+    /// after the node's `config.json`.
+    pub credential_providers: Option<Arc<CredentialProviders>>,
 }
 
 /// The images to check, and the pull Secrets in the inputs that could not be decoded.
@@ -148,7 +152,10 @@ pub fn plan(extraction: &Extraction, options: &PlanOptions) -> Plan {
             let key = (use_.namespace.clone(), names);
             let source = sources.entry(key).or_insert_with(|| {
                 let refs: Vec<&PullSecret> = usable.iter().map(AsRef::as_ref).collect();
-                Arc::new(PodCredentials::new(&refs, options.node_config.as_deref()))
+                Arc::new(
+                    PodCredentials::new(&refs, options.node_config.as_deref())
+                        .with_providers(options.credential_providers.clone()),
+                )
             });
             let source: Arc<dyn CredentialSource> = Arc::clone(source) as Arc<dyn CredentialSource>;
             req.credentials = Some(source);
@@ -251,6 +258,10 @@ pub struct InventoryImage {
     pub digest: Option<String>,
     /// The credentials the node would try, in order (where they come from, never what they are).
     pub credentials: Vec<String>,
+    /// The kubelet's credential provider plugins that would be asked for credentials after
+    /// those, in order (`images` runs none); absent when none matches.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credential_providers: Vec<String>,
     /// Why the reference is invalid; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<Diagnosis>,
@@ -266,13 +277,19 @@ pub fn inventory(requests: Vec<ImageRequest>) -> Inventory {
     let mut images: Vec<InventoryImage> = Vec::with_capacity(merged.len());
     for req in merged {
         let parsed = Reference::parse(&req.reference);
-        let credentials: Vec<String> = match (&req.credentials, &parsed) {
-            (Some(src), Ok(r)) => src
-                .candidates(r)
-                .map(|c| c.credentials.into_iter().map(|l| l.origin).collect())
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
+        let (credentials, credential_providers): (Vec<String>, Vec<String>) =
+            match (&req.credentials, &parsed) {
+                (Some(src), Ok(r)) => src
+                    .candidates(r)
+                    .map(|c| {
+                        (
+                            c.credentials.into_iter().map(|l| l.origin).collect(),
+                            c.providers,
+                        )
+                    })
+                    .unwrap_or_default(),
+                _ => (Vec::new(), Vec::new()),
+            };
         let mut image = InventoryImage {
             reference: req.reference,
             canonical: None,
@@ -281,6 +298,7 @@ pub fn inventory(requests: Vec<ImageRequest>) -> Inventory {
             tag: None,
             digest: None,
             credentials,
+            credential_providers,
             diagnosis: req.failure,
             warnings: Vec::new(),
             sources: req.sources,

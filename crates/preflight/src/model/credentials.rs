@@ -58,8 +58,21 @@ pub trait CredentialSource: Send + Sync + fmt::Debug {
     fn candidates(&self, reference: &Reference) -> Result<Candidates, CredentialError> {
         Ok(Candidates {
             credentials: self.lookup(reference.registry())?.into_iter().collect(),
-            notes: Vec::new(),
+            ..Candidates::default()
         })
+    }
+
+    /// The credentials the check tries for `reference`, found before `deadline`. Unlike
+    /// [`candidates`](Self::candidates), which only reads what is known (the inventory and the
+    /// merging of equal images use it), this may run programs that reach outside, such as the
+    /// kubelet's credential provider plugins. The default is `candidates`.
+    fn resolve(
+        &self,
+        reference: &Reference,
+        deadline: std::time::Instant,
+    ) -> Result<Candidates, CredentialError> {
+        let _ = deadline;
+        self.candidates(reference)
     }
 }
 
@@ -70,6 +83,13 @@ pub struct Candidates {
     pub credentials: Vec<LocatedCredential>,
     /// Things the user should know, e.g. a credential under a key that nearly matches.
     pub notes: Vec<String>,
+    /// The kubelet's credential provider plugins that would be asked for the image (by
+    /// [`candidates`](CredentialSource::candidates)) or were asked (by
+    /// [`resolve`](CredentialSource::resolve)), in the kubelet's order.
+    pub providers: Vec<String>,
+    /// What went wrong while finding the credentials without stopping the check, e.g. a
+    /// credential provider plugin that failed: the image is checked with the others.
+    pub warnings: Vec<crate::diagnosis::Warning>,
 }
 
 /// Why no credential could be looked up.

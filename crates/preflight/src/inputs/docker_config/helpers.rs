@@ -373,7 +373,7 @@ fn parse_helper_output(stdout: &[u8]) -> Result<Option<Credential>, ()> {
 /// [`HELPER_MESSAGE_CHARS`]. Helpers print the credential only when they succeed, so a failure's
 /// output holds none; a line that looks like JSON is withheld all the same, in case a helper
 /// printed a credential and then failed.
-fn failure_message(stderr: &[u8], stdout: &[u8]) -> String {
+pub(crate) fn failure_message(stderr: &[u8], stdout: &[u8]) -> String {
     let first_line = |bytes: &[u8]| {
         String::from_utf8_lossy(bytes)
             .lines()

@@ -22,8 +22,8 @@
 //! rebuilt from the error's category and position only; and a helper's output, which is never
 //! quoted when the helper succeeded (it then holds the secret).
 
-mod helpers;
-mod process;
+pub(crate) mod helpers;
+pub(crate) mod process;
 
 pub use helpers::HelperRunner;
 

@@ -17,7 +17,7 @@ const HELPER_OUTPUT_CAP: usize = 64 * 1024;
 
 /// The names under which a helper's executable may exist: on Windows with `.exe` first, as Go's
 /// `exec.LookPath` (hence Docker) finds it; elsewhere the name itself.
-pub(super) fn executable_names(name: &str) -> impl Iterator<Item = String> + use<> {
+pub(crate) fn executable_names(name: &str) -> impl Iterator<Item = String> + use<> {
     let names = if cfg!(windows) {
         vec![format!("{name}.exe"), name.to_owned()]
     } else {
@@ -27,7 +27,7 @@ pub(super) fn executable_names(name: &str) -> impl Iterator<Item = String> + use
 }
 
 /// Whether `path` is a file that may be executed.
-pub(super) fn is_executable(path: &Path) -> bool {
+pub(crate) fn is_executable(path: &Path) -> bool {
     let Ok(metadata) = fs::metadata(path) else {
         return false;
     };
@@ -43,7 +43,7 @@ pub(super) fn is_executable(path: &Path) -> bool {
 }
 
 /// Kills a helper and reaps it, so that no zombie is left behind.
-pub(super) fn stop(child: &mut Child) {
+pub(crate) fn stop(child: &mut Child) {
     // The whole group: a helper script's own children (a `sleep`, a keychain client) would
     // otherwise outlive it. `kill(1)` does it without unsafe code; if it is missing, the helper
     // itself is still killed below.
@@ -60,7 +60,7 @@ pub(super) fn stop(child: &mut Child) {
 }
 
 /// Waits for the helper to exit, until `deadline`; `Ok(None)` when it is still running then.
-pub(super) fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+pub(crate) fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
     // Short pauses first, since most helpers answer in milliseconds; longer ones later, so that a
     // slow helper does not cost a busy loop.
     let mut pause = Duration::from_millis(1);
@@ -78,20 +78,20 @@ pub(super) fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Opt
 }
 
 /// Output read from one of a helper's pipes.
-pub(super) struct Captured {
+pub(crate) struct Captured {
     /// The first [`HELPER_OUTPUT_CAP`] bytes.
-    pub(super) bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
     /// Whether there was more.
-    pub(super) truncated: bool,
+    pub(crate) truncated: bool,
 }
 
 /// A pipe being read to its end on a thread of its own.
-pub(super) struct PipeReader(mpsc::Receiver<Captured>);
+pub(crate) struct PipeReader(mpsc::Receiver<Captured>);
 
 impl PipeReader {
     /// The output, once the pipe has closed; `None` when it is still open at `deadline`. The
     /// thread is then left to finish by itself when the pipe closes: it owns nothing but it.
-    pub(super) fn collect(self, deadline: Instant) -> Option<Captured> {
+    pub(crate) fn collect(self, deadline: Instant) -> Option<Captured> {
         self.0
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .ok()
@@ -101,7 +101,7 @@ impl PipeReader {
 /// Reads `pipe` to its end on a new thread, keeping the first [`HELPER_OUTPUT_CAP`] bytes. Read
 /// on threads, both pipes are drained at once: a helper filling one while we wait on the other
 /// cannot block.
-pub(super) fn read_capped(pipe: impl Read + Send + 'static) -> io::Result<PipeReader> {
+pub(crate) fn read_capped(pipe: impl Read + Send + 'static) -> io::Result<PipeReader> {
     let (sender, receiver) = mpsc::sync_channel(1);
     thread::Builder::new()
         .name("credential-helper-output".into())

@@ -58,7 +58,12 @@ fn shown_key(key: &str) -> String {
 }
 
 impl KeyringEntry {
-    fn new(source: &str, key: &str, credential: Option<Credential>, identity_token: bool) -> Self {
+    pub(super) fn new(
+        source: &str,
+        key: &str,
+        credential: Option<Credential>,
+        identity_token: bool,
+    ) -> Self {
         let index = index_key(key);
         let pattern = index.as_deref().and_then(UrlParts::parse_schemeless);
         // A key may carry `user:password@` (Go's URL parse drops it for matching): what is shown

@@ -43,13 +43,23 @@
 mod glob;
 mod keyring;
 mod near_miss;
+mod provider_config;
+mod providers;
 mod secret;
 #[cfg(test)]
 mod test_support;
 mod url;
 
 pub use keyring::Keyring;
+pub use provider_config::{CredentialProvider, CredentialProviderConfig, ProviderConfigError};
+pub use providers::{CredentialProviders, KUBELET_PLUGIN_TIMEOUT};
 pub use secret::{PullSecret, PullSecretError};
+
+#[cfg(feature = "fuzzing")]
+pub(crate) use providers::fuzz_parse as fuzz_credential_providers;
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use crate::inputs::docker_config::DockerConfig;
 use crate::model::credentials::{Candidates, CredentialError, CredentialSource, LocatedCredential};
@@ -70,6 +80,8 @@ pub struct PodCredentials {
     /// is by index key, not by secret.
     pod: Keyring,
     node: Option<Keyring>,
+    /// The node's credential provider plugins, asked after its `config.json`.
+    providers: Option<Arc<CredentialProviders>>,
 }
 
 impl PodCredentials {
@@ -84,13 +96,43 @@ impl PodCredentials {
             keyring.add_docker_config(config);
             keyring
         });
-        PodCredentials { pod, node }
+        PodCredentials {
+            pod,
+            node,
+            providers: None,
+        }
+    }
+
+    /// The same, with the node's credential provider plugins: the kubelet's
+    /// `UnionDockerKeyring` of the pod's secrets, then the node's `config.json`, then what the
+    /// plugins answer. They are run only by [`resolve`](CredentialSource::resolve);
+    /// [`candidates`](CredentialSource::candidates) names those that would be asked.
+    #[must_use]
+    pub fn with_providers(mut self, providers: Option<Arc<CredentialProviders>>) -> Self {
+        self.providers = providers;
+        self
     }
 
     /// The kubelet's `UnionDockerKeyring` lookup: the pod's matches, then the node's, each
     /// keyring with its own Docker Hub fallback.
     fn candidates_for(&self, image: &Image) -> Candidates {
-        let keyrings: Vec<&Keyring> = std::iter::once(&self.pod).chain(&self.node).collect();
+        let mut found = self.keyrings_for(image, None);
+        if let Some(providers) = &self.providers {
+            found.providers = providers
+                .matching_image(image)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+        }
+        found
+    }
+
+    /// The pod's keyring, the node's, and the plugins' answers as a third keyring.
+    fn keyrings_for(&self, image: &Image, plugins: Option<&Keyring>) -> Candidates {
+        let keyrings: Vec<&Keyring> = std::iter::once(&self.pod)
+            .chain(&self.node)
+            .chain(plugins)
+            .collect();
         let mut credentials = Vec::new();
         let mut notes = Vec::new();
         for keyring in &keyrings {
@@ -103,7 +145,11 @@ impl PodCredentials {
                 notes.extend(keyring.near_misses_for(image));
             }
         }
-        Candidates { credentials, notes }
+        Candidates {
+            credentials,
+            notes,
+            ..Candidates::default()
+        }
     }
 }
 
@@ -122,6 +168,29 @@ impl CredentialSource for PodCredentials {
     /// carry the near misses of both.
     fn candidates(&self, reference: &Reference) -> Result<Candidates, CredentialError> {
         Ok(self.candidates_for(&Image::from_reference(reference)))
+    }
+
+    /// As [`candidates`](Self::candidates), with the plugins run (or their answers taken from
+    /// this check's cache): their credentials come after the pod's and the node's, and each
+    /// plugin that fails or gives nothing for the image is a warning.
+    fn resolve(
+        &self,
+        reference: &Reference,
+        deadline: Instant,
+    ) -> Result<Candidates, CredentialError> {
+        let image = Image::from_reference(reference);
+        let Some(providers) = &self.providers else {
+            return Ok(self.candidates_for(&image));
+        };
+        let answer = providers.answer(&image, Some(deadline));
+        let mut found = self.keyrings_for(&image, Some(&answer.keyring));
+        found.providers = providers
+            .matching_image(&image)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        found.warnings = answer.warnings;
+        Ok(found)
     }
 }
 

@@ -75,7 +75,7 @@
 //! them; this module holds what comes out and the file-level entry points.
 
 mod objects;
-mod yaml;
+pub(crate) mod yaml;
 
 pub(crate) use yaml::{Node, Problem, Value};
 

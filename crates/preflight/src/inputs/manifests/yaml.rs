@@ -12,16 +12,16 @@ use super::ManifestError;
 
 /// Nodes that anchors and aliases may copy in one file: far above any real manifest, far below
 /// memory trouble.
-pub(super) const MAX_EXPANDED_NODES: usize = 1_000_000;
+pub(crate) const MAX_EXPANDED_NODES: usize = 1_000_000;
 
 /// Nesting cap: real objects (even CRDs with deep schemas) stay well below it. The tree is built
 /// without recursion, but copying, reading and dropping it recurse, so its depth must be bounded.
-pub(super) const MAX_DEPTH: usize = 100;
+pub(crate) const MAX_DEPTH: usize = 100;
 
 /// Reads a YAML stream and hands each document's tree to `on_document` as soon as it is
 /// complete, so that only one document is in memory at a time. The tree is built with an
 /// explicit stack of open collections, not by recursion.
-pub(super) fn read_documents<'a>(
+pub(crate) fn read_documents<'a>(
     text: &'a str,
     on_document: &mut dyn FnMut(&Node<'a>) -> Result<(), Problem>,
 ) -> Result<(), Problem> {

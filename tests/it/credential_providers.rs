@@ -1,0 +1,758 @@
+//! The kubelet's credential provider plugins (`--image-credential-provider-config`,
+//! `--image-credential-provider-bin-dir`): real executables written here (POSIX `sh` scripts)
+//! answering `CredentialProviderRequest`s, against the real TLS registries of the suite (htpasswd
+//! Basic, and the token flow). Each failure the kubelet tolerates is a warning with its own code,
+//! and the verdict is that of the pull without the plugin.
+
+use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{Run, docker_config, path_str, preflight, run_cmd};
+use crate::support::pki::Pki;
+use crate::support::registry::{Registry, basic_auth};
+use crate::support::seed::{self, ImageKind};
+use crate::support::token::TokenServer;
+
+const V1: &str = "credentialprovider.kubelet.k8s.io/v1";
+const PASSWORD: &str = "PLUGIN-CANARY-9d2e1";
+
+/// A TLS Basic registry holding `shop/app0..n:v1`, a bin directory and a work directory.
+struct Node {
+    pki: Pki,
+    reg: Registry,
+    dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn basic(repos: usize) -> Node {
+        let pki = Pki::new();
+        let reg = Registry::tls_basic(&pki, &pki.server, &[("deployer", PASSWORD)]);
+        for i in 0..repos {
+            seed::push(
+                &reg.base_url(),
+                Some(&basic_auth("deployer", PASSWORD)),
+                Some(&pki.ca.pem_path),
+                &format!("shop/app{i}"),
+                "v1",
+                ImageKind::OciManifest,
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("bin")).unwrap();
+        Node { pki, reg, dir }
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    fn image(&self, i: usize) -> String {
+        format!("{}/shop/app{i}:v1", self.reg.host())
+    }
+
+    /// The plugin `name`: a script that counts its runs in `NAME.count`, keeps its stdin, args
+    /// and `FOO` in `NAME.request`, then runs `body`.
+    fn plugin(&self, name: &str, body: &str) -> PathBuf {
+        let work = self.dir.path().display();
+        let script = format!(
+            "#!/bin/sh\necho run >> {work}/{name}.count\ncat > {work}/{name}.request\necho \"args=$* FOO=$FOO\" >> {work}/{name}.request\n{body}\n"
+        );
+        let path = self.bin().join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// A plugin that answers `response` (JSON).
+    fn answering(&self, name: &str, response: &Value) -> PathBuf {
+        self.plugin(name, &format!("cat <<'EOF'\n{response}\nEOF"))
+    }
+
+    fn runs(&self, name: &str) -> usize {
+        std::fs::read_to_string(self.dir.path().join(format!("{name}.count")))
+            .map_or(0, |s| s.lines().count())
+    }
+
+    fn request(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{name}.request"))).unwrap()
+    }
+
+    /// A config with one provider per `(name, matchImages, extra fields)`.
+    fn config(&self, providers: &[(&str, &[&str], &str)]) -> PathBuf {
+        let mut text = String::from(
+            "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n",
+        );
+        for (name, matches, extra) in providers {
+            let _ = write!(
+                text,
+                "  - name: {name}\n    apiVersion: {V1}\n    defaultCacheDuration: 10m\n    matchImages:\n"
+            );
+            for m in *matches {
+                let _ = writeln!(text, "      - \"{m}\"");
+            }
+            for line in extra.lines() {
+                let _ = writeln!(text, "    {line}");
+            }
+        }
+        let path = self.dir.path().join("credential-providers.yaml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Pods using `images`, in namespace `shop`, with `secrets` as their imagePullSecrets.
+    fn manifests(&self, images: &[String], secrets: &[&str]) -> PathBuf {
+        let mut text = String::new();
+        for (i, image) in images.iter().enumerate() {
+            let _ = write!(
+                text,
+                "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n  namespace: shop\nspec:\n  containers:\n    - name: c\n      image: {image}\n"
+            );
+            if !secrets.is_empty() {
+                text.push_str("  imagePullSecrets:\n");
+                for s in secrets {
+                    let _ = writeln!(text, "    - name: {s}");
+                }
+            }
+        }
+        let path = self.dir.path().join("deploy.yaml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `check -o json --ca-file … -f MANIFESTS --image-credential-provider-config CONFIG
+    /// --image-credential-provider-bin-dir BIN extra…`.
+    fn check(&self, manifests: &Path, config: &Path, extra: &[&str]) -> Run {
+        let mut cmd = preflight();
+        cmd.args(["check", "-o", "json", "--ca-file"])
+            .arg(&self.pki.ca.pem_path)
+            .arg("-f")
+            .arg(manifests)
+            .arg("--image-credential-provider-config")
+            .arg(config)
+            .arg("--image-credential-provider-bin-dir")
+            .arg(self.bin())
+            .args(extra);
+        run_cmd(&mut cmd)
+    }
+}
+
+fn response(cache_key: &str, auth: &Value) -> Value {
+    serde_json::json!({
+        "kind": "CredentialProviderResponse",
+        "apiVersion": V1,
+        "cacheKeyType": cache_key,
+        "auth": auth,
+    })
+}
+
+fn good_auth(host: &str) -> Value {
+    serde_json::json!({ host: { "username": "deployer", "password": PASSWORD } })
+}
+
+fn warnings(image: &Value) -> Vec<(String, String)> {
+    image["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["code"].as_str().unwrap().to_owned(),
+                w["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_plugins_password_makes_the_image_pullable_and_the_report_names_the_provider() {
+    let node = Node::basic(1);
+    node.answering(
+        "ecr-credential-provider",
+        &response("Registry", &good_auth(&node.reg.host())),
+    );
+    let config = node.config(&[(
+        "ecr-credential-provider",
+        &[&node.reg.host()],
+        "args: [get-credentials]\nenv:\n  - name: FOO\n    value: from-config",
+    )]);
+    let manifests = node.manifests(&[node.image(0)], &[]);
+    let r = node.check(&manifests, &config, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let image = r.image(0);
+    let credential = image["credential"].as_str().unwrap();
+    assert_eq!(
+        credential,
+        format!(
+            "credential provider ecr-credential-provider, key {} (ran here with this machine's identity, not the node's)",
+            node.reg.host()
+        )
+    );
+    assert!(warnings(&image).is_empty(), "{image}");
+    // The request the kubelet sends: the image without tag, the provider's apiVersion; its
+    // args and env.
+    let request = node.request("ecr-credential-provider");
+    let (json, rest) = request.split_once('\n').unwrap_or((&request, ""));
+    let sent: Value = serde_json::from_str(json).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({
+            "kind": "CredentialProviderRequest",
+            "apiVersion": V1,
+            "image": format!("{}/shop/app0", node.reg.host()),
+        })
+    );
+    assert_eq!(rest.trim(), "args=get-credentials FOO=from-config");
+}
+
+#[test]
+fn the_token_registry_takes_a_plugins_credential_too() {
+    let pki = Pki::new();
+    let server = TokenServer::start(&pki);
+    let reg = Registry::tls_token(&pki, &server.realm, &server.service, &server.issuer);
+    let push = seed::bearer_for_push(&pki, &server.service, &server.issuer, "team/app");
+    seed::push(
+        &reg.base_url(),
+        Some(&push),
+        Some(&pki.ca.pem_path),
+        "team/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
+    let node = Node {
+        pki,
+        reg,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::create_dir(node.bin()).unwrap();
+    let host = node.reg.host();
+    node.answering(
+        "gcp",
+        &response(
+            "Global",
+            &serde_json::json!({ "127.0.0.*": { "username": "nobody", "password": "x" },
+                                 host.clone(): { "username": "admin", "password": "admin-pass" } }),
+        ),
+    );
+    let config = node.config(&[("gcp", &[&host], "")]);
+    let manifests = node.manifests(&[format!("{host}/team/app:v1")], &[]);
+    let r = node.check(&manifests, &config, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.image(0)["credential"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("credential provider gcp, key {host} ")),
+        "{}",
+        r.stdout
+    );
+    // Without the plugin: the token service refuses anonymous pulls.
+    let bare = node.manifests(&[format!("{host}/team/app:v1")], &[]);
+    let mut cmd = preflight();
+    cmd.args(["check", "-o", "json", "--ca-file"])
+        .arg(&node.pki.ca.pem_path)
+        .arg("-f")
+        .arg(&bare);
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+}
+
+#[test]
+fn twenty_images_of_one_registry_ask_the_plugin_once_as_the_cache_key_says() {
+    let node = Node::basic(20);
+    let images: Vec<String> = (0..20).map(|i| node.image(i)).collect();
+    let manifests = node.manifests(&images, &[]);
+    let host = node.reg.host();
+
+    node.answering("per-registry", &response("Registry", &good_auth(&host)));
+    let config = node.config(&[("per-registry", &[&host], "")]);
+    let r = node.check(&manifests, &config, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["summary"]["pullable"], 20, "{}", r.stdout);
+    assert_eq!(node.runs("per-registry"), 1);
+
+    // Image: one run per repository.
+    node.answering("per-image", &response("Image", &good_auth(&host)));
+    let config = node.config(&[("per-image", &[&host], "")]);
+    let r = node.check(&manifests, &config, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(node.runs("per-image"), 20);
+
+    // A cacheDuration of 0 turns the cache off, whatever the key.
+    let mut uncached = response("Global", &good_auth(&host));
+    uncached["cacheDuration"] = "0s".into();
+    node.answering("uncached", &uncached);
+    let config = node.config(&[("uncached", &[&host], "")]);
+    let r = node.check(&manifests, &config, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(node.runs("uncached"), 20);
+}
+
+#[test]
+fn match_images_and_auth_keys_are_matched_like_the_keyring() {
+    let node = Node::basic(1);
+    let host = node.reg.host();
+    let port = host.rsplit_once(':').unwrap().1.to_owned();
+    node.answering("p", &response("Image", &good_auth(&host)));
+    let manifests = node.manifests(&[node.image(0)], &[]);
+
+    // A glob per label, the port equal, the path a prefix: asked.
+    for pattern in [
+        format!("127.*.*.1:{port}"),
+        format!("1*.0.0.1:{port}/shop"),
+        format!("{host}/shop/app0"),
+    ] {
+        let config = node.config(&[("p", &[&pattern], "")]);
+        let r = node.check(&manifests, &config, &[]);
+        assert_eq!(r.code, 0, "{pattern}: {}\n{}", r.stdout, r.stderr);
+    }
+    // Not asked: no port, another port, more labels, another path.
+    for pattern in [
+        "127.0.0.1".to_owned(),
+        "127.0.0.1:1".to_owned(),
+        format!("*.127.0.0.1:{port}"),
+        format!("{host}/team"),
+    ] {
+        let before = node.runs("p");
+        let config = node.config(&[("p", &[&pattern], "")]);
+        let r = node.check(&manifests, &config, &[]);
+        assert_eq!(
+            r.code_of(0).as_deref(),
+            Some("auth-required"),
+            "{pattern}: {}",
+            r.stdout
+        );
+        assert_eq!(
+            node.runs("p"),
+            before,
+            "{pattern}: the plugin was not asked"
+        );
+        assert!(warnings(&r.image(0)).is_empty(), "{pattern}: {}", r.stdout);
+    }
+
+    // Names only, through `images` (no network, no plugin run): hosts with globs.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploy.yaml");
+    let named = [
+        "a.registry.preflight.test:5000/team/app:v1",
+        "a.b.registry.preflight.test:5000/team/app:v1",
+        "registry.preflight.test:5000/team/app:v1",
+        "registry.preflight.test:5000/other/app:v1",
+        "a.registry.preflight.test/team/app:v1",
+    ];
+    let mut text = String::new();
+    for (i, image) in named.iter().enumerate() {
+        let _ = write!(
+            text,
+            "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\nspec:\n  containers:\n    - name: c\n      image: {image}\n"
+        );
+    }
+    std::fs::write(&file, text).unwrap();
+    let config = node.config(&[
+        ("globbed", &["*.registry.preflight.test:5000"], ""),
+        ("team", &["registry.preflight.test:5000/team"], ""),
+    ]);
+    let mut cmd = preflight();
+    cmd.args(["images", "-o", "json", "-f"])
+        .arg(&file)
+        .arg("--image-credential-provider-config")
+        .arg(&config)
+        .arg("--image-credential-provider-bin-dir")
+        .arg(node.bin());
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let j = r.json();
+    let asked: Vec<Value> = j["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["credential_providers"].clone())
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            serde_json::json!(["globbed"]),
+            Value::Null,
+            serde_json::json!(["team"]),
+            Value::Null,
+            Value::Null,
+        ],
+        "{}",
+        r.stdout
+    );
+    assert_eq!(node.runs("globbed") + node.runs("team"), 0);
+    // The human listing names it too.
+    let mut cmd = preflight();
+    cmd.args(["images", "-f"])
+        .arg(&file)
+        .arg("--image-credential-provider-config")
+        .arg(&config)
+        .arg("--image-credential-provider-bin-dir")
+        .arg(node.bin());
+    let r = run_cmd(&mut cmd);
+    assert!(
+        r.stdout
+            .contains("credential providers (asked by `check`, not run here): globbed"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// Each failure the kubelet survives: the warning code, the provider named, and the verdict
+/// of the pull without it (`auth-required`: the registry wants credentials).
+#[test]
+fn every_plugin_failure_is_its_own_warning_and_the_pull_goes_on_without_it() {
+    let node = Node::basic(1);
+    let host = node.reg.host();
+    let manifests = node.manifests(&[node.image(0)], &[]);
+    let bad_version = serde_json::json!({
+        "kind": "CredentialProviderResponse",
+        "apiVersion": "credentialprovider.kubelet.k8s.io/v1beta1",
+        "cacheKeyType": "Image",
+        "auth": good_auth(&host),
+    });
+    let bad_kind = serde_json::json!({
+        "kind": "CredentialProviderRequest",
+        "apiVersion": V1,
+        "cacheKeyType": "Image",
+        "auth": good_auth(&host),
+    });
+    let bad_key = response("Node", &good_auth(&host));
+    let elsewhere = response(
+        "Image",
+        &serde_json::json!({ "other.example.com": { "username": "deployer", "password": PASSWORD } }),
+    );
+    let cases: Vec<(&str, Option<String>, &str, &str)> = vec![
+        (
+            "absent",
+            None,
+            "credential-provider-missing",
+            "does not exist",
+        ),
+        (
+            "exits",
+            Some(format!(
+                "echo 'boom: no instance metadata' >&2\necho '{{\"auth\":{{\"x\":{{\"password\":\"{PASSWORD}\"}}}}}}'\nexit 3"
+            )),
+            "credential-provider-failed",
+            "exit status: 3): boom: no instance metadata",
+        ),
+        (
+            "garbage",
+            Some(format!("echo 'password={PASSWORD} not json'")),
+            "credential-provider-invalid-response",
+            "it is not JSON",
+        ),
+        (
+            "old-version",
+            Some(format!("cat <<'EOF'\n{bad_version}\nEOF")),
+            "credential-provider-invalid-response",
+            "apiVersion is \"credentialprovider.kubelet.k8s.io/v1beta1\"",
+        ),
+        (
+            "wrong-kind",
+            Some(format!("cat <<'EOF'\n{bad_kind}\nEOF")),
+            "credential-provider-invalid-response",
+            "kind is \"CredentialProviderRequest\"",
+        ),
+        (
+            "bad-cache-key",
+            Some(format!("cat <<'EOF'\n{bad_key}\nEOF")),
+            "credential-provider-invalid-response",
+            "cacheKeyType \"Node\" is not Image, Registry or Global",
+        ),
+        (
+            "elsewhere",
+            Some(format!("cat <<'EOF'\n{elsewhere}\nEOF")),
+            "credential-provider-no-match",
+            "returned credentials for \"other.example.com\", none of which matches",
+        ),
+        (
+            "nothing",
+            Some(format!(
+                "cat <<'EOF'\n{}\nEOF",
+                response("Image", &Value::Null)
+            )),
+            "credential-provider-no-match",
+            "returned no credential for",
+        ),
+    ];
+    for (name, body, code, says) in &cases {
+        if let Some(body) = body {
+            node.plugin(name, body);
+        }
+        let config = node.config(&[(name, &[&host], "")]);
+        let r = node.check(&manifests, &config, &[]);
+        assert_eq!(r.code, 1, "{name}: {}\n{}", r.stdout, r.stderr);
+        let image = r.image(0);
+        assert_eq!(
+            image["diagnosis"]["code"], "auth-required",
+            "{name}: {image}"
+        );
+        let found = warnings(&image);
+        assert_eq!(found.len(), 1, "{name}: {found:?}");
+        assert_eq!(found[0].0, *code, "{name}: {found:?}");
+        assert!(
+            found[0].1.contains(&format!("credential provider {name}")),
+            "{name}: {found:?}"
+        );
+        assert!(found[0].1.contains(says), "{name}: {found:?}");
+        assert!(!r.stdout.contains(PASSWORD), "{name}: {}", r.stdout);
+        assert!(!r.stderr.contains(PASSWORD), "{name}: {}", r.stderr);
+    }
+
+    // Not executable.
+    let path = node.answering("no-exec", &response("Image", &good_auth(&host)));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = node.config(&[("no-exec", &[&host], "")]);
+    let r = node.check(&manifests, &config, &[]);
+    let found = warnings(&r.image(0));
+    assert_eq!(found[0].0, "credential-provider-missing", "{found:?}");
+    assert!(found[0].1.contains("is not executable"), "{found:?}");
+    assert_eq!(r.code_of(0).as_deref(), Some("auth-required"));
+
+    // A failing plugin beside the node's config.json: pulled with what remains.
+    let node_config = docker_config(node.dir.path(), &[(&host, "deployer", PASSWORD)]);
+    let config = node.config(&[("exits", &[&host], "")]);
+    let r = node.check(
+        &manifests,
+        &config,
+        &["--node-docker-config", path_str(&node_config)],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let image = r.image(0);
+    assert!(
+        image["credential"]
+            .as_str()
+            .unwrap()
+            .starts_with("node docker-config"),
+        "{image}"
+    );
+    assert_eq!(warnings(&image)[0].0, "credential-provider-failed");
+}
+
+#[test]
+fn a_hanging_plugin_is_stopped_within_the_deadline() {
+    let node = Node::basic(1);
+    let host = node.reg.host();
+    let marker = node.dir.path().join("still-running");
+    node.plugin("hangs", &format!("sleep 30\ntouch {}", marker.display()));
+    let config = node.config(&[("hangs", &[&host], "")]);
+    let manifests = node.manifests(&[node.image(0)], &[]);
+    let started = Instant::now();
+    let r = node.check(&manifests, &config, &["--timeout", "6s"]);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let image = r.image(0);
+    assert_eq!(image["diagnosis"]["code"], "auth-required", "{image}");
+    let found = warnings(&image);
+    assert_eq!(found[0].0, "credential-provider-timeout", "{found:?}");
+    assert!(
+        found[0].1.contains("did not answer for") && found[0].1.contains("the kubelet waits 60 s"),
+        "{found:?}"
+    );
+    // Its whole process group was stopped: the sleep never finishes.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!marker.exists());
+}
+
+#[test]
+fn the_pods_secrets_and_the_nodes_config_come_before_the_plugins() {
+    let node = Node::basic(1);
+    let host = node.reg.host();
+    node.answering("p", &response("Registry", &good_auth(&host)));
+    let config = node.config(&[("p", &[&host], "")]);
+    // A pull secret with a wrong password: tried first, refused, then the plugin's.
+    let secret = serde_json::json!({ "auths": { host.clone(): {
+        "auth": base64_of("deployer:wrong") } } });
+    let mut manifests =
+        std::fs::read_to_string(node.manifests(&[node.image(0)], &["regcred"])).unwrap();
+    let _ = write!(
+        manifests,
+        "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\n  namespace: shop\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{secret}'\n"
+    );
+    let file = node.dir.path().join("with-secret.yaml");
+    std::fs::write(&file, manifests).unwrap();
+    let r = node.check(&file, &config, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let image = r.image(0);
+    assert!(
+        image["credential"]
+            .as_str()
+            .unwrap()
+            .starts_with("credential provider p,"),
+        "{image}"
+    );
+    // The node's config.json, when right, is the one used: it comes before the plugin's.
+    let node_config = docker_config(node.dir.path(), &[(&host, "deployer", PASSWORD)]);
+    let plain = node.manifests(&[node.image(0)], &[]);
+    let r = node.check(
+        &plain,
+        &config,
+        &["--node-docker-config", path_str(&node_config)],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.image(0)["credential"]
+            .as_str()
+            .unwrap()
+            .starts_with("node docker-config"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn plugin_secrets_never_appear_at_trace_level() {
+    let node = Node::basic(1);
+    let host = node.reg.host();
+    node.answering("p", &response("Registry", &good_auth(&host)));
+    let config = node.config(&[("p", &[&host], "")]);
+    let manifests = node.manifests(&[node.image(0)], &[]);
+    for format in ["human", "json", "junit", "gitlab", "sarif"] {
+        let mut cmd = preflight();
+        cmd.args(["-vvv", "check", "-o", format, "--ca-file"])
+            .arg(&node.pki.ca.pem_path)
+            .arg("-f")
+            .arg(&manifests)
+            .arg("--image-credential-provider-config")
+            .arg(&config)
+            .arg("--image-credential-provider-bin-dir")
+            .arg(node.bin());
+        let r = run_cmd(&mut cmd);
+        assert_eq!(r.code, 0, "{format}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("TRACE"), "trace logging was on");
+        for out in [&r.stdout, &r.stderr] {
+            assert!(!out.contains(PASSWORD), "{format}: leaked:\n{out}");
+            assert!(
+                !out.contains(&base64_of(&format!("deployer:{PASSWORD}"))),
+                "{format}: leaked:\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn flags_and_config_errors_exit_2_with_the_file_and_line() {
+    let node = Node::basic(0);
+    let manifests = node.manifests(&["r.example/app:v1".to_owned()], &[]);
+    let config = node.config(&[("p", &["r.example"], "")]);
+    let usage = |args: &[&str], says: &str| {
+        let mut cmd = preflight();
+        cmd.args(["check", "-f", path_str(&manifests)]).args(args);
+        let r = run_cmd(&mut cmd);
+        assert_eq!(r.code, 2, "{args:?}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    };
+    usage(
+        &["--image-credential-provider-config", path_str(&config)],
+        "--image-credential-provider-config needs --image-credential-provider-bin-dir",
+    );
+    usage(
+        &["--image-credential-provider-bin-dir", path_str(&node.bin())],
+        "--image-credential-provider-bin-dir needs --image-credential-provider-config",
+    );
+    usage(
+        &[
+            "--image-credential-provider-config",
+            path_str(&config),
+            "--image-credential-provider-bin-dir",
+            "/nonexistent/bin",
+        ],
+        "/nonexistent/bin: not a directory",
+    );
+    usage(
+        &[
+            "--credentials",
+            "ci",
+            "--image-credential-provider-config",
+            path_str(&config),
+            "--image-credential-provider-bin-dir",
+            path_str(&node.bin()),
+        ],
+        "use it with --credentials kubelet",
+    );
+    let bad = node.dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: bin/ecr\n    matchImages: [r.example]\n    defaultCacheDuration: 1h\n    apiVersion: credentialprovider.kubelet.k8s.io/v1\n",
+    )
+    .unwrap();
+    usage(
+        &[
+            "--image-credential-provider-config",
+            path_str(&bad),
+            "--image-credential-provider-bin-dir",
+            path_str(&node.bin()),
+        ],
+        &format!("{}:4: providers[0].name cannot contain '/'", bad.display()),
+    );
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// `explain` asks the node's plugins for the live check as `check` does: a pod that failed with a
+/// 401 is `still-failing` without them and `now-pullable` with a plugin that gives the password.
+#[test]
+fn explain_asks_the_plugins_for_the_live_check() {
+    let node = Node::basic(1);
+    node.answering(
+        "acr-credential-provider",
+        &response("Registry", &good_auth(&node.reg.host())),
+    );
+    let config = node.config(&[("acr-credential-provider", &[&node.reg.host()], "")]);
+    let image = node.image(0);
+    // containerd's 401 as the kubelet reports it (the shape of the oracle's basic-no-credentials row).
+    let message = format!(
+        "rpc error: code = Unknown desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": pulling from host {} failed with status code [manifests v1]: 401 Unauthorized",
+        node.reg.host()
+    );
+    let pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web-1", "namespace": "shop"},
+        "spec": {"containers": [{"name": "app", "image": image}]},
+        "status": {"containerStatuses": [{"name": "app", "image": image,
+            "state": {"waiting": {"reason": "ErrImagePull", "message": message}}}]}
+    });
+    let pods = node.dir.path().join("pods.json");
+    std::fs::write(&pods, pod.to_string()).unwrap();
+    let explain = |with_plugins: bool| {
+        let mut cmd = preflight();
+        cmd.args(["explain", "-o", "json", "--ca-file"])
+            .arg(&node.pki.ca.pem_path)
+            .arg("-f")
+            .arg(&pods);
+        if with_plugins {
+            cmd.arg("--image-credential-provider-config")
+                .arg(&config)
+                .arg("--image-credential-provider-bin-dir")
+                .arg(node.bin());
+        }
+        run_cmd(&mut cmd)
+    };
+    let without = explain(false);
+    assert_eq!(without.code, 1, "{}\n{}", without.stdout, without.stderr);
+    let c = &without.json()["containers"][0];
+    assert_eq!(c["cause"], "auth-required", "{c}");
+    assert_eq!(c["verdict"], "still-failing", "{c}");
+    assert_eq!(node.runs("acr-credential-provider"), 0);
+
+    let with = explain(true);
+    assert_eq!(with.code, 0, "{}\n{}", with.stdout, with.stderr);
+    let c = &with.json()["containers"][0];
+    assert_eq!(c["verdict"], "now-pullable", "{c}");
+    assert!(
+        c["check"]["credential"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("credential provider acr-credential-provider")),
+        "{c}"
+    );
+    assert_eq!(node.runs("acr-credential-provider"), 1);
+    assert!(!with.stdout.contains(PASSWORD) && !with.stderr.contains(PASSWORD));
+}
