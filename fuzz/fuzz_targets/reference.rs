@@ -20,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(r) = Reference::parse_with(text, grammar) {
             let canonical = r.canonical();
             let again = Reference::parse_with(&canonical, grammar).unwrap_or_else(|e| {
-                panic!("canonical form {canonical:?} of {text:?} does not parse under {grammar:?}: {e}")
+                panic!(
+                    "canonical form {canonical:?} of {text:?} does not parse under {grammar:?}: {e}"
+                )
             });
             assert_eq!(again.canonical(), canonical);
         }

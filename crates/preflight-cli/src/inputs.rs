@@ -39,7 +39,6 @@ pub(crate) struct ProviderArgs {
     /// Needs --image-credential-provider-config.
     #[arg(long = "image-credential-provider-bin-dir", value_name = "DIR")]
     pub(crate) credential_provider_bin_dir: Option<PathBuf>,
-
 }
 
 /// Where the deploy comes from.
@@ -155,8 +154,10 @@ pub(crate) fn load(args: &InputArgs) -> Result<Loaded, RunError> {
         Some(p) => Some(Arc::new(DockerConfig::load(p)?)),
         None => None,
     };
-    let credential_providers =
-        credential_providers(&args.providers, args.credentials == Some(CredentialsArg::Ci))?;
+    let credential_providers = credential_providers(
+        &args.providers,
+        args.credentials == Some(CredentialsArg::Ci),
+    )?;
     let options = PlanOptions {
         mode: match args.credentials {
             Some(CredentialsArg::Ci) => CredentialMode::Ci,
