@@ -15,8 +15,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let options = PlanOptions {
         mode: CredentialMode::Kubelet,
-        node_config: None,
-        require_pull_secrets: false,
+        ..PlanOptions::default()
     };
     let planned = plan::plan(&extraction, &options);
     let _ = plan::inventory(planned.requests);
