@@ -1,6 +1,6 @@
 //! `preflight explain`: flags to the library's explain configuration, and its rendering.
 
-use std::io::{Read as _, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -88,13 +88,7 @@ fn read(args: &ExplainArgs) -> Result<Stream, RunError> {
                 return Err(UsageError("-f - can be given only once".into()).into());
             }
             stdin_used = true;
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|source| ManifestError::Read {
-                    path: PathBuf::from("<stdin>"),
-                    source,
-                })?;
+            let text = crate::inputs::read_stdin()?;
             // A file that cannot be read is an error (exit 2); the others are still explained.
             if let Err(e) = stream.read("<stdin>", &text) {
                 stream.errors.push(e.to_string());

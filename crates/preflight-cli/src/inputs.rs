@@ -364,7 +364,7 @@ impl std::error::Error for ReadError {
     }
 }
 
-fn read_stdin() -> Result<String, ManifestError> {
+pub(crate) fn read_stdin() -> Result<String, ManifestError> {
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)
