@@ -373,7 +373,10 @@ async fn forbidden(
     let body = match read {
         Some(b) => Some(b),
         None if profile.reads_forbidden_body() && !profile.counts_pulls() => {
-            fetched = error_body(target, url, access).await;
+            fetched = error_answer(target, url, access)
+                .await
+                .filter(|(status, _)| !status.is_success())
+                .map(|(_, body)| body);
             fetched.as_deref()
         }
         None => None,
@@ -431,8 +434,14 @@ async fn forbidden(
     }
 }
 
-/// GETs `url` for the body of an error answer; `None` when it could not be read.
-async fn error_body(target: Target<'_>, url: &str, access: &Access) -> Option<Vec<u8>> {
+/// GETs `url` (as the manifest is asked, never a pull on registries that count them): its
+/// status, and the body of an error answer (empty for a success, which is not read). `None`
+/// when no answer could be read before the deadline.
+async fn error_answer(
+    target: Target<'_>,
+    url: &str,
+    access: &Access,
+) -> Option<(StatusCode, Vec<u8>)> {
     let Target {
         net, ep, deadline, ..
     } = target;
@@ -442,12 +451,14 @@ async fn error_body(target: Target<'_>, url: &str, access: &Access) -> Option<Ve
         .await
         .ok()?
         .ok()?;
-    if resp.status().is_success() {
-        return None;
+    let status = resp.status();
+    if status.is_success() {
+        return Some((status, Vec::new()));
     }
-    http::read_body(resp, ERROR_BODY_LIMIT, &ep.host, deadline)
+    let body = http::read_body(resp, ERROR_BODY_LIMIT, &ep.host, deadline)
         .await
-        .ok()
+        .ok()?;
+    Some((status, body))
 }
 
 /// A 404 on the manifest: the spec's registry says `MANIFEST_UNKNOWN` whether the tag or the whole
@@ -545,26 +556,11 @@ async fn with_suggestions(target: Target<'_>, access: &Access, mut d: Diagnosis)
 /// GETs `url` and decodes the error codes of a 404 body. `None` when the answer was not a 404 or
 /// had no decodable errors; `Some(vec![])` for a 200.
 async fn error_code(target: Target<'_>, url: &str, access: &Access) -> Option<Vec<ErrorCode>> {
-    let Target {
-        net, ep, deadline, ..
-    } = target;
-    let client = net.http.for_mode(ep.mode);
-    let req = access.apply(client.get(url).header(ACCEPT, wire::MANIFEST_ACCEPT));
-    let resp = tokio::time::timeout_at(deadline, req.send())
-        .await
-        .ok()?
-        .ok()?;
-    let status = resp.status();
-    if status.is_success() {
-        return Some(Vec::new());
+    match error_answer(target, url, access).await? {
+        (status, _) if status.is_success() => Some(Vec::new()),
+        (StatusCode::NOT_FOUND, body) => error_codes(&body),
+        _ => None,
     }
-    if status != StatusCode::NOT_FOUND {
-        return None;
-    }
-    let body = http::read_body(resp, ERROR_BODY_LIMIT, &ep.host, deadline)
-        .await
-        .ok()?;
-    error_codes(&body)
 }
 
 /// The error codes of a 404's body; `None` when it has none that decode.
