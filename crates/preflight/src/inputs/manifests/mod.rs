@@ -270,7 +270,7 @@ pub fn extract_in(file: &str, text: &str, namespace: &str) -> Result<Extraction,
         namespace
     };
     let mut all = Extraction::default();
-    yaml::read_documents(text, &mut |document| {
+    yaml::read_documents_skipping(text, &objects::ignored_kind, &mut |document| {
         objects::object(document, None, &mut all)
     })
     .map_err(|p| p.in_file(file))?;

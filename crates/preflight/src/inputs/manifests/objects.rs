@@ -63,6 +63,13 @@ impl<'a> Meta<'a> {
     }
 }
 
+/// Kinds whose objects hold no image to pull: a CRD's schema describes pod specs without being
+/// one; its examples and defaults are not deployed either. Documents of these kinds are only
+/// checked for valid YAML, never built (they are most of an install bundle's bytes).
+pub(crate) fn ignored_kind(kind: &str) -> bool {
+    kind == "CustomResourceDefinition"
+}
+
 /// Reads one object (a document or a `List` item) into `out`. `implied_kind` is the kind of a
 /// typed list's items.
 pub(crate) fn object(
@@ -99,9 +106,7 @@ pub(crate) fn object(
     let pod = match kind {
         "Secret" => return secret(node, out),
         "ServiceAccount" => return service_account(node, out),
-        // A CRD's schema describes pod specs without being one; its examples and defaults are
-        // not deployed either.
-        "CustomResourceDefinition" => return Ok(()),
+        _ if ignored_kind(kind) => return Ok(()),
         "Pod" => workload(node, kind, &["spec"], out)?,
         "Deployment"
         | "ReplicaSet"

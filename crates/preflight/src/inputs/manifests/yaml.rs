@@ -10,6 +10,8 @@ use granit_parser::{ErrorKind, Event, Parser, ScalarStyle, ScanError, Tag};
 
 use super::ManifestError;
 
+mod fast;
+
 /// Nodes that anchors and aliases may copy in one file: far above any real manifest, far below
 /// memory trouble.
 pub(crate) const MAX_EXPANDED_NODES: usize = 1_000_000;
@@ -19,10 +21,150 @@ pub(crate) const MAX_EXPANDED_NODES: usize = 1_000_000;
 pub(crate) const MAX_DEPTH: usize = 100;
 
 /// Reads a YAML stream and hands each document's tree to `on_document` as soon as it is
-/// complete, so that only one document is in memory at a time. The tree is built with an
-/// explicit stack of open collections, not by recursion.
+/// complete, so that only one document is in memory at a time.
 pub(crate) fn read_documents<'a>(
     text: &'a str,
+    on_document: &mut dyn FnMut(&Node<'a>) -> Result<(), Problem>,
+) -> Result<(), Problem> {
+    read_documents_skipping(text, &|_| false, on_document)
+}
+
+/// Like [`read_documents`], except that a document whose top-level `kind` is a string `skip`
+/// accepts is only checked (it must still be valid YAML, without duplicate keys), never built
+/// nor handed over: install bundles are mostly CRD schemas that no caller reads.
+///
+/// Each document is read by the quick reader of [`fast`] when it can; from the first document
+/// it cannot read, the rest of the stream goes to the event parser, which builds the same trees
+/// and reports every error.
+pub(crate) fn read_documents_skipping<'a>(
+    text: &'a str,
+    skip: &dyn Fn(&str) -> bool,
+    on_document: &mut dyn FnMut(&Node<'a>) -> Result<(), Problem>,
+) -> Result<(), Problem> {
+    let mut start = 0;
+    let mut line = 1;
+    // Nodes copied for aliases, counted over the whole file as the event parser counts them.
+    let mut copied = 0;
+    let mut unless_skipped = |node: &Node<'a>| {
+        if node.string("kind").ok().flatten().is_some_and(skip) {
+            return Ok(());
+        }
+        on_document(node)
+    };
+    while start < text.len() {
+        let end = next_marker(text, start);
+        match quick_document(text, start..end, line, skip) {
+            Ok(None) => {}
+            Ok(Some(node)) if node.is_null() => {}
+            Ok(Some(node)) => unless_skipped(&node)?,
+            Err(fast::Bail) => {
+                // The event parser reads this document alone when it can be cut out of the
+                // stream (no directive or end marker ties it to its neighbours) and holds no
+                // error; otherwise it reads the rest of the stream, as it would have alone.
+                let before = copied;
+                let mut documents = Vec::new();
+                // With the next `---`, which ends the document's last node as in the stream
+                // (an empty block scalar stands where the next token is).
+                let with_marker = (end + 3).min(text.len());
+                let alone = !ties_to_neighbours(&text.as_bytes()[start..end])
+                    && read_events(
+                        &text[start..with_marker],
+                        line - 1,
+                        &mut copied,
+                        &mut |node| {
+                            documents.push(node.clone());
+                            Ok(())
+                        },
+                    )
+                    .is_ok();
+                if !alone {
+                    copied = before;
+                    return read_events(&text[start..], line - 1, &mut copied, &mut unless_skipped);
+                }
+                for node in &documents {
+                    unless_skipped(node)?;
+                }
+            }
+        }
+        line += memchr::memchr_iter(b'\n', &text.as_bytes()[start..end]).count();
+        start = end;
+    }
+    Ok(())
+}
+
+/// Whether a document's bytes hold a line starting with `%` (a directive, which belongs to
+/// the next document) or `.` (perhaps an end marker, after which another may start).
+fn ties_to_neighbours(chunk: &[u8]) -> bool {
+    chunk.first().is_some_and(|b| matches!(b, b'%' | b'.'))
+        || chunk
+            .windows(2)
+            .any(|w| w[0] == b'\n' && matches!(w[1], b'%' | b'.'))
+}
+
+/// Where the document after the one starting at `start` starts: the next line that is a
+/// `---` marker, or the end.
+fn next_marker(text: &str, start: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut from = start;
+    while let Some(found) = memchr::memmem::find(&bytes[from..], b"\n---") {
+        let at = from + found + 1;
+        if matches!(bytes.get(at + 3), None | Some(b' ' | b'\n')) {
+            return at;
+        }
+        from = at;
+    }
+    text.len()
+}
+
+/// One document by the quick reader: only checked when its kind is one to skip (`None`), built
+/// otherwise.
+fn quick_document<'a>(
+    text: &'a str,
+    chunk: std::ops::Range<usize>,
+    line: usize,
+    skip: &dyn Fn(&str) -> bool,
+) -> Result<Option<Node<'a>>, fast::Bail> {
+    let bytes = &text.as_bytes()[chunk.clone()];
+    let body = bytes.strip_prefix(b"---").unwrap_or(bytes);
+    if !fast::plain_bytes(body) {
+        return Err(fast::Bail);
+    }
+    if kind_hint(&text[chunk.clone()]).is_some_and(skip) {
+        match fast::document(text, chunk.clone(), line, &mut fast::Check::default())? {
+            None => return Ok(None),
+            Some(fast::Checked::Map(Some(kind))) if skip(&kind) => return Ok(None),
+            // Not the kind the line suggested: read it whole.
+            Some(_) => {}
+        }
+    }
+    fast::document(text, chunk, line, &mut fast::Build)
+}
+
+/// The plain value of the first `kind:` line at column 0, which is usually the document's
+/// kind: it decides whether the document is first only checked.
+fn kind_hint(chunk: &str) -> Option<&str> {
+    let at = if chunk.starts_with("kind:") {
+        0
+    } else {
+        chunk.find("\nkind:")? + 1
+    };
+    let rest = &chunk[at + 5..];
+    let value = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    let value = value.split(" #").next().unwrap_or_default().trim();
+    // Quoted, it is the same kind (the check confirms it).
+    let unquoted = ['"', '\'']
+        .iter()
+        .find_map(|&q| value.strip_prefix(q)?.strip_suffix(q));
+    Some(unquoted.unwrap_or(value))
+}
+
+/// The event parser's reading of `text`, a stream or the rest of one that starts at a line,
+/// `offset` lines into the input. The tree is built with an explicit stack of open
+/// collections, not by recursion.
+fn read_events<'a>(
+    text: &'a str,
+    offset: usize,
+    copied: &mut usize,
     on_document: &mut dyn FnMut(&Node<'a>) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
     let options = granit_parser::options! {
@@ -35,12 +177,12 @@ pub(crate) fn read_documents<'a>(
     let mut reader = Reader {
         stack: Vec::new(),
         anchors: HashMap::new(),
-        copied: 0,
+        copied: *copied,
         on_document,
     };
     for event in Parser::new_from_str_with_options(text, options) {
-        let (event, span) = event.map_err(|e| scan_problem(&e))?;
-        let line = span.start.line();
+        let (event, span) = event.map_err(|e| scan_problem(&e, offset))?;
+        let line = span.start.line() + offset;
         let at = (line, span.start.col().saturating_add(1));
         match event {
             // Anchors belong to their document.
@@ -97,6 +239,7 @@ pub(crate) fn read_documents<'a>(
             _ => {}
         }
     }
+    *copied = reader.copied;
     Ok(())
 }
 
@@ -115,8 +258,8 @@ fn too_deep(line: usize) -> Problem {
     }
 }
 
-fn scan_problem(error: &ScanError) -> Problem {
-    let line = error.marker().line();
+fn scan_problem(error: &ScanError, offset: usize) -> Problem {
+    let line = error.marker().line() + offset;
     if matches!(error.kind(), ErrorKind::RecursionLimitExceeded) {
         return too_deep(line);
     }
@@ -175,6 +318,11 @@ fn resolve(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Scalar {
     if style != ScalarStyle::Plain {
         return Scalar::String;
     }
+    resolve_plain(text)
+}
+
+/// The type of a plain scalar without a tag.
+fn resolve_plain(text: &str) -> Scalar {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => Scalar::Null,
         "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "yes" | "Yes" | "YES" | "no"
@@ -341,6 +489,22 @@ struct MapFrame<'a> {
 }
 
 impl<'a> MapFrame<'a> {
+    fn contains(&self, key: &str) -> bool {
+        match &self.index {
+            Some(index) => index.contains(key),
+            None => self.entries.iter().any(|(k, _)| k == key),
+        }
+    }
+
+    fn insert(&mut self, key: Cow<'a, str>, value: Node<'a>) {
+        if let Some(index) = &mut self.index {
+            index.insert(key.clone());
+        } else if self.entries.len() >= 16 {
+            let keys = self.entries.iter().map(|(k, _)| k.clone());
+            self.index = Some(keys.chain([key.clone()]).collect());
+        }
+        self.entries.push((key, value));
+    }
     fn add(&mut self, node: Node<'a>, (line, column): (usize, usize)) -> Result<(), Problem> {
         match self.key.take() {
             Some((key, false)) => self.insert(key, node),
@@ -367,23 +531,6 @@ impl<'a> MapFrame<'a> {
             }
         }
         Ok(())
-    }
-
-    fn contains(&self, key: &str) -> bool {
-        match &self.index {
-            Some(index) => index.contains(key),
-            None => self.entries.iter().any(|(k, _)| k == key),
-        }
-    }
-
-    fn insert(&mut self, key: Cow<'a, str>, value: Node<'a>) {
-        if let Some(index) = &mut self.index {
-            index.insert(key.clone());
-        } else if self.entries.len() >= 16 {
-            let keys = self.entries.iter().map(|(k, _)| k.clone());
-            self.index = Some(keys.chain([key.clone()]).collect());
-        }
-        self.entries.push((key, value));
     }
 
     /// The entries, merge keys applied: explicit keys win over merged ones, and earlier merge
@@ -422,7 +569,7 @@ impl<'a> MapFrame<'a> {
 }
 
 /// A YAML node with the line it is written on. Scalars borrow from the input where they can.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Node<'a> {
     pub(crate) line: usize,
     pub(crate) value: Value<'a>,
@@ -466,7 +613,7 @@ impl<'a> Node<'a> {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Value<'a> {
     Scalar(Scalar, Cow<'a, str>),
     List(Vec<Node<'a>>),
@@ -828,6 +975,11 @@ mod tests {
 
     /// Inserts, replaces or removes at a fraction of the text (rounded down to a char boundary).
     fn mangle(text: &mut String, (kind, at, len, special): (u8, f64, usize, usize)) {
+        mangle_with(text, (kind, at, len), SPECIAL[special % SPECIAL.len()]);
+    }
+
+    /// Inserts `with`, replaces with it, or removes, at a fraction of the text.
+    fn mangle_with(text: &mut String, (kind, at, len): (u8, f64, usize), with: &str) {
         let boundary = |text: &str, mut i: usize| {
             while !text.is_char_boundary(i) {
                 i -= 1;
@@ -842,7 +994,6 @@ mod tests {
         )]
         let start = boundary(text, (at * (text.len() + 1) as f64) as usize).min(text.len());
         let end = boundary(text, (start + len).min(text.len()));
-        let with = SPECIAL[special % SPECIAL.len()];
         match kind % 3 {
             0 => text.insert_str(start, with),
             1 => text.replace_range(start..end, with),
@@ -891,6 +1042,198 @@ mod tests {
             let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
             for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
                 let _ = extract(name, &text[..end]);
+            }
+        }
+    }
+    /// What each reader makes of `text`: the documents handed over (as debug text, lines
+    /// included) and the error, by the quick reader (skipping CRDs when `skip`) and by the
+    /// event parser alone (its documents filtered the same way).
+    fn readings(text: &str, skip: bool) -> [(Vec<String>, Result<(), String>); 2] {
+        let is_crd = |kind: &str| kind == "CustomResourceDefinition";
+        let mut quick = Vec::new();
+        let result = if skip {
+            read_documents_skipping(text, &is_crd, &mut |d| {
+                quick.push(format!("{d:?}"));
+                Ok(())
+            })
+        } else {
+            read_documents(text, &mut |d| {
+                quick.push(format!("{d:?}"));
+                Ok(())
+            })
+        };
+        let quick = (quick, result.map_err(|p| format!("{p:?}")));
+        let mut events = Vec::new();
+        let result = read_events(text, 0, &mut 0, &mut |d| {
+            if !(skip && d.string("kind").ok().flatten().is_some_and(is_crd)) {
+                events.push(format!("{d:?}"));
+            }
+            Ok(())
+        });
+        [quick, (events, result.map_err(|p| format!("{p:?}")))]
+    }
+
+    fn same_readings(text: &str) {
+        for skip in [false, true] {
+            let [quick, events] = readings(text, skip);
+            assert_eq!(quick, events, "skip={skip} on {text:?}");
+        }
+    }
+
+    /// Files with what the quick reader handles and what it leaves to the event parser.
+    const SHAPES: &[&str] = &[
+        "crd-bundle.yaml",
+        "workloads.yaml",
+        "templates.yaml",
+        "workflows.yaml",
+        "anchors.yaml",
+        "list.yaml",
+        "empty-docs.yaml",
+        "knative.yaml",
+        "crd-rollout.yaml",
+        "bad-syntax.yaml",
+        "deploy.json",
+    ];
+
+    const BLOCKS: &str = "kind: ConfigMap\ndata:\n  a: |\n    one\n      two\n\n    three\n\n  b: >-\n    folded\n    words\n\n    para\n  c: |+\n    kept\n\n\n  d: plain words\n    go on\n\n    and on\n  e: 'it''s'\n  f: \"q\\\"\\n\"\n  g:\n  - x\n  -\n  - - y\n    - z\n  -   k: v\n      l: w\n  h: {a: [1, 2.5, ~, 'x'], b: {}, c: []}  # note\n  i: -1\n  j: http://x/#y\n  k:\n    # comment\n    deep: true\n  'quoted key': 1\n  \"dq\": 2\n---\n--- # c\nkind: CustomResourceDefinition\nspec: {a: b}\n---\nkind: CustomResourceDefinition\nkind: x\n---\nkind: \"CustomResourceDefinition\"\nx: 1\n---\nkind: CustomResourceDefinition\nspec:\n  x: [a\n---\n~\n";
+
+    #[test]
+    fn the_quick_reader_reads_as_the_event_parser_does() {
+        same_readings(BLOCKS);
+        for name in SHAPES {
+            let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
+            same_readings(&text);
+        }
+    }
+
+    /// The documents of `text` the quick reader gives up on, by first line.
+    fn left_to_the_event_parser(text: &str) -> Vec<usize> {
+        let (mut start, mut line, mut left) = (0, 1, Vec::new());
+        while start < text.len() {
+            let end = next_marker(text, start);
+            if quick_document(text, start..end, line, &|_| false).is_err() {
+                left.push(line);
+            }
+            line += text[start..end].matches('\n').count();
+            start = end;
+        }
+        left
+    }
+
+    #[test]
+    fn manifests_are_read_quickly() {
+        // What real manifests are written in never needs the event parser; anchors, aliases,
+        // tags and JSON's `"key":value` do.
+        // Here: the duplicate `kind` and the unclosed bracket, for the parser's errors.
+        assert_eq!(left_to_the_event_parser(BLOCKS), [43, 49]);
+        for (name, left) in [
+            ("crd-bundle.yaml", &[][..]),
+            // A flow mapping written over two lines.
+            ("workloads.yaml", &[58]),
+            ("templates.yaml", &[]),
+            ("workflows.yaml", &[]),
+        ] {
+            let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
+            assert_eq!(left_to_the_event_parser(&text), left, "{name}");
+        }
+        let anchors = std::fs::read_to_string(format!("{FIXTURES}/anchors.yaml")).unwrap();
+        assert!(!left_to_the_event_parser(&anchors).is_empty());
+    }
+
+    #[test]
+    fn every_prefix_reads_the_same() {
+        // Cut anywhere: unterminated scalars and collections, half keys, a document marker
+        // without its document.
+        for text in [
+            BLOCKS.to_owned(),
+            std::fs::read_to_string(format!("{FIXTURES}/workloads.yaml")).unwrap(),
+        ] {
+            for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+                same_readings(&text[..end]);
+            }
+        }
+    }
+
+    /// The characters that decide how YAML reads a line, for the differential mangling.
+    const DECISIVE: &[&str] = &[
+        "\n",
+        " ",
+        "  ",
+        "    ",
+        ":",
+        ": ",
+        "- ",
+        "-",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ", ",
+        "#",
+        " #",
+        "'",
+        "''",
+        "\"",
+        "\\",
+        "\\n",
+        "|",
+        "|-",
+        "|+",
+        ">",
+        ">-",
+        "|2",
+        "&a ",
+        "*a",
+        "!",
+        "?",
+        "~",
+        "<<: ",
+        "---\n",
+        "\n---\n",
+        "...\n",
+        "%",
+        "\t",
+        "\r\n",
+        "\u{85}",
+        "é",
+        "x: y\n",
+        "\n  - z\n",
+        "\n\n",
+        "\n    w\n",
+        "kind: CustomResourceDefinition\n",
+        "0x1F",
+        "yes",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4_000))]
+
+        /// Mangled manifests read the same by both readers: same trees, same lines, same
+        /// errors, with and without skipping CRDs.
+        #[test]
+        fn mangled_manifests_read_the_same(
+            fixture in 0..5usize,
+            window in 0.0..1.0f64,
+            edits in proptest::collection::vec((0..3u8, 0.0..1.0f64, 0..6usize, 0..64usize), 1..=4),
+        ) {
+            let text = match fixture {
+                0 => BLOCKS.to_owned(),
+                n => std::fs::read_to_string(
+                    format!("{FIXTURES}/{}", ["workloads.yaml", "templates.yaml", "workflows.yaml", "crd-bundle.yaml"][n - 1]),
+                ).unwrap(),
+            };
+            // Sixty lines of it, from a line start.
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+            let first = (window * lines.len() as f64) as usize;
+            let mut text: String = lines[first.min(lines.len())..].iter().take(60).copied().collect();
+            for (kind, at, len, special) in edits {
+                mangle_with(&mut text, (kind, at, len), DECISIVE[special % DECISIVE.len()]);
+            }
+            for skip in [false, true] {
+                let [quick, events] = readings(&text, skip);
+                proptest::prop_assert_eq!(quick, events, "skip={} on {:?}", skip, text);
             }
         }
     }
