@@ -27,12 +27,13 @@ pub(crate) enum CredentialsArg {
 /// The kubelet's credential provider plugins (`check`, `images`, `explain`).
 #[derive(Debug, Args)]
 pub(crate) struct ProviderArgs {
-    /// The kubelet's CredentialProviderConfig (YAML or JSON): its credential provider plugins
-    /// are asked after the pod's pull secrets and --node-docker-config, as the kubelet asks
-    /// them. `check` and `explain` run them (here, with this machine's identity); `images` only
-    /// names them.
+    /// The kubelet's CredentialProviderConfig (YAML or JSON), or a directory of them (*.json,
+    /// *.yaml, *.yml, merged in name order): its credential provider plugins are asked after the
+    /// pod's pull secrets and --node-docker-config, as the kubelet asks them. `check` and
+    /// `explain` run them (here, with this machine's identity); `images` only names them.
+    /// Plugins that want the pod's service account token (tokenAttributes) are never run.
     /// Needs --image-credential-provider-bin-dir.
-    #[arg(long = "image-credential-provider-config", value_name = "FILE")]
+    #[arg(long = "image-credential-provider-config", value_name = "FILE|DIR")]
     pub(crate) credential_provider_config: Option<PathBuf>,
 
     /// The directory of the credential provider plugins' executables.

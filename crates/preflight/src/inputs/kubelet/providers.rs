@@ -15,6 +15,16 @@
 //!   not cached. Lookups try the image, then the registry, then the global key.
 //! - Any failure is logged by the kubelet and the provider gives nothing: the pull goes on with
 //!   the other credentials. Here each failure is a warning with its own code.
+//! - A provider with `tokenAttributes` (KEP-4412) is asked with the pod's service account: the
+//!   kubelet reads the ServiceAccount, gives the provider nothing for the pod when one of the
+//!   `requiredServiceAccountAnnotationKeys` is missing from it, else requests a token bound to
+//!   the pod for the provider's audience and sends it with the required and present optional
+//!   annotations. preflight cannot request such a token (it has no cluster access), so it never
+//!   runs these plugins: from the ServiceAccounts in the inputs it says which pods the kubelet
+//!   would skip (`credential-provider-annotation-missing`), and for the others that the plugin
+//!   needs a token it cannot have (`credential-provider-token-unavailable`), naming the
+//!   provider, the audience and the service account. Either way the verdict is the pull without
+//!   the provider.
 //!
 //! Where preflight differs, on purpose: one provider runs one plugin at a time (so that a check
 //! of hundreds of images of one registry asks it once, where the kubelet would start one per
@@ -24,8 +34,9 @@
 //! checked. The plugin runs on this machine with this machine's identity — in CI, the job's,
 //! not the node's.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -39,7 +50,9 @@ use crate::model::credentials::Credential;
 use crate::model::secret::Secret;
 
 use super::keyring::{Image, Keyring, KeyringEntry};
-use super::provider_config::{CredentialProvider, CredentialProviderConfig, parse_go_duration};
+use super::provider_config::{
+    CredentialProvider, CredentialProviderConfig, TokenAttributes, parse_go_duration,
+};
 
 /// The kubelet's time limit for one plugin run.
 pub const KUBELET_PLUGIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -95,6 +108,34 @@ impl fmt::Debug for CredentialProviders {
             .field("bin_dir", &self.bin_dir)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
+    }
+}
+
+/// The service account of the pod an image is pulled for, as far as the inputs show it: what
+/// providers with `tokenAttributes` depend on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct PodServiceAccount {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's `serviceAccountName` (`default` when it names none, as the API server sets it).
+    pub name: String,
+    /// The ServiceAccount's annotations when the object is in the inputs; `None` when it is not.
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+impl PodServiceAccount {
+    /// The service account `namespace/name`, with its annotations if the inputs hold it.
+    pub fn new(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        annotations: Option<BTreeMap<String, String>>,
+    ) -> Self {
+        PodServiceAccount {
+            namespace: namespace.into(),
+            name: name.into(),
+            annotations,
+        }
     }
 }
 
@@ -168,7 +209,7 @@ impl CredentialProviders {
         deadline: Option<Instant>,
     ) -> crate::model::credentials::Candidates {
         let image = Image::from_reference(reference);
-        let answer = self.answer(&image, deadline);
+        let answer = self.answer(&image, deadline, None);
         crate::model::credentials::Candidates {
             credentials: answer
                 .keyring
@@ -198,15 +239,51 @@ impl CredentialProviders {
             .collect()
     }
 
+    /// What the kubelet would do with each matching provider that wants a service account
+    /// token, for a pod with `account` (none: no pod is known), without running anything: one
+    /// warning per such provider (they are never run here).
+    pub(super) fn token_warnings(
+        &self,
+        image: &Image,
+        account: Option<&PodServiceAccount>,
+    ) -> Vec<Warning> {
+        let Some(target) = &image.target else {
+            return Vec::new();
+        };
+        self.config
+            .providers
+            .iter()
+            .filter(|p| p.matches_name(target))
+            .filter_map(|p| {
+                let attributes = p.token_attributes.as_ref()?;
+                Some(token_warning(p, attributes, account))
+            })
+            .collect()
+    }
+
     /// Asks every matching provider for `image`, from the cache when it can, each run ending
-    /// before `deadline` (if any).
-    pub(super) fn answer(&self, image: &Image, deadline: Option<Instant>) -> ProviderAnswer {
+    /// before `deadline` (if any). A provider that wants the service account token of the pod
+    /// (`account`) is not run: it gives its warning.
+    pub(super) fn answer(
+        &self,
+        image: &Image,
+        deadline: Option<Instant>,
+        account: Option<&PodServiceAccount>,
+    ) -> ProviderAnswer {
         let mut answer = ProviderAnswer::default();
         let Some(target) = &image.target else {
             return answer;
         };
         for (provider, state) in self.config.providers.iter().zip(&self.state) {
             if !provider.matches_name(target) {
+                continue;
+            }
+            if let Some(attributes) = &provider.token_attributes {
+                // A missing plugin stops the kubelet whatever the pods: that comes first.
+                let missing = self.installed(provider).err();
+                answer
+                    .warnings
+                    .push(missing.unwrap_or_else(|| token_warning(provider, attributes, account)));
                 continue;
             }
             let mut state = lock(state);
@@ -270,17 +347,6 @@ impl CredentialProviders {
                 return Ok(cached.auth.clone());
             }
         }
-        if provider.wants_service_account_token {
-            let warning = Warning::new(
-                WarningCode::CredentialProviderFailed,
-                format!(
-                    "credential provider {} is not run: its tokenAttributes ask for the pod's service account token, which only the kubelet can request; checked without it",
-                    provider.name
-                ),
-            );
-            state.failure = Some(warning.clone());
-            return Err(warning);
-        }
         let mut limit = self.timeout.min(KUBELET_PLUGIN_TIMEOUT);
         if let Some(deadline) = deadline {
             limit = limit.min(deadline.saturating_duration_since(now) / 2);
@@ -315,6 +381,19 @@ impl CredentialProviders {
             );
         }
         Ok(response.auth)
+    }
+
+    /// Whether the provider's executable is there, as the kubelet checks at start.
+    fn installed(&self, provider: &CredentialProvider) -> Result<(), Warning> {
+        let program = self.bin_dir.join(&provider.name);
+        let failure = if !program.is_file() {
+            RunFailure::Missing
+        } else if !is_executable(&program) {
+            RunFailure::NotExecutable
+        } else {
+            return Ok(());
+        };
+        Err(failure.warning(provider, &self.bin_dir, "", Duration::ZERO))
     }
 
     /// Runs the plugin once for `image`.
@@ -401,6 +480,75 @@ impl CredentialProviders {
         }
         parse_response(&stdout.bytes, &provider.api_version).map_err(RunFailure::Response)
     }
+}
+
+/// Why a provider with `tokenAttributes` gives nothing here, for a pod with `account`.
+fn token_warning(
+    provider: &CredentialProvider,
+    attributes: &TokenAttributes,
+    account: Option<&PodServiceAccount>,
+) -> Warning {
+    let name = &provider.name;
+    let audience = &attributes.audience;
+    let Some(account) = account else {
+        return Warning::new(
+            WarningCode::CredentialProviderTokenUnavailable,
+            format!(
+                "credential provider {name} is not run: it wants the pod's service account token for the audience {audience:?}, and no pod is known here; checked without it"
+            ),
+        );
+    };
+    let sa = format!("{}/{}", account.namespace, account.name);
+    let required = &attributes.required_annotation_keys;
+    if let Some(annotations) = &account.annotations {
+        let missing: Vec<&str> = required
+            .iter()
+            .filter(|k| !annotations.contains_key(k.as_str()))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Warning::new(
+                WarningCode::CredentialProviderAnnotationMissing,
+                format!(
+                    "ServiceAccount {sa} lacks the annotation{} {} that credential provider {name} requires (tokenAttributes.requiredServiceAccountAnnotationKeys): the kubelet does not ask {name} for this pod's images; checked without it",
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.join(", ")
+                ),
+            );
+        }
+    }
+    let mut message = format!(
+        "credential provider {name} is not run: it needs a token of ServiceAccount {sa} for the audience {audience:?}, which only the kubelet can request"
+    );
+    match &account.annotations {
+        Some(annotations) => {
+            let passed: Vec<&str> = required
+                .iter()
+                .chain(&attributes.optional_annotation_keys)
+                .filter(|k| annotations.contains_key(k.as_str()))
+                .map(String::as_str)
+                .collect();
+            if !passed.is_empty() {
+                let _ = write!(
+                    message,
+                    " (with the annotation{} {} of the ServiceAccount)",
+                    if passed.len() == 1 { "" } else { "s" },
+                    passed.join(", ")
+                );
+            }
+        }
+        None if !required.is_empty() => {
+            let _ = write!(
+                message,
+                "; the ServiceAccount is not in the inputs, and the kubelet asks {name} only if it has the annotation{} {}",
+                if required.len() == 1 { "" } else { "s" },
+                required.join(", ")
+            );
+        }
+        None => {}
+    }
+    message.push_str("; checked without it");
+    Warning::new(WarningCode::CredentialProviderTokenUnavailable, message)
 }
 
 fn lock(state: &Mutex<ProviderState>) -> std::sync::MutexGuard<'_, ProviderState> {
@@ -813,7 +961,7 @@ mod tests {
             provider("broken", "r.io"),
         ));
         for name in ["r.io/team/a", "r.io/team/b", "r.io/other", "q.io/x"] {
-            let answer = providers.answer(&image(name), None);
+            let answer = providers.answer(&image(name), None, None);
             // Only `broken` fails, and says so for every image it matches.
             let codes: Vec<WarningCode> = answer.warnings.iter().map(|w| w.code).collect();
             let broken = name.starts_with("r.io");
@@ -839,7 +987,7 @@ mod tests {
             ]
         );
         // All answers form one keyring: most specific key first, providers in the file's order.
-        let answer = providers.answer(&image("r.io/team/a"), None);
+        let answer = providers.answer(&image("r.io/team/a"), None, None);
         assert_eq!(
             origins(&answer, "r.io/team/a"),
             [
@@ -857,6 +1005,85 @@ mod tests {
         );
     }
 
+    /// Providers with `tokenAttributes` are never started: the kubelet's decision for the pod's
+    /// service account is predicted from its annotations, and a missing plugin comes first.
+    #[test]
+    fn token_providers_are_predicted_not_run() {
+        let bin = Bin::new();
+        let auth = r#"{"r.io":{"username":"u","password":"p"}}"#;
+        bin.answering("sts", "Registry", "", auth);
+        let token = |name: &str, keys: &str| {
+            format!(
+                "{}    tokenAttributes:\n      serviceAccountTokenAudience: sts.example\n      cacheType: ServiceAccount\n      requireServiceAccount: true\n{keys}",
+                provider(name, "r.io")
+            )
+        };
+        let providers = bin.providers(&format!(
+            "{}{}",
+            token(
+                "sts",
+                "      requiredServiceAccountAnnotationKeys: [example.com/role]\n      optionalServiceAccountAnnotationKeys: [example.com/region]\n"
+            ),
+            token("absent", ""),
+        ));
+        let annotated = |pairs: &[(&str, &str)]| {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )
+        };
+        let cases = [
+            (
+                PodServiceAccount::new("shop", "builder", annotated(&[("other", "x")])),
+                WarningCode::CredentialProviderAnnotationMissing,
+                "ServiceAccount shop/builder lacks the annotation example.com/role that credential provider sts requires",
+            ),
+            (
+                PodServiceAccount::new(
+                    "shop",
+                    "builder",
+                    annotated(&[("example.com/role", "r"), ("example.com/region", "eu")]),
+                ),
+                WarningCode::CredentialProviderTokenUnavailable,
+                "it needs a token of ServiceAccount shop/builder for the audience \"sts.example\", which only the kubelet can request (with the annotations example.com/role, example.com/region of the ServiceAccount)",
+            ),
+            (
+                PodServiceAccount::new("shop", "default", None),
+                WarningCode::CredentialProviderTokenUnavailable,
+                "the ServiceAccount is not in the inputs, and the kubelet asks sts only if it has the annotation example.com/role",
+            ),
+        ];
+        for (account, code, text) in &cases {
+            for warnings in [
+                providers
+                    .answer(&image("r.io/app"), None, Some(account))
+                    .warnings,
+                providers.token_warnings(&image("r.io/app"), Some(account)),
+            ] {
+                assert_eq!(warnings[0].code, *code, "{warnings:?}");
+                assert!(warnings[0].message.contains(text), "{warnings:?}");
+            }
+        }
+        // The plugin that is not installed: the kubelet would not start; only `answer` looks.
+        let answer = providers.answer(&image("r.io/app"), None, Some(&cases[1].0));
+        assert_eq!(
+            answer.warnings[1].code,
+            WarningCode::CredentialProviderMissing
+        );
+        assert!(answer.keyring.entries.is_empty());
+        // No pod: said so.
+        let answer = providers.answer(&image("r.io/app"), None, None);
+        assert!(answer.warnings[0].message.contains("no pod is known here"));
+        // Never started.
+        assert_eq!(
+            providers.runs(),
+            [("sts".to_owned(), 0), ("absent".to_owned(), 0)]
+        );
+        assert!(!bin.dir.path().join("sts.runs").exists());
+    }
+
     #[test]
     fn docker_hub_images_are_asked_by_their_full_name() {
         let bin = Bin::new();
@@ -867,7 +1094,7 @@ mod tests {
             ),
         );
         let providers = bin.providers(&provider("hub", "docker.io"));
-        let answer = providers.answer(&image("nginx:1.27"), None);
+        let answer = providers.answer(&image("nginx:1.27"), None, None);
         assert!(answer.warnings.is_empty(), "{:?}", answer.warnings);
         assert_eq!(image("nginx:1.27").name, "docker.io/library/nginx");
         assert_eq!(origins(&answer, "nginx").len(), 1);
