@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use preflight::DockerConfig;
-use preflight::kubelet::{CredentialProviderConfig, CredentialProviders};
+use preflight::kubelet::{CredentialProviderConfig, CredentialProviders, ServiceAccountToken};
 use preflight::manifests::{self, Extraction, ManifestError};
 use preflight::plan::{self, CredentialMode, Plan, PlanOptions, Shard};
 
@@ -40,6 +40,16 @@ pub(crate) struct ProviderArgs {
     /// Needs --image-credential-provider-config.
     #[arg(long = "image-credential-provider-bin-dir", value_name = "DIR")]
     pub(crate) credential_provider_bin_dir: Option<PathBuf>,
+
+    /// A token of the service account NAMESPACE/NAME, for the plugins with tokenAttributes
+    /// whose audience its `aud` claim holds (e.g. from `kubectl create token NAME -n NAMESPACE
+    /// --audience AUDIENCE`): `check` and `explain` run them with it for pods of that service
+    /// account. Never printed (repeatable).
+    #[arg(
+        long = "image-credential-provider-token",
+        value_name = "NAMESPACE/NAME=FILE"
+    )]
+    pub(crate) credential_provider_tokens: Vec<String>,
 }
 
 /// Where the deploy comes from.
@@ -214,6 +224,12 @@ pub(crate) fn credential_providers(
         &args.credential_provider_config,
         &args.credential_provider_bin_dir,
     ) {
+        (None, None) if !args.credential_provider_tokens.is_empty() => {
+            return Err(UsageError(
+                "--image-credential-provider-token needs --image-credential-provider-config and --image-credential-provider-bin-dir: it is for their plugins".into(),
+            )
+            .into());
+        }
         (None, None) => return Ok(None),
         (Some(config), Some(bin_dir)) => (config, bin_dir),
         (Some(_), None) => {
@@ -243,7 +259,30 @@ pub(crate) fn credential_providers(
         .into());
     }
     let config = CredentialProviderConfig::load(config)?;
-    Ok(Some(Arc::new(CredentialProviders::new(config, bin_dir))))
+    let mut tokens = Vec::new();
+    for given in &args.credential_provider_tokens {
+        let Some((account, file)) = given.split_once('=') else {
+            return Err(UsageError(format!(
+                "--image-credential-provider-token {given:?}: expected NAMESPACE/NAME=FILE"
+            ))
+            .into());
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            UsageError(format!(
+                "--image-credential-provider-token {account}: cannot read {file}: {e}"
+            ))
+        })?;
+        // The error names the file, never what it holds.
+        let token = ServiceAccountToken::parse(account, &text).map_err(|e| {
+            UsageError(format!(
+                "--image-credential-provider-token {account}={file}: {e}"
+            ))
+        })?;
+        tokens.push(token);
+    }
+    Ok(Some(Arc::new(
+        CredentialProviders::new(config, bin_dir).service_account_tokens(tokens),
+    )))
 }
 
 /// Every manifest under `path`. With `keep_going`, a bad file is set aside and the others are

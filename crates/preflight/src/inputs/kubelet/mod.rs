@@ -45,6 +45,7 @@ mod keyring;
 mod near_miss;
 mod provider_config;
 mod providers;
+mod sa_token;
 mod secret;
 #[cfg(test)]
 mod test_support;
@@ -56,6 +57,7 @@ pub use provider_config::{
     TokenCacheType,
 };
 pub use providers::{CredentialProviders, KUBELET_PLUGIN_TIMEOUT, PodServiceAccount};
+pub use sa_token::{ServiceAccountToken, TokenError};
 pub use secret::{PullSecret, PullSecretError};
 
 #[cfg(feature = "fuzzing")]

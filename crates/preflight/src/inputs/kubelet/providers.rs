@@ -19,12 +19,17 @@
 //!   kubelet reads the ServiceAccount, gives the provider nothing for the pod when one of the
 //!   `requiredServiceAccountAnnotationKeys` is missing from it, else requests a token bound to
 //!   the pod for the provider's audience and sends it with the required and present optional
-//!   annotations. preflight cannot request such a token (it has no cluster access), so it never
-//!   runs these plugins: from the ServiceAccounts in the inputs it says which pods the kubelet
-//!   would skip (`credential-provider-annotation-missing`), and for the others that the plugin
-//!   needs a token it cannot have (`credential-provider-token-unavailable`), naming the
-//!   provider, the audience and the service account. Either way the verdict is the pull without
-//!   the provider.
+//!   annotations. preflight cannot request such a token (it has no cluster access). From the
+//!   ServiceAccounts in the inputs it says which pods the kubelet would skip
+//!   (`credential-provider-annotation-missing`); for the others it runs the plugin only with a
+//!   token the user gave for that service account and the provider's audience
+//!   ([`ServiceAccountToken`]), with the annotations of the ServiceAccount in the inputs, and
+//!   otherwise says the plugin needs a token it does not have
+//!   (`credential-provider-token-unavailable`), naming the provider, the audience and the
+//!   service account. Without a run, the verdict is the pull without the provider. Answers are
+//!   cached per service account (its namespace, name and the annotations sent; one token per
+//!   service account here, so `cacheType: Token` is the same), and a plugin that returns the
+//!   token itself as a password is refused unless `cacheType` is `Token`, as the kubelet does.
 //!
 //! Where preflight differs, on purpose: one provider runs one plugin at a time (so that a check
 //! of hundreds of images of one registry asks it once, where the kubelet would start one per
@@ -51,8 +56,10 @@ use crate::model::secret::Secret;
 
 use super::keyring::{Image, Keyring, KeyringEntry};
 use super::provider_config::{
-    CredentialProvider, CredentialProviderConfig, TokenAttributes, parse_go_duration,
+    CredentialProvider, CredentialProviderConfig, TokenAttributes, TokenCacheType,
+    parse_go_duration,
 };
+use super::sa_token::ServiceAccountToken;
 
 /// The kubelet's time limit for one plugin run.
 pub const KUBELET_PLUGIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -69,14 +76,27 @@ pub struct CredentialProviders {
     timeout: Duration,
     /// One per provider, in the config's order.
     state: Vec<Mutex<ProviderState>>,
+    /// Tokens given for plugins with `tokenAttributes`.
+    tokens: Vec<ServiceAccountToken>,
 }
 
 #[derive(Default)]
 struct ProviderState {
+    /// Keyed by the cache key and, for a token plugin, the service account's key.
     cache: HashMap<String, CachedAnswer>,
-    /// A failure, remembered for the rest of the check.
-    failure: Option<Warning>,
+    /// Failures, remembered for the rest of the check: per service account for a token plugin
+    /// (its key; empty for the others).
+    failures: HashMap<String, Warning>,
     runs: usize,
+}
+
+/// What a run of a token plugin sends besides the image.
+struct TokenRun<'a> {
+    token: &'a ServiceAccountToken,
+    annotations: BTreeMap<String, String>,
+    /// The service account part of cache keys.
+    key: String,
+    cache_type: TokenCacheType,
 }
 
 struct CachedAnswer {
@@ -162,7 +182,16 @@ impl CredentialProviders {
             bin_dir: bin_dir.into(),
             timeout: KUBELET_PLUGIN_TIMEOUT,
             state,
+            tokens: Vec::new(),
         }
+    }
+
+    /// Service account tokens for the plugins with `tokenAttributes`: a plugin is run for a
+    /// pod only with a token of the pod's service account whose audiences hold the provider's.
+    #[must_use]
+    pub fn service_account_tokens(mut self, tokens: Vec<ServiceAccountToken>) -> Self {
+        self.tokens = tokens;
+        self
     }
 
     /// Another time limit per run than the kubelet's minute (which also stays the upper bound
@@ -256,7 +285,7 @@ impl CredentialProviders {
             .filter(|p| p.matches_name(target))
             .filter_map(|p| {
                 let attributes = p.token_attributes.as_ref()?;
-                Some(token_warning(p, attributes, account))
+                self.token_plan(p, attributes, account).err()
             })
             .collect()
     }
@@ -278,16 +307,24 @@ impl CredentialProviders {
             if !provider.matches_name(target) {
                 continue;
             }
-            if let Some(attributes) = &provider.token_attributes {
-                // A missing plugin stops the kubelet whatever the pods: that comes first.
-                let missing = self.installed(provider).err();
-                answer
-                    .warnings
-                    .push(missing.unwrap_or_else(|| token_warning(provider, attributes, account)));
-                continue;
-            }
+            let token = match &provider.token_attributes {
+                None => None,
+                Some(attributes) => {
+                    // A missing plugin stops the kubelet whatever the pods: that comes first.
+                    let plan = self
+                        .installed(provider)
+                        .and_then(|()| self.token_plan(provider, attributes, account));
+                    match plan {
+                        Ok(run) => Some(run),
+                        Err(warning) => {
+                            answer.warnings.push(warning);
+                            continue;
+                        }
+                    }
+                }
+            };
             let mut state = lock(state);
-            let auth = match self.auth_for(provider, &mut state, image, deadline) {
+            let auth = match self.auth_for(provider, &mut state, image, deadline, token.as_ref()) {
                 Ok(auth) => auth,
                 Err(warning) => {
                     answer.warnings.push(warning);
@@ -296,10 +333,17 @@ impl CredentialProviders {
             };
             drop(state);
             let source = format!("credential provider {}", provider.name);
+            let note = match &token {
+                Some(run) => format!(
+                    "ran here with the token given for ServiceAccount {}/{} and this machine's identity, not the node's",
+                    run.token.namespace, run.token.name
+                ),
+                None => IDENTITY_NOTE.to_owned(),
+            };
             let mut own = Keyring::new();
             for entry in &auth {
                 let mut e = KeyringEntry::new(&source, &entry.key, entry.credential.clone(), false);
-                e.origin = format!("{} ({IDENTITY_NOTE})", e.origin);
+                e.origin = format!("{} ({note})", e.origin);
                 own.entries.push(e.clone());
                 answer.keyring.entries.push(e);
             }
@@ -334,14 +378,16 @@ impl CredentialProviders {
         state: &mut ProviderState,
         image: &Image,
         deadline: Option<Instant>,
+        token: Option<&TokenRun<'_>>,
     ) -> Result<Vec<AuthEntry>, Warning> {
-        if let Some(failure) = &state.failure {
+        let account_key = token.map_or("", |t| t.key.as_str());
+        if let Some(failure) = state.failures.get(account_key) {
             return Err(failure.clone());
         }
         let registry = registry_of(&image.name);
         let now = Instant::now();
         for key in [image.name.as_str(), registry, GLOBAL_CACHE_KEY] {
-            if let Some(cached) = state.cache.get(key)
+            if let Some(cached) = state.cache.get(&cache_key(key, account_key))
                 && cached.expires > now
             {
                 return Ok(cached.auth.clone());
@@ -352,11 +398,30 @@ impl CredentialProviders {
             limit = limit.min(deadline.saturating_duration_since(now) / 2);
         }
         state.runs += 1;
-        let response = match self.run(provider, &image.name, limit) {
+        let response = self.run(provider, &image.name, limit, token).and_then(|r| {
+            // The kubelet's guard: a plugin passing the token through must say the answer
+            // lives as long as the token.
+            let echoed = token.is_some_and(|t| {
+                t.cache_type != TokenCacheType::Token
+                    && r.auth.iter().any(|a| {
+                        matches!(&a.credential, Some(Credential::Basic { password, .. })
+                            if password.expose() == t.token.secret().expose())
+                    })
+            });
+            if echoed {
+                return Err(RunFailure::Response(
+                    "it returned the service account token itself as a password, which the kubelet refuses unless tokenAttributes.cacheType is Token".into(),
+                ));
+            }
+            Ok(r)
+        });
+        let response = match response {
             Ok(response) => response,
             Err(failure) => {
                 let warning = failure.warning(provider, &self.bin_dir, &image.name, limit);
-                state.failure = Some(warning.clone());
+                state
+                    .failures
+                    .insert(account_key.to_owned(), warning.clone());
                 return Err(warning);
             }
         };
@@ -373,7 +438,7 @@ impl CredentialProviders {
             && let Some(expires) = Instant::now().checked_add(duration)
         {
             state.cache.insert(
-                key,
+                cache_key(&key, account_key),
                 CachedAnswer {
                     auth: response.auth.clone(),
                     expires,
@@ -396,12 +461,85 @@ impl CredentialProviders {
         Err(failure.warning(provider, &self.bin_dir, "", Duration::ZERO))
     }
 
-    /// Runs the plugin once for `image`.
+    /// What the kubelet would do with a token plugin for a pod with `account`: run it with a
+    /// token given here and the annotations, or the warning saying why it gives nothing.
+    fn token_plan<'t>(
+        &'t self,
+        provider: &CredentialProvider,
+        attributes: &TokenAttributes,
+        account: Option<&PodServiceAccount>,
+    ) -> Result<TokenRun<'t>, Warning> {
+        let warning = token_warning(provider, attributes, account);
+        // The annotation check comes before any token, as in the kubelet.
+        if warning.code == WarningCode::CredentialProviderAnnotationMissing {
+            return Err(warning);
+        }
+        let Some(account) = account else {
+            return Err(warning);
+        };
+        let sa = format!("{}/{}", account.namespace, account.name);
+        let given: Vec<&ServiceAccountToken> = self
+            .tokens
+            .iter()
+            .filter(|t| t.namespace == account.namespace && t.name == account.name)
+            .collect();
+        let Some(token) = given.iter().find(|t| t.is_for(&attributes.audience)) else {
+            if given.is_empty() {
+                return Err(warning);
+            }
+            let audiences: Vec<String> = given
+                .iter()
+                .flat_map(|t| t.audiences.iter().map(|a| format!("{a:?}")))
+                .collect();
+            return Err(Warning::new(
+                WarningCode::CredentialProviderTokenUnavailable,
+                format!(
+                    "credential provider {} is not run: the token given for ServiceAccount {sa} is for the audience {}, not {:?}; checked without it",
+                    provider.name,
+                    audiences.join(", "),
+                    attributes.audience
+                ),
+            ));
+        };
+        let required = &attributes.required_annotation_keys;
+        let annotations: BTreeMap<String, String> = match &account.annotations {
+            Some(known) => required
+                .iter()
+                .chain(&attributes.optional_annotation_keys)
+                .filter_map(|k| known.get(k).map(|v| (k.clone(), v.clone())))
+                .collect(),
+            None if required.is_empty() => BTreeMap::new(),
+            None => {
+                return Err(Warning::new(
+                    WarningCode::CredentialProviderAnnotationMissing,
+                    format!(
+                        "ServiceAccount {sa} is not in the inputs, and credential provider {} is asked only for service accounts with the annotation{} {}: not run (pass the ServiceAccount with -f to check with its annotations); checked without it",
+                        provider.name,
+                        if required.len() == 1 { "" } else { "s" },
+                        required.join(", ")
+                    ),
+                ));
+            }
+        };
+        let mut key = format!("{}\u{0}{}", account.namespace, account.name);
+        for (k, v) in &annotations {
+            let _ = write!(key, "\u{0}{k}={v}");
+        }
+        Ok(TokenRun {
+            token,
+            annotations,
+            key,
+            cache_type: attributes.cache_type,
+        })
+    }
+
+    /// Runs the plugin once for `image` (with the token and annotations of a token plugin).
     fn run(
         &self,
         provider: &CredentialProvider,
         image: &str,
         limit: Duration,
+        token: Option<&TokenRun<'_>>,
     ) -> Result<Response, RunFailure> {
         let program = self.bin_dir.join(&provider.name);
         if !program.is_file() {
@@ -410,14 +548,19 @@ impl CredentialProviders {
         if !is_executable(&program) {
             return Err(RunFailure::NotExecutable);
         }
-        let request = serde_json::json!({
+        let mut request = serde_json::json!({
             "kind": "CredentialProviderRequest",
             "apiVersion": provider.api_version,
             "image": image,
-        })
-        .to_string()
-            // The kubelet's JSON encoder ends the document with a newline.
-            + "\n";
+        });
+        if let Some(run) = token {
+            request["serviceAccountToken"] = run.token.secret().expose().into();
+            if !run.annotations.is_empty() {
+                request["serviceAccountAnnotations"] = serde_json::json!(run.annotations);
+            }
+        }
+        // The kubelet's JSON encoder ends the document with a newline.
+        let request = request.to_string() + "\n";
         let mut command = Command::new(&program);
         command
             .args(&provider.args)
@@ -468,9 +611,13 @@ impl CredentialProviders {
         };
         if !status.success() {
             // Its stderr only: stdout is where a credential would be.
+            let stderr = match token {
+                Some(run) => redact_token(&stderr.bytes, run.token.secret().expose()),
+                None => stderr.bytes,
+            };
             return Err(RunFailure::Failed(
                 status.to_string(),
-                failure_message(&stderr.bytes, &[]),
+                failure_message(&stderr, &[]),
             ));
         }
         if stdout.truncated {
@@ -549,6 +696,29 @@ fn token_warning(
     }
     message.push_str("; checked without it");
     Warning::new(WarningCode::CredentialProviderTokenUnavailable, message)
+}
+
+/// What a token plugin printed, with the token and each of its parts (a JWT's header, claims
+/// and signature) replaced, before a line of it goes into a message.
+fn redact_token(output: &[u8], token: &str) -> Vec<u8> {
+    let mut text = String::from_utf8_lossy(output).into_owned();
+    let mut parts: Vec<&str> = vec![token];
+    parts.extend(token.split('.').filter(|p| p.len() >= 8));
+    for part in parts {
+        if !part.is_empty() {
+            text = text.replace(part, "(service account token)");
+        }
+    }
+    text.into_bytes()
+}
+
+/// A cache key: the kubelet's (image, registry or global) and the service account's part.
+fn cache_key(base: &str, account: &str) -> String {
+    if account.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}\u{0}{account}")
+    }
 }
 
 fn lock(state: &Mutex<ProviderState>) -> std::sync::MutexGuard<'_, ProviderState> {
@@ -797,6 +967,12 @@ pub(crate) fn fuzz_parse(bytes: &[u8]) -> Vec<String> {
             Err(e) => out.push(e.to_string()),
         }
         let _ = parse_go_duration(text);
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        match super::sa_token::fuzz_audiences(text) {
+            Ok(audiences) => out.extend(audiences),
+            Err(why) => out.push(why.to_owned()),
+        }
     }
     match parse_response(bytes, super::provider_config::PLUGIN_API_VERSIONS[0]) {
         Ok(r) => {
