@@ -964,7 +964,7 @@ fn only_warning(image: &Value) -> (String, String) {
     found[0].clone()
 }
 
-/// Without a token, the plugin is never started: the pod whose ServiceAccount lacks the required
+/// Without a token, the plugin is never started: the pod whose `ServiceAccount` lacks the required
 /// annotation is one the kubelet skips (`credential-provider-annotation-missing`); the others
 /// need a token only the kubelet can request (`credential-provider-token-unavailable`), each
 /// warning naming the provider, the audience and the service account. The verdict is the pull
@@ -1060,7 +1060,7 @@ fn token_providers_without_a_token_are_predicted_from_the_service_accounts() {
 }
 
 /// With a token given for a service account and the provider's audience, the plugin is run for
-/// that service account's pods with the token and the ServiceAccount's annotations, as the
+/// that service account's pods with the token and the `ServiceAccount`'s annotations, as the
 /// kubelet sends them, and its password makes the image pullable. The other pods are as without
 /// a token. The token never appears in any output, at any verbosity.
 #[test]

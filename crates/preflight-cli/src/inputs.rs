@@ -34,12 +34,12 @@ pub(crate) struct ProviderArgs {
     /// Plugins that want the pod's service account token (tokenAttributes) are never run.
     /// Needs --image-credential-provider-bin-dir.
     #[arg(long = "image-credential-provider-config", value_name = "FILE|DIR")]
-    pub(crate) credential_provider_config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 
     /// The directory of the credential provider plugins' executables.
     /// Needs --image-credential-provider-config.
     #[arg(long = "image-credential-provider-bin-dir", value_name = "DIR")]
-    pub(crate) credential_provider_bin_dir: Option<PathBuf>,
+    pub(crate) bin_dir: Option<PathBuf>,
 
     /// A token of the service account NAMESPACE/NAME, for the plugins with tokenAttributes
     /// whose audience its `aud` claim holds (e.g. from `kubectl create token NAME -n NAMESPACE
@@ -49,7 +49,7 @@ pub(crate) struct ProviderArgs {
         long = "image-credential-provider-token",
         value_name = "NAMESPACE/NAME=FILE"
     )]
-    pub(crate) credential_provider_tokens: Vec<String>,
+    pub(crate) tokens: Vec<String>,
 }
 
 /// Where the deploy comes from.
@@ -220,11 +220,8 @@ pub(crate) fn credential_providers(
     args: &ProviderArgs,
     ci_credentials: bool,
 ) -> Result<Option<Arc<CredentialProviders>>, RunError> {
-    let (config, bin_dir) = match (
-        &args.credential_provider_config,
-        &args.credential_provider_bin_dir,
-    ) {
-        (None, None) if !args.credential_provider_tokens.is_empty() => {
+    let (config, bin_dir) = match (&args.config, &args.bin_dir) {
+        (None, None) if !args.tokens.is_empty() => {
             return Err(UsageError(
                 "--image-credential-provider-token needs --image-credential-provider-config and --image-credential-provider-bin-dir: it is for their plugins".into(),
             )
@@ -260,7 +257,7 @@ pub(crate) fn credential_providers(
     }
     let config = CredentialProviderConfig::load(config)?;
     let mut tokens = Vec::new();
-    for given in &args.credential_provider_tokens {
+    for given in &args.tokens {
         let Some((account, file)) = given.split_once('=') else {
             return Err(UsageError(format!(
                 "--image-credential-provider-token {given:?}: expected NAMESPACE/NAME=FILE"

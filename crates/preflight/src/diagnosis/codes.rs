@@ -334,7 +334,7 @@ code_table! {
     /// A kubelet credential provider plugin with `tokenAttributes` wants the pod's service account token, which only the kubelet can request: it is not run, and the image is checked without it.
     CredentialProviderTokenUnavailable = "credential-provider-token-unavailable", warning, stages = [Auth],
         hint = "the verdict is that of the pull without this plugin, which on the node gets a token of the pod's ServiceAccount for the audience named: to check with the plugin, give such a token with --image-credential-provider-token NAMESPACE/NAME=FILE (made by kubectl create token for that ServiceAccount and audience)";
-    /// The pod's ServiceAccount, as the inputs give it, lacks an annotation a token credential provider requires: the kubelet does not ask that plugin for the pod.
+    /// The pod's `ServiceAccount`, as the inputs give it, lacks an annotation a token credential provider requires: the kubelet does not ask that plugin for the pod.
     CredentialProviderAnnotationMissing = "credential-provider-annotation-missing", warning, stages = [Auth],
         hint = "annotate the ServiceAccount with every key of the provider's tokenAttributes.requiredServiceAccountAnnotationKeys (e.g. the cloud identity it maps to), or run the pod under a ServiceAccount that has them: without them the kubelet never asks this plugin for the pod's images";
     /// A kubelet credential provider plugin answered, but none of its `auth` keys matches the image.

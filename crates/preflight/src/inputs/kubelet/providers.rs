@@ -16,14 +16,14 @@
 //! - Any failure is logged by the kubelet and the provider gives nothing: the pull goes on with
 //!   the other credentials. Here each failure is a warning with its own code.
 //! - A provider with `tokenAttributes` (KEP-4412) is asked with the pod's service account: the
-//!   kubelet reads the ServiceAccount, gives the provider nothing for the pod when one of the
+//!   kubelet reads the `ServiceAccount`, gives the provider nothing for the pod when one of the
 //!   `requiredServiceAccountAnnotationKeys` is missing from it, else requests a token bound to
 //!   the pod for the provider's audience and sends it with the required and present optional
 //!   annotations. preflight cannot request such a token (it has no cluster access). From the
-//!   ServiceAccounts in the inputs it says which pods the kubelet would skip
+//!   `ServiceAccounts` in the inputs it says which pods the kubelet would skip
 //!   (`credential-provider-annotation-missing`); for the others it runs the plugin only with a
 //!   token the user gave for that service account and the provider's audience
-//!   ([`ServiceAccountToken`]), with the annotations of the ServiceAccount in the inputs, and
+//!   ([`ServiceAccountToken`]), with the annotations of the `ServiceAccount` in the inputs, and
 //!   otherwise says the plugin needs a token it does not have
 //!   (`credential-provider-token-unavailable`), naming the provider, the audience and the
 //!   service account. Without a run, the verdict is the pull without the provider. Answers are
@@ -140,7 +140,7 @@ pub struct PodServiceAccount {
     pub namespace: String,
     /// The pod's `serviceAccountName` (`default` when it names none, as the API server sets it).
     pub name: String,
-    /// The ServiceAccount's annotations when the object is in the inputs; `None` when it is not.
+    /// The `ServiceAccount`'s annotations when the object is in the inputs; `None` when it is not.
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
