@@ -1263,3 +1263,65 @@ fn token_flag_errors_exit_2_without_the_token() {
         r.stderr
     );
 }
+
+/// `explain` predicts the token plugin for the pod's own service account, from the
+/// `ServiceAccount` in kubectl's output, and runs it with a token given for it.
+#[test]
+fn explain_asks_a_token_plugin_with_the_pods_service_account() {
+    let t = TokenNode::new("ServiceAccount", None);
+    let image = t.node.image(0);
+    let message = format!(
+        "rpc error: code = Unknown desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": pulling from host {} failed with status code [manifests v1]: 401 Unauthorized",
+        t.node.reg.host()
+    );
+    let pods = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": "builder", "namespace": "shop",
+                      "annotations": {"example.com/role": "arn:role/builder"}}},
+        {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": "web-1", "namespace": "shop"},
+         "spec": {"serviceAccountName": "builder", "containers": [{"name": "app", "image": image}]},
+         "status": {"containerStatuses": [{"name": "app", "image": image,
+            "state": {"waiting": {"reason": "ErrImagePull", "message": message}}}]}}
+    ]});
+    let file = t.node.dir.path().join("pods.json");
+    std::fs::write(&file, pods.to_string()).unwrap();
+    // The token the node's plugin expects (see `TokenNode`).
+    let token = t.token_file(&[AUDIENCE, "other"]);
+    let explain = |with_token: bool| {
+        let mut cmd = preflight();
+        cmd.args(["explain", "-o", "json", "--ca-file"])
+            .arg(&t.node.pki.ca.pem_path)
+            .arg("-f")
+            .arg(&file)
+            .arg("--image-credential-provider-config")
+            .arg(&t.config)
+            .arg("--image-credential-provider-bin-dir")
+            .arg(t.node.bin());
+        if with_token {
+            cmd.arg("--image-credential-provider-token")
+                .arg(format!("shop/builder={}", token.display()));
+        }
+        run_cmd(&mut cmd)
+    };
+    let without = explain(false);
+    assert_eq!(without.code, 1, "{}\n{}", without.stdout, without.stderr);
+    let c = &without.json()["containers"][0];
+    assert_eq!(c["verdict"], "still-failing", "{c}");
+    assert!(
+        without
+            .stdout
+            .contains("credential-provider-token-unavailable")
+            && without.stdout.contains("ServiceAccount shop/builder"),
+        "{}",
+        without.stdout
+    );
+    assert_eq!(t.node.runs("sts"), 0);
+
+    let with = explain(true);
+    assert_eq!(with.code, 0, "{}\n{}", with.stdout, with.stderr);
+    let c = &with.json()["containers"][0];
+    assert_eq!(c["verdict"], "now-pullable", "{c}");
+    assert_eq!(t.node.runs("sts"), 1);
+    assert!(!with.stdout.contains(TOKEN_CANARY) && !with.stderr.contains(TOKEN_CANARY));
+}

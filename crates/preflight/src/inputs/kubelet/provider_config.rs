@@ -166,10 +166,16 @@ impl CredentialProviderConfig {
                 "the directory holds no config file (*.json, *.yaml, *.yml): a kubelet given it does not start".into(),
             ));
         }
-        let mut providers = Vec::new();
+        // Every file is decoded before any is merged, as the kubelet does: a broken file is
+        // reported before a name that two files share.
+        let mut decoded = Vec::with_capacity(files.len());
         for file in &files {
             let text = read_file(file)?;
-            merge(&mut providers, decode_file(&text, file)?.0)?;
+            decoded.push(decode_file(&text, file)?.0);
+        }
+        let mut providers = Vec::new();
+        for more in decoded {
+            merge(&mut providers, more)?;
         }
         if providers.is_empty() {
             return Err(whole(format!(
