@@ -756,3 +756,572 @@ fn explain_asks_the_plugins_for_the_live_check() {
     assert_eq!(node.runs("acr-credential-provider"), 1);
     assert!(!with.stdout.contains(PASSWORD) && !with.stderr.contains(PASSWORD));
 }
+
+/// A kubelet given a directory reads its `*.json`, `*.yaml` and `*.yml` files in name order
+/// (nothing else), and asks the providers of all of them in that order: here the first file's
+/// plugin gives a wrong password, the second's the right one, and the pull works with the second.
+#[test]
+fn a_directory_of_configs_is_merged_in_name_order() {
+    let node = Node::basic(1);
+    let host = node.reg.host();
+    node.answering(
+        "first",
+        &response(
+            "Registry",
+            &serde_json::json!({ host.clone(): { "username": "deployer", "password": "wrong" } }),
+        ),
+    );
+    node.answering("second", &response("Registry", &good_auth(&host)));
+    let dir = node.dir.path().join("credential-providers.d");
+    std::fs::create_dir(&dir).unwrap();
+    let provider = |name: &str| {
+        format!(
+            "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: {name}\n    apiVersion: {V1}\n    defaultCacheDuration: 10m\n    matchImages: [\"{host}\"]\n"
+        )
+    };
+    std::fs::write(dir.join("20-second.yaml"), provider("second")).unwrap();
+    std::fs::write(dir.join("10-first.yml"), provider("first")).unwrap();
+    // Not read by the kubelet: were they, the check would stop on them.
+    std::fs::write(dir.join("README.md"), "not: [yaml").unwrap();
+    std::fs::write(dir.join("30-off.yaml.disabled"), "not: [yaml").unwrap();
+    std::fs::write(dir.join("40-upper.YAML"), "not: [yaml").unwrap();
+    let manifests = node.manifests(&[node.image(0)], &[]);
+
+    let r = node.check(&manifests, &dir, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let image = r.image(0);
+    assert!(
+        image["credential"]
+            .as_str()
+            .unwrap()
+            .starts_with("credential provider second,"),
+        "{image}"
+    );
+    assert_eq!((node.runs("first"), node.runs("second")), (1, 1));
+
+    let mut cmd = preflight();
+    cmd.args(["images", "-o", "json", "-f"])
+        .arg(&manifests)
+        .arg("--image-credential-provider-config")
+        .arg(&dir)
+        .arg("--image-credential-provider-bin-dir")
+        .arg(node.bin());
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.image(0)["credential_providers"],
+        serde_json::json!(["first", "second"])
+    );
+
+    // The same name in two files: exit 2, naming the second file and line and the first.
+    std::fs::write(dir.join("50-again.json"), {
+        let v = serde_json::json!({"apiVersion": "kubelet.config.k8s.io/v1", "kind": "CredentialProviderConfig",
+            "providers": [{"name": "first", "apiVersion": V1, "defaultCacheDuration": "1m", "matchImages": [host.clone()]}]});
+        v.to_string()
+    })
+    .unwrap();
+    let r = node.check(&manifests, &dir, &[]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "{}:1: providers[].name: duplicate provider name \"first\" (first at {}:4)",
+            dir.join("50-again.json").display(),
+            dir.join("10-first.yml").display()
+        )),
+        "{}",
+        r.stderr
+    );
+    std::fs::remove_file(dir.join("50-again.json")).unwrap();
+
+    // A bad file names itself and its line.
+    std::fs::write(
+        dir.join("15-bad.yaml"),
+        provider("bad").replace("10m", "ten minutes"),
+    )
+    .unwrap();
+    let r = node.check(&manifests, &dir, &[]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "{}:6: providers[0].defaultCacheDuration \"ten minutes\" is not a Go duration",
+            dir.join("15-bad.yaml").display()
+        )),
+        "{}",
+        r.stderr
+    );
+
+    // A directory with no config file: the kubelet does not start.
+    let empty = node.dir.path().join("empty.d");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::write(empty.join("notes.txt"), "").unwrap();
+    let r = node.check(&manifests, &empty, &[]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "{}: the directory holds no config file (*.json, *.yaml, *.yml)",
+            empty.display()
+        )),
+        "{}",
+        r.stderr
+    );
+}
+
+const TOKEN_CANARY: &str = "SA-TOKEN-CANARY-7c41";
+const AUDIENCE: &str = "sts.example.test";
+
+/// A JWT-shaped token for `audiences` whose signature is the canary (nothing verifies it).
+fn sa_token(audiences: &[&str]) -> String {
+    use base64::Engine as _;
+    let b = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let claims = serde_json::json!({"aud": audiences, "sub": "system:serviceaccount:shop:builder"});
+    format!(
+        "{}.{}.{}",
+        b(r#"{"alg":"RS256","kid":"k"}"#),
+        b(&claims.to_string()),
+        b(TOKEN_CANARY)
+    )
+}
+
+/// The image in `images[]` whose reference is `reference`.
+fn by_reference(run: &Run, reference: &str) -> Value {
+    run.json()["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["reference"] == reference)
+        .unwrap_or_else(|| panic!("{reference} not in {}", run.stdout))
+        .clone()
+}
+
+/// A node with a plugin `sts` (tokenAttributes, KEP-4412) that gives the registry's password
+/// only when the request carries `token` and the role annotation, and pods of three service
+/// accounts: `builder` (annotated, in the inputs), `plain` (in the inputs, without the required
+/// annotation) and `ghost` (not in the inputs).
+struct TokenNode {
+    node: Node,
+    config: PathBuf,
+    manifests: PathBuf,
+}
+
+impl TokenNode {
+    fn new(cache_type: &str, plugin_body: Option<&str>) -> TokenNode {
+        let node = Node::basic(3);
+        let host = node.reg.host();
+        let good = response("Registry", &good_auth(&host));
+        let work = node.dir.path().display().to_string();
+        let token = sa_token(&[AUDIENCE, "other"]);
+        let body = plugin_body.map_or_else(
+            || {
+                format!(
+                    "grep -q '\"serviceAccountToken\":\"{token}\"' {work}/sts.request || exit 3\ngrep -q '\"example.com/role\":\"arn:role/builder\"' {work}/sts.request || exit 4\ncat <<'EOF'\n{good}\nEOF"
+                )
+            },
+            str::to_owned,
+        );
+        node.plugin("sts", &body);
+        let config = node.config(&[(
+            "sts",
+            &[&host],
+            &format!("tokenAttributes:\n  serviceAccountTokenAudience: {AUDIENCE}\n  cacheType: {cache_type}\n  requireServiceAccount: true\n  requiredServiceAccountAnnotationKeys: [example.com/role]\n  optionalServiceAccountAnnotationKeys: [example.com/region]"),
+        )]);
+        let mut text = String::from(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: builder\n  namespace: shop\n  annotations:\n    example.com/role: arn:role/builder\n    example.com/region: eu\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: plain\n  namespace: shop\n",
+        );
+        for (i, account) in ["builder", "plain", "ghost"].iter().enumerate() {
+            let _ = write!(
+                text,
+                "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n  namespace: shop\nspec:\n  serviceAccountName: {account}\n  containers:\n    - name: c\n      image: {}\n",
+                node.image(i)
+            );
+        }
+        let manifests = node.dir.path().join("token-deploy.yaml");
+        std::fs::write(&manifests, text).unwrap();
+        TokenNode {
+            node,
+            config,
+            manifests,
+        }
+    }
+
+    fn token_file(&self, audiences: &[&str]) -> PathBuf {
+        let path = self
+            .node
+            .dir
+            .path()
+            .join(format!("token-{}", audiences.join("-")));
+        std::fs::write(&path, format!("{}\n", sa_token(audiences))).unwrap();
+        path
+    }
+
+    fn check(&self, extra: &[&str]) -> Run {
+        self.node.check(&self.manifests, &self.config, extra)
+    }
+}
+
+fn only_warning(image: &Value) -> (String, String) {
+    let found = warnings(image);
+    assert_eq!(found.len(), 1, "{found:?}");
+    found[0].clone()
+}
+
+/// Without a token, the plugin is never started: the pod whose `ServiceAccount` lacks the required
+/// annotation is one the kubelet skips (`credential-provider-annotation-missing`); the others
+/// need a token only the kubelet can request (`credential-provider-token-unavailable`), each
+/// warning naming the provider, the audience and the service account. The verdict is the pull
+/// without the plugin. `images` says the same without running anything.
+#[test]
+fn token_providers_without_a_token_are_predicted_from_the_service_accounts() {
+    let t = TokenNode::new("ServiceAccount", None);
+    let r = t.check(&[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let builder = by_reference(&r, &t.node.image(0));
+    assert_eq!(builder["diagnosis"]["code"], "auth-required", "{builder}");
+    let (code, message) = only_warning(&builder);
+    assert_eq!(code, "credential-provider-token-unavailable");
+    assert!(
+        message.contains(&format!(
+            "credential provider sts is not run: it needs a token of ServiceAccount shop/builder for the audience \"{AUDIENCE}\", which only the kubelet can request (with the annotations example.com/role, example.com/region of the ServiceAccount)"
+        )),
+        "{message}"
+    );
+    let plain = by_reference(&r, &t.node.image(1));
+    assert_eq!(plain["diagnosis"]["code"], "auth-required", "{plain}");
+    let (code, message) = only_warning(&plain);
+    assert_eq!(code, "credential-provider-annotation-missing");
+    assert!(
+        message.contains("ServiceAccount shop/plain lacks the annotation example.com/role that credential provider sts requires"),
+        "{message}"
+    );
+    let ghost = by_reference(&r, &t.node.image(2));
+    let (code, message) = only_warning(&ghost);
+    assert_eq!(code, "credential-provider-token-unavailable");
+    assert!(
+        message.contains("ServiceAccount shop/ghost")
+            && message.contains("the ServiceAccount is not in the inputs, and the kubelet asks sts only if it has the annotation example.com/role"),
+        "{message}"
+    );
+    assert_eq!(t.node.runs("sts"), 0);
+
+    let mut cmd = preflight();
+    cmd.args(["images", "-o", "json", "-f"])
+        .arg(&t.manifests)
+        .arg("--image-credential-provider-config")
+        .arg(&t.config)
+        .arg("--image-credential-provider-bin-dir")
+        .arg(t.node.bin());
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for (i, code, says) in [
+        (
+            0,
+            "credential-provider-token-unavailable",
+            "ServiceAccount shop/builder",
+        ),
+        (
+            1,
+            "credential-provider-annotation-missing",
+            "shop/plain lacks the annotation example.com/role",
+        ),
+        (
+            2,
+            "credential-provider-token-unavailable",
+            "ServiceAccount shop/ghost",
+        ),
+    ] {
+        let image = by_reference(&r, &t.node.image(i));
+        assert_eq!(
+            image["credential_providers"],
+            serde_json::json!(["sts"]),
+            "{image}"
+        );
+        let found = warnings(&image);
+        assert!(
+            found.iter().any(|(c, m)| c == code && m.contains(says)),
+            "{i}: {found:?}"
+        );
+    }
+    // The human listing says it too.
+    let mut cmd = preflight();
+    cmd.args(["images", "-f"])
+        .arg(&t.manifests)
+        .arg("--image-credential-provider-config")
+        .arg(&t.config)
+        .arg("--image-credential-provider-bin-dir")
+        .arg(t.node.bin());
+    let r = run_cmd(&mut cmd);
+    assert!(
+        r.stdout.contains("credential-provider-annotation-missing")
+            && r.stdout
+                .contains("shop/plain lacks the annotation example.com/role"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(t.node.runs("sts"), 0);
+}
+
+/// With a token given for a service account and the provider's audience, the plugin is run for
+/// that service account's pods with the token and the `ServiceAccount`'s annotations, as the
+/// kubelet sends them, and its password makes the image pullable. The other pods are as without
+/// a token. The token never appears in any output, at any verbosity.
+#[test]
+fn token_providers_run_with_a_token_given_for_the_service_account() {
+    let t = TokenNode::new("ServiceAccount", None);
+    let token = t.token_file(&[AUDIENCE, "other"]);
+    let flag = format!("shop/builder={}", token.display());
+    let r = t.check(&["--image-credential-provider-token", &flag]);
+    let builder = by_reference(&r, &t.node.image(0));
+    assert!(builder["pullable"].as_bool().unwrap(), "{builder}");
+    assert_eq!(
+        builder["credential"],
+        format!(
+            "credential provider sts, key {} (ran here with the token given for ServiceAccount shop/builder and this machine's identity, not the node's)",
+            t.node.reg.host()
+        )
+    );
+    assert!(warnings(&builder).is_empty(), "{builder}");
+    // The request, as the kubelet sends it.
+    let request = t.node.request("sts");
+    let sent: Value = serde_json::from_str(request.lines().next().unwrap()).unwrap();
+    assert_eq!(sent["serviceAccountToken"], sa_token(&[AUDIENCE, "other"]));
+    assert_eq!(
+        sent["serviceAccountAnnotations"],
+        serde_json::json!({"example.com/role": "arn:role/builder", "example.com/region": "eu"})
+    );
+    assert_eq!(sent["image"], format!("{}/shop/app0", t.node.reg.host()));
+    let (code, _) = only_warning(&by_reference(&r, &t.node.image(1)));
+    assert_eq!(code, "credential-provider-annotation-missing");
+    let (code, _) = only_warning(&by_reference(&r, &t.node.image(2)));
+    assert_eq!(code, "credential-provider-token-unavailable");
+    assert_eq!(t.node.runs("sts"), 1);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+
+    // A token of another audience is not sent.
+    let other = t.token_file(&["other"]);
+    let r = t.check(&[
+        "--image-credential-provider-token",
+        &format!("shop/builder={}", other.display()),
+    ]);
+    let (code, message) = only_warning(&by_reference(&r, &t.node.image(0)));
+    assert_eq!(code, "credential-provider-token-unavailable");
+    assert!(
+        message.contains(&format!(
+            "the token given for ServiceAccount shop/builder is for the audience \"other\", not \"{AUDIENCE}\""
+        )),
+        "{message}"
+    );
+    assert_eq!(t.node.runs("sts"), 1);
+
+    // Never printed: every format, trace logging, and `images` given the token.
+    for format in ["human", "json", "junit", "gitlab", "sarif"] {
+        let mut cmd = preflight();
+        cmd.args(["-vvv", "check", "-o", format, "--ca-file"])
+            .arg(&t.node.pki.ca.pem_path)
+            .arg("-f")
+            .arg(&t.manifests)
+            .arg("--image-credential-provider-config")
+            .arg(&t.config)
+            .arg("--image-credential-provider-bin-dir")
+            .arg(t.node.bin())
+            .args(["--image-credential-provider-token", &flag]);
+        let r = run_cmd(&mut cmd);
+        assert_eq!(r.code, 1, "{format}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("TRACE"), "trace logging was on");
+        for out in [&r.stdout, &r.stderr] {
+            assert!(!out.contains(TOKEN_CANARY), "{format}: leaked:\n{out}");
+            assert!(
+                !out.contains(&sa_token(&[AUDIENCE, "other"])),
+                "{format}: leaked"
+            );
+            assert!(!out.contains(PASSWORD), "{format}: leaked:\n{out}");
+        }
+    }
+    let mut cmd = preflight();
+    cmd.args(["-vvv", "images", "-o", "json", "-f"])
+        .arg(&t.manifests)
+        .arg("--image-credential-provider-config")
+        .arg(&t.config)
+        .arg("--image-credential-provider-bin-dir")
+        .arg(t.node.bin())
+        .args(["--image-credential-provider-token", &flag]);
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // With a token, nothing is missing for builder: `check` would run the plugin.
+    assert!(
+        warnings(&by_reference(&r, &t.node.image(0))).is_empty(),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains(TOKEN_CANARY) && !r.stderr.contains(TOKEN_CANARY));
+}
+
+/// The kubelet refuses an answer whose password is the token it sent unless `cacheType` is
+/// `Token`; a plugin that fails with the token fails for that service account, and the error
+/// never shows the token.
+#[test]
+fn a_token_echoed_as_password_needs_cache_type_token() {
+    let echo = |node_dir: &str| {
+        format!(
+            "token=$(sed 's/.*\"serviceAccountToken\":\"\\([^\"]*\\)\".*/\\1/' {node_dir}/sts.request | head -n 1)\nhost=$(sed 's/.*\"image\":\"\\([^/\"]*\\)\\/.*/\\1/' {node_dir}/sts.request | head -n 1)\nprintf '{{\"kind\":\"CredentialProviderResponse\",\"apiVersion\":\"{V1}\",\"cacheKeyType\":\"Registry\",\"auth\":{{\"%s\":{{\"username\":\"deployer\",\"password\":\"%s\"}}}}}}\\n' \"$host\" \"$token\"\necho \"failed for token $token\" >&2"
+        )
+    };
+    for (cache_type, code) in [
+        ("ServiceAccount", "credential-provider-invalid-response"),
+        ("Token", "auth-rejected"),
+    ] {
+        let probe = TokenNode::new(cache_type, Some("exit 0"));
+        let dir = probe.node.dir.path().display().to_string();
+        probe.node.plugin("sts", &echo(&dir));
+        let token = probe.token_file(&[AUDIENCE]);
+        let r = probe.check(&[
+            "--image-credential-provider-token",
+            &format!("shop/builder={}", token.display()),
+        ]);
+        let image = by_reference(&r, &probe.node.image(0));
+        assert_eq!(probe.node.runs("sts"), 1, "{cache_type}");
+        if code == "auth-rejected" {
+            // Accepted as the credential: the registry refuses the token as a password.
+            assert_eq!(image["diagnosis"]["code"], "auth-rejected", "{image}");
+            assert!(warnings(&image).is_empty(), "{image}");
+        } else {
+            assert_eq!(image["diagnosis"]["code"], "auth-required", "{image}");
+            let (found, message) = only_warning(&image);
+            assert_eq!(found, code);
+            assert!(
+                message.contains("returned the service account token itself as a password"),
+                "{message}"
+            );
+        }
+        assert!(
+            !r.stdout.contains(TOKEN_CANARY) && !r.stderr.contains(TOKEN_CANARY),
+            "{cache_type}"
+        );
+    }
+    // A plugin that fails and prints the token on stderr: the first line of stderr is shown,
+    // as for any plugin; the token is not.
+    let t = TokenNode::new("ServiceAccount", Some("exit 0"));
+    let dir = t.node.dir.path().display().to_string();
+    t.node.plugin(
+        "sts",
+        &format!("sed 's/.*\"serviceAccountToken\":\"\\([^\"]*\\)\".*/token \\1 refused/' {dir}/sts.request >&2\nexit 1"),
+    );
+    let token = t.token_file(&[AUDIENCE]);
+    let r = t.check(&[
+        "--image-credential-provider-token",
+        &format!("shop/builder={}", token.display()),
+    ]);
+    let (code, _) = only_warning(&by_reference(&r, &t.node.image(0)));
+    assert_eq!(code, "credential-provider-failed");
+    assert!(
+        !r.stdout.contains(TOKEN_CANARY) && !r.stderr.contains(TOKEN_CANARY),
+        "{}",
+        r.stdout
+    );
+}
+
+/// Bad token flags exit 2, naming the flag and the file, never the token.
+#[test]
+fn token_flag_errors_exit_2_without_the_token() {
+    let t = TokenNode::new("ServiceAccount", None);
+    let not_jwt = t.node.dir.path().join("not-a-jwt");
+    std::fs::write(&not_jwt, TOKEN_CANARY).unwrap();
+    for (flag, says) in [
+        (
+            format!("shop/builder={}", not_jwt.display()),
+            format!(
+                "--image-credential-provider-token shop/builder={}: the token is not a JWT (it is not three parts separated by '.')",
+                not_jwt.display()
+            ),
+        ),
+        (
+            format!("builder={}", not_jwt.display()),
+            "\"builder\" is not NAMESPACE/NAME".to_owned(),
+        ),
+        (
+            "shop/builder".to_owned(),
+            "expected NAMESPACE/NAME=FILE".to_owned(),
+        ),
+        (
+            "shop/builder=/nonexistent/token".to_owned(),
+            "cannot read /nonexistent/token".to_owned(),
+        ),
+    ] {
+        let r = t.check(&["--image-credential-provider-token", &flag]);
+        assert_eq!(r.code, 2, "{flag}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains(&says), "{flag}: {}", r.stderr);
+        assert!(!r.stderr.contains(TOKEN_CANARY), "{}", r.stderr);
+    }
+    let mut cmd = preflight();
+    cmd.args(["images", "-f"])
+        .arg(&t.manifests)
+        .args(["--image-credential-provider-token", "shop/builder=/x"]);
+    let r = run_cmd(&mut cmd);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("--image-credential-provider-token needs --image-credential-provider-config"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `explain` predicts the token plugin for the pod's own service account, from the
+/// `ServiceAccount` in kubectl's output, and runs it with a token given for it.
+#[test]
+fn explain_asks_a_token_plugin_with_the_pods_service_account() {
+    let t = TokenNode::new("ServiceAccount", None);
+    let image = t.node.image(0);
+    let message = format!(
+        "rpc error: code = Unknown desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": pulling from host {} failed with status code [manifests v1]: 401 Unauthorized",
+        t.node.reg.host()
+    );
+    let pods = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": "builder", "namespace": "shop",
+                      "annotations": {"example.com/role": "arn:role/builder"}}},
+        {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": "web-1", "namespace": "shop"},
+         "spec": {"serviceAccountName": "builder", "containers": [{"name": "app", "image": image}]},
+         "status": {"containerStatuses": [{"name": "app", "image": image,
+            "state": {"waiting": {"reason": "ErrImagePull", "message": message}}}]}}
+    ]});
+    let file = t.node.dir.path().join("pods.json");
+    std::fs::write(&file, pods.to_string()).unwrap();
+    // The token the node's plugin expects (see `TokenNode`).
+    let token = t.token_file(&[AUDIENCE, "other"]);
+    let explain = |with_token: bool| {
+        let mut cmd = preflight();
+        cmd.args(["explain", "-o", "json", "--ca-file"])
+            .arg(&t.node.pki.ca.pem_path)
+            .arg("-f")
+            .arg(&file)
+            .arg("--image-credential-provider-config")
+            .arg(&t.config)
+            .arg("--image-credential-provider-bin-dir")
+            .arg(t.node.bin());
+        if with_token {
+            cmd.arg("--image-credential-provider-token")
+                .arg(format!("shop/builder={}", token.display()));
+        }
+        run_cmd(&mut cmd)
+    };
+    let without = explain(false);
+    assert_eq!(without.code, 1, "{}\n{}", without.stdout, without.stderr);
+    let c = &without.json()["containers"][0];
+    assert_eq!(c["verdict"], "still-failing", "{c}");
+    assert!(
+        without
+            .stdout
+            .contains("credential-provider-token-unavailable")
+            && without.stdout.contains("ServiceAccount shop/builder"),
+        "{}",
+        without.stdout
+    );
+    assert_eq!(t.node.runs("sts"), 0);
+
+    let with = explain(true);
+    assert_eq!(with.code, 0, "{}\n{}", with.stdout, with.stderr);
+    let c = &with.json()["containers"][0];
+    assert_eq!(c["verdict"], "now-pullable", "{c}");
+    assert_eq!(t.node.runs("sts"), 1);
+    assert!(!with.stdout.contains(TOKEN_CANARY) && !with.stderr.contains(TOKEN_CANARY));
+}

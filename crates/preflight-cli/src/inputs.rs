@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use preflight::DockerConfig;
-use preflight::kubelet::{CredentialProviderConfig, CredentialProviders};
+use preflight::kubelet::{CredentialProviderConfig, CredentialProviders, ServiceAccountToken};
 use preflight::manifests::{self, Extraction, ManifestError};
 use preflight::plan::{self, CredentialMode, Plan, PlanOptions, Shard};
 
@@ -27,18 +27,29 @@ pub(crate) enum CredentialsArg {
 /// The kubelet's credential provider plugins (`check`, `images`, `explain`).
 #[derive(Debug, Args)]
 pub(crate) struct ProviderArgs {
-    /// The kubelet's CredentialProviderConfig (YAML or JSON): its credential provider plugins
-    /// are asked after the pod's pull secrets and --node-docker-config, as the kubelet asks
-    /// them. `check` and `explain` run them (here, with this machine's identity); `images` only
-    /// names them.
+    /// The kubelet's CredentialProviderConfig (YAML or JSON), or a directory of them (*.json,
+    /// *.yaml, *.yml, merged in name order): its credential provider plugins are asked after the
+    /// pod's pull secrets and --node-docker-config, as the kubelet asks them. `check` and
+    /// `explain` run them (here, with this machine's identity); `images` only names them.
+    /// Plugins that want the pod's service account token (tokenAttributes) are never run.
     /// Needs --image-credential-provider-bin-dir.
-    #[arg(long = "image-credential-provider-config", value_name = "FILE")]
-    pub(crate) credential_provider_config: Option<PathBuf>,
+    #[arg(long = "image-credential-provider-config", value_name = "FILE|DIR")]
+    pub(crate) config: Option<PathBuf>,
 
     /// The directory of the credential provider plugins' executables.
     /// Needs --image-credential-provider-config.
     #[arg(long = "image-credential-provider-bin-dir", value_name = "DIR")]
-    pub(crate) credential_provider_bin_dir: Option<PathBuf>,
+    pub(crate) bin_dir: Option<PathBuf>,
+
+    /// A token of the service account NAMESPACE/NAME, for the plugins with tokenAttributes
+    /// whose audience its `aud` claim holds (e.g. from `kubectl create token NAME -n NAMESPACE
+    /// --audience AUDIENCE`): `check` and `explain` run them with it for pods of that service
+    /// account. Never printed (repeatable).
+    #[arg(
+        long = "image-credential-provider-token",
+        value_name = "NAMESPACE/NAME=FILE"
+    )]
+    pub(crate) tokens: Vec<String>,
 }
 
 /// Where the deploy comes from.
@@ -209,10 +220,13 @@ pub(crate) fn credential_providers(
     args: &ProviderArgs,
     ci_credentials: bool,
 ) -> Result<Option<Arc<CredentialProviders>>, RunError> {
-    let (config, bin_dir) = match (
-        &args.credential_provider_config,
-        &args.credential_provider_bin_dir,
-    ) {
+    let (config, bin_dir) = match (&args.config, &args.bin_dir) {
+        (None, None) if !args.tokens.is_empty() => {
+            return Err(UsageError(
+                "--image-credential-provider-token needs --image-credential-provider-config and --image-credential-provider-bin-dir: it is for their plugins".into(),
+            )
+            .into());
+        }
         (None, None) => return Ok(None),
         (Some(config), Some(bin_dir)) => (config, bin_dir),
         (Some(_), None) => {
@@ -242,7 +256,30 @@ pub(crate) fn credential_providers(
         .into());
     }
     let config = CredentialProviderConfig::load(config)?;
-    Ok(Some(Arc::new(CredentialProviders::new(config, bin_dir))))
+    let mut tokens = Vec::new();
+    for given in &args.tokens {
+        let Some((account, file)) = given.split_once('=') else {
+            return Err(UsageError(format!(
+                "--image-credential-provider-token {given:?}: expected NAMESPACE/NAME=FILE"
+            ))
+            .into());
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            UsageError(format!(
+                "--image-credential-provider-token {account}: cannot read {file}: {e}"
+            ))
+        })?;
+        // The error names the file, never what it holds.
+        let token = ServiceAccountToken::parse(account, &text).map_err(|e| {
+            UsageError(format!(
+                "--image-credential-provider-token {account}={file}: {e}"
+            ))
+        })?;
+        tokens.push(token);
+    }
+    Ok(Some(Arc::new(
+        CredentialProviders::new(config, bin_dir).service_account_tokens(tokens),
+    )))
 }
 
 /// Every manifest under `path`. With `keep_going`, a bad file is set aside and the others are

@@ -84,7 +84,7 @@ enum Command {
     Check(Box<CheckArgs>),
     /// List the images the inputs reference, normalized, with where and what credentials; no
     /// network. Exit 1 when a reference is invalid, 2 on bad input.
-    Images(ImagesArgs),
+    Images(Box<ImagesArgs>),
     /// Walk one registry by hand: DNS, TCP to every address, TLS and its certificate, /v2/, the
     /// challenge, the token service, and whether the credentials are accepted. Exit 1 when
     /// something fails.

@@ -331,6 +331,12 @@ code_table! {
     /// A kubelet credential provider plugin answered with something the kubelet rejects.
     CredentialProviderInvalidResponse = "credential-provider-invalid-response", warning, stages = [Auth],
         hint = "make the plugin print one CredentialProviderResponse of the request's apiVersion, with cacheKeyType Image, Registry or Global and only known fields: the kubelet decodes it strictly";
+    /// A kubelet credential provider plugin with `tokenAttributes` wants the pod's service account token, which only the kubelet can request: it is not run, and the image is checked without it.
+    CredentialProviderTokenUnavailable = "credential-provider-token-unavailable", warning, stages = [Auth],
+        hint = "the verdict is that of the pull without this plugin, which on the node gets a token of the pod's ServiceAccount for the audience named: to check with the plugin, give such a token with --image-credential-provider-token NAMESPACE/NAME=FILE (made by kubectl create token for that ServiceAccount and audience)";
+    /// The pod's `ServiceAccount`, as the inputs give it, lacks an annotation a token credential provider requires: the kubelet does not ask that plugin for the pod.
+    CredentialProviderAnnotationMissing = "credential-provider-annotation-missing", warning, stages = [Auth],
+        hint = "annotate the ServiceAccount with every key of the provider's tokenAttributes.requiredServiceAccountAnnotationKeys (e.g. the cloud identity it maps to), or run the pod under a ServiceAccount that has them: without them the kubelet never asks this plugin for the pod's images";
     /// A kubelet credential provider plugin answered, but none of its `auth` keys matches the image.
     CredentialProviderNoMatch = "credential-provider-no-match", warning, stages = [Auth],
         hint = "check the plugin's auth keys against the image (same number of host labels, each a glob; same port; the key's path a prefix of the image's), or narrow the provider's matchImages";

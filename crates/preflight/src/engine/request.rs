@@ -72,6 +72,9 @@ impl ImageRequest {
                         c.credentials.iter().map(|l| l.origin.as_str()).collect();
                     parts.extend(c.notes.iter().map(String::as_str));
                     parts.extend(c.providers.iter().map(String::as_str));
+                    // What a provider that wants the pod's service account would do differs
+                    // per service account.
+                    parts.extend(c.warnings.iter().map(|w| w.message.as_str()));
                     parts.join("\n")
                 }
                 Err(e) => e.to_string(),

@@ -12,7 +12,9 @@ use crate::diagnosis::lint;
 use crate::diagnosis::{Code, Diagnosis, Stage, Warning, WarningCode};
 use crate::engine::request::ImageRequest;
 use crate::inputs::docker_config::DockerConfig;
-use crate::inputs::kubelet::{CredentialProviders, PodCredentials, PullSecret, PullSecretError};
+use crate::inputs::kubelet::{
+    CredentialProviders, PodCredentials, PodServiceAccount, PullSecret, PullSecretError,
+};
 use crate::inputs::manifests::{Extraction, ImageUse, SecretObject};
 use crate::model::credentials::CredentialSource;
 use crate::model::reference::Reference;
@@ -84,8 +86,15 @@ pub fn plan(extraction: &Extraction, options: &PlanOptions) -> Plan {
             )
         })
         .collect();
-    // Pods naming the same secrets share one credential source.
-    let mut sources: HashMap<(String, Vec<String>), Arc<PodCredentials>> = HashMap::new();
+    // Pods naming the same secrets (and, when a provider wants it, the same service account)
+    // share one credential source.
+    let mut sources: HashMap<(String, Vec<String>, String), Arc<PodCredentials>> = HashMap::new();
+    let wants_accounts = options.credential_providers.as_ref().is_some_and(|p| {
+        p.config()
+            .providers
+            .iter()
+            .any(|p| p.token_attributes.is_some())
+    });
 
     for use_ in &extraction.images {
         let mut req = ImageRequest::new(use_.reference.clone());
@@ -149,12 +158,28 @@ pub fn plan(extraction: &Extraction, options: &PlanOptions) -> Plan {
                     }
                 }
             }
-            let key = (use_.namespace.clone(), names);
+            let account = if wants_accounts {
+                use_.service_account.clone()
+            } else {
+                String::new()
+            };
+            let key = (use_.namespace.clone(), names, account);
             let source = sources.entry(key).or_insert_with(|| {
                 let refs: Vec<&PullSecret> = usable.iter().map(AsRef::as_ref).collect();
+                let account = wants_accounts.then(|| {
+                    let object = extraction.service_accounts.iter().rev().find(|sa| {
+                        sa.namespace == use_.namespace && sa.name == use_.service_account
+                    });
+                    PodServiceAccount::new(
+                        use_.namespace.clone(),
+                        use_.service_account.clone(),
+                        object.map(|sa| sa.annotations.clone()),
+                    )
+                });
                 Arc::new(
                     PodCredentials::new(&refs, options.node_config.as_deref())
-                        .with_providers(options.credential_providers.clone()),
+                        .with_providers(options.credential_providers.clone())
+                        .with_service_account(account),
                 )
             });
             let source: Arc<dyn CredentialSource> = Arc::clone(source) as Arc<dyn CredentialSource>;
@@ -277,19 +302,23 @@ pub fn inventory(requests: Vec<ImageRequest>) -> Inventory {
     let mut images: Vec<InventoryImage> = Vec::with_capacity(merged.len());
     for req in merged {
         let parsed = Reference::parse(&req.reference);
-        let (credentials, credential_providers): (Vec<String>, Vec<String>) =
-            match (&req.credentials, &parsed) {
-                (Some(src), Ok(r)) => src
-                    .candidates(r)
-                    .map(|c| {
-                        (
-                            c.credentials.into_iter().map(|l| l.origin).collect(),
-                            c.providers,
-                        )
-                    })
-                    .unwrap_or_default(),
-                _ => (Vec::new(), Vec::new()),
-            };
+        let (credentials, credential_providers, provider_warnings): (
+            Vec<String>,
+            Vec<String>,
+            Vec<Warning>,
+        ) = match (&req.credentials, &parsed) {
+            (Some(src), Ok(r)) => src
+                .candidates(r)
+                .map(|c| {
+                    (
+                        c.credentials.into_iter().map(|l| l.origin).collect(),
+                        c.providers,
+                        c.warnings,
+                    )
+                })
+                .unwrap_or_default(),
+            _ => (Vec::new(), Vec::new(), Vec::new()),
+        };
         let mut image = InventoryImage {
             reference: req.reference,
             canonical: None,
@@ -320,7 +349,7 @@ pub fn inventory(requests: Vec<ImageRequest>) -> Inventory {
                 ));
             }
         }
-        for w in req.warnings {
+        for w in req.warnings.into_iter().chain(provider_warnings) {
             if !image.warnings.contains(&w) {
                 image.warnings.push(w);
             }

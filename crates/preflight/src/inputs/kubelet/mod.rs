@@ -45,14 +45,19 @@ mod keyring;
 mod near_miss;
 mod provider_config;
 mod providers;
+mod sa_token;
 mod secret;
 #[cfg(test)]
 mod test_support;
 mod url;
 
 pub use keyring::Keyring;
-pub use provider_config::{CredentialProvider, CredentialProviderConfig, ProviderConfigError};
-pub use providers::{CredentialProviders, KUBELET_PLUGIN_TIMEOUT};
+pub use provider_config::{
+    CredentialProvider, CredentialProviderConfig, ProviderConfigError, TokenAttributes,
+    TokenCacheType,
+};
+pub use providers::{CredentialProviders, KUBELET_PLUGIN_TIMEOUT, PodServiceAccount};
+pub use sa_token::{ServiceAccountToken, TokenError};
 pub use secret::{PullSecret, PullSecretError};
 
 #[cfg(feature = "fuzzing")]
@@ -82,6 +87,8 @@ pub struct PodCredentials {
     node: Option<Keyring>,
     /// The node's credential provider plugins, asked after its `config.json`.
     providers: Option<Arc<CredentialProviders>>,
+    /// The pod's service account, for the plugins that want its token.
+    service_account: Option<PodServiceAccount>,
 }
 
 impl PodCredentials {
@@ -100,7 +107,16 @@ impl PodCredentials {
             pod,
             node,
             providers: None,
+            service_account: None,
         }
+    }
+
+    /// The pod's service account, which credential provider plugins with `tokenAttributes`
+    /// depend on (without it they are reported as having no pod).
+    #[must_use]
+    pub fn with_service_account(mut self, account: Option<PodServiceAccount>) -> Self {
+        self.service_account = account;
+        self
     }
 
     /// The same, with the node's credential provider plugins: the kubelet's
@@ -123,6 +139,7 @@ impl PodCredentials {
                 .into_iter()
                 .map(str::to_owned)
                 .collect();
+            found.warnings = providers.token_warnings(image, self.service_account.as_ref());
         }
         found
     }
@@ -182,7 +199,7 @@ impl CredentialSource for PodCredentials {
         let Some(providers) = &self.providers else {
             return Ok(self.candidates_for(&image));
         };
-        let answer = providers.answer(&image, Some(deadline));
+        let answer = providers.answer(&image, Some(deadline), self.service_account.as_ref());
         let mut found = self.keyrings_for(&image, Some(&answer.keyring));
         found.providers = providers
             .matching_image(&image)

@@ -15,6 +15,21 @@
 //!   not cached. Lookups try the image, then the registry, then the global key.
 //! - Any failure is logged by the kubelet and the provider gives nothing: the pull goes on with
 //!   the other credentials. Here each failure is a warning with its own code.
+//! - A provider with `tokenAttributes` (KEP-4412) is asked with the pod's service account: the
+//!   kubelet reads the `ServiceAccount`, gives the provider nothing for the pod when one of the
+//!   `requiredServiceAccountAnnotationKeys` is missing from it, else requests a token bound to
+//!   the pod for the provider's audience and sends it with the required and present optional
+//!   annotations. preflight cannot request such a token (it has no cluster access). From the
+//!   `ServiceAccounts` in the inputs it says which pods the kubelet would skip
+//!   (`credential-provider-annotation-missing`); for the others it runs the plugin only with a
+//!   token the user gave for that service account and the provider's audience
+//!   ([`ServiceAccountToken`]), with the annotations of the `ServiceAccount` in the inputs, and
+//!   otherwise says the plugin needs a token it does not have
+//!   (`credential-provider-token-unavailable`), naming the provider, the audience and the
+//!   service account. Without a run, the verdict is the pull without the provider. Answers are
+//!   cached per service account (its namespace, name and the annotations sent; one token per
+//!   service account here, so `cacheType: Token` is the same), and a plugin that returns the
+//!   token itself as a password is refused unless `cacheType` is `Token`, as the kubelet does.
 //!
 //! Where preflight differs, on purpose: one provider runs one plugin at a time (so that a check
 //! of hundreds of images of one registry asks it once, where the kubelet would start one per
@@ -24,8 +39,9 @@
 //! checked. The plugin runs on this machine with this machine's identity — in CI, the job's,
 //! not the node's.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -39,7 +55,11 @@ use crate::model::credentials::Credential;
 use crate::model::secret::Secret;
 
 use super::keyring::{Image, Keyring, KeyringEntry};
-use super::provider_config::{CredentialProvider, CredentialProviderConfig, parse_go_duration};
+use super::provider_config::{
+    CredentialProvider, CredentialProviderConfig, TokenAttributes, TokenCacheType,
+    parse_go_duration,
+};
+use super::sa_token::ServiceAccountToken;
 
 /// The kubelet's time limit for one plugin run.
 pub const KUBELET_PLUGIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -56,14 +76,27 @@ pub struct CredentialProviders {
     timeout: Duration,
     /// One per provider, in the config's order.
     state: Vec<Mutex<ProviderState>>,
+    /// Tokens given for plugins with `tokenAttributes`.
+    tokens: Vec<ServiceAccountToken>,
 }
 
 #[derive(Default)]
 struct ProviderState {
+    /// Keyed by the cache key and, for a token plugin, the service account's key.
     cache: HashMap<String, CachedAnswer>,
-    /// A failure, remembered for the rest of the check.
-    failure: Option<Warning>,
+    /// Failures, remembered for the rest of the check: per service account for a token plugin
+    /// (its key; empty for the others).
+    failures: HashMap<String, Warning>,
     runs: usize,
+}
+
+/// What a run of a token plugin sends besides the image.
+struct TokenRun<'a> {
+    token: &'a ServiceAccountToken,
+    annotations: BTreeMap<String, String>,
+    /// The service account part of cache keys.
+    key: String,
+    cache_type: TokenCacheType,
 }
 
 struct CachedAnswer {
@@ -98,6 +131,34 @@ impl fmt::Debug for CredentialProviders {
     }
 }
 
+/// The service account of the pod an image is pulled for, as far as the inputs show it: what
+/// providers with `tokenAttributes` depend on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct PodServiceAccount {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's `serviceAccountName` (`default` when it names none, as the API server sets it).
+    pub name: String,
+    /// The `ServiceAccount`'s annotations when the object is in the inputs; `None` when it is not.
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+impl PodServiceAccount {
+    /// The service account `namespace/name`, with its annotations if the inputs hold it.
+    pub fn new(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        annotations: Option<BTreeMap<String, String>>,
+    ) -> Self {
+        PodServiceAccount {
+            namespace: namespace.into(),
+            name: name.into(),
+            annotations,
+        }
+    }
+}
+
 /// What the providers give one image.
 #[derive(Debug, Default)]
 pub(super) struct ProviderAnswer {
@@ -121,7 +182,16 @@ impl CredentialProviders {
             bin_dir: bin_dir.into(),
             timeout: KUBELET_PLUGIN_TIMEOUT,
             state,
+            tokens: Vec::new(),
         }
+    }
+
+    /// Service account tokens for the plugins with `tokenAttributes`: a plugin is run for a
+    /// pod only with a token of the pod's service account whose audiences hold the provider's.
+    #[must_use]
+    pub fn service_account_tokens(mut self, tokens: Vec<ServiceAccountToken>) -> Self {
+        self.tokens = tokens;
+        self
     }
 
     /// Another time limit per run than the kubelet's minute (which also stays the upper bound
@@ -168,7 +238,7 @@ impl CredentialProviders {
         deadline: Option<Instant>,
     ) -> crate::model::credentials::Candidates {
         let image = Image::from_reference(reference);
-        let answer = self.answer(&image, deadline);
+        let answer = self.answer(&image, deadline, None);
         crate::model::credentials::Candidates {
             credentials: answer
                 .keyring
@@ -198,9 +268,37 @@ impl CredentialProviders {
             .collect()
     }
 
+    /// What the kubelet would do with each matching provider that wants a service account
+    /// token, for a pod with `account` (none: no pod is known), without running anything: one
+    /// warning per such provider (they are never run here).
+    pub(super) fn token_warnings(
+        &self,
+        image: &Image,
+        account: Option<&PodServiceAccount>,
+    ) -> Vec<Warning> {
+        let Some(target) = &image.target else {
+            return Vec::new();
+        };
+        self.config
+            .providers
+            .iter()
+            .filter(|p| p.matches_name(target))
+            .filter_map(|p| {
+                let attributes = p.token_attributes.as_ref()?;
+                self.token_plan(p, attributes, account).err()
+            })
+            .collect()
+    }
+
     /// Asks every matching provider for `image`, from the cache when it can, each run ending
-    /// before `deadline` (if any).
-    pub(super) fn answer(&self, image: &Image, deadline: Option<Instant>) -> ProviderAnswer {
+    /// before `deadline` (if any). A provider that wants the service account token of the pod
+    /// (`account`) is not run: it gives its warning.
+    pub(super) fn answer(
+        &self,
+        image: &Image,
+        deadline: Option<Instant>,
+        account: Option<&PodServiceAccount>,
+    ) -> ProviderAnswer {
         let mut answer = ProviderAnswer::default();
         let Some(target) = &image.target else {
             return answer;
@@ -209,8 +307,24 @@ impl CredentialProviders {
             if !provider.matches_name(target) {
                 continue;
             }
+            let token = match &provider.token_attributes {
+                None => None,
+                Some(attributes) => {
+                    // A missing plugin stops the kubelet whatever the pods: that comes first.
+                    let plan = self
+                        .installed(provider)
+                        .and_then(|()| self.token_plan(provider, attributes, account));
+                    match plan {
+                        Ok(run) => Some(run),
+                        Err(warning) => {
+                            answer.warnings.push(warning);
+                            continue;
+                        }
+                    }
+                }
+            };
             let mut state = lock(state);
-            let auth = match self.auth_for(provider, &mut state, image, deadline) {
+            let auth = match self.auth_for(provider, &mut state, image, deadline, token.as_ref()) {
                 Ok(auth) => auth,
                 Err(warning) => {
                     answer.warnings.push(warning);
@@ -219,10 +333,17 @@ impl CredentialProviders {
             };
             drop(state);
             let source = format!("credential provider {}", provider.name);
+            let note = match &token {
+                Some(run) => format!(
+                    "ran here with the token given for ServiceAccount {}/{} and this machine's identity, not the node's",
+                    run.token.namespace, run.token.name
+                ),
+                None => IDENTITY_NOTE.to_owned(),
+            };
             let mut own = Keyring::new();
             for entry in &auth {
                 let mut e = KeyringEntry::new(&source, &entry.key, entry.credential.clone(), false);
-                e.origin = format!("{} ({IDENTITY_NOTE})", e.origin);
+                e.origin = format!("{} ({note})", e.origin);
                 own.entries.push(e.clone());
                 answer.keyring.entries.push(e);
             }
@@ -257,40 +378,50 @@ impl CredentialProviders {
         state: &mut ProviderState,
         image: &Image,
         deadline: Option<Instant>,
+        token: Option<&TokenRun<'_>>,
     ) -> Result<Vec<AuthEntry>, Warning> {
-        if let Some(failure) = &state.failure {
+        let account_key = token.map_or("", |t| t.key.as_str());
+        if let Some(failure) = state.failures.get(account_key) {
             return Err(failure.clone());
         }
         let registry = registry_of(&image.name);
         let now = Instant::now();
         for key in [image.name.as_str(), registry, GLOBAL_CACHE_KEY] {
-            if let Some(cached) = state.cache.get(key)
+            if let Some(cached) = state.cache.get(&cache_key(key, account_key))
                 && cached.expires > now
             {
                 return Ok(cached.auth.clone());
             }
-        }
-        if provider.wants_service_account_token {
-            let warning = Warning::new(
-                WarningCode::CredentialProviderFailed,
-                format!(
-                    "credential provider {} is not run: its tokenAttributes ask for the pod's service account token, which only the kubelet can request; checked without it",
-                    provider.name
-                ),
-            );
-            state.failure = Some(warning.clone());
-            return Err(warning);
         }
         let mut limit = self.timeout.min(KUBELET_PLUGIN_TIMEOUT);
         if let Some(deadline) = deadline {
             limit = limit.min(deadline.saturating_duration_since(now) / 2);
         }
         state.runs += 1;
-        let response = match self.run(provider, &image.name, limit) {
+        let response = self.run(provider, &image.name, limit, token).and_then(|r| {
+            // The kubelet's guard: a plugin passing the token through must say the answer
+            // lives as long as the token.
+            let echoed = token.is_some_and(|t| {
+                t.cache_type != TokenCacheType::Token
+                    && r.auth.iter().any(|a| {
+                        matches!(&a.credential, Some(Credential::Basic { password, .. })
+                            if password.expose() == t.token.secret().expose())
+                    })
+            });
+            if echoed {
+                return Err(RunFailure::Response(
+                    "it returned the service account token itself as a password, which the kubelet refuses unless tokenAttributes.cacheType is Token".into(),
+                ));
+            }
+            Ok(r)
+        });
+        let response = match response {
             Ok(response) => response,
             Err(failure) => {
                 let warning = failure.warning(provider, &self.bin_dir, &image.name, limit);
-                state.failure = Some(warning.clone());
+                state
+                    .failures
+                    .insert(account_key.to_owned(), warning.clone());
                 return Err(warning);
             }
         };
@@ -307,7 +438,7 @@ impl CredentialProviders {
             && let Some(expires) = Instant::now().checked_add(duration)
         {
             state.cache.insert(
-                key,
+                cache_key(&key, account_key),
                 CachedAnswer {
                     auth: response.auth.clone(),
                     expires,
@@ -317,12 +448,98 @@ impl CredentialProviders {
         Ok(response.auth)
     }
 
-    /// Runs the plugin once for `image`.
+    /// Whether the provider's executable is there, as the kubelet checks at start.
+    fn installed(&self, provider: &CredentialProvider) -> Result<(), Warning> {
+        let program = self.bin_dir.join(&provider.name);
+        let failure = if !program.is_file() {
+            RunFailure::Missing
+        } else if !is_executable(&program) {
+            RunFailure::NotExecutable
+        } else {
+            return Ok(());
+        };
+        Err(failure.warning(provider, &self.bin_dir, "", Duration::ZERO))
+    }
+
+    /// What the kubelet would do with a token plugin for a pod with `account`: run it with a
+    /// token given here and the annotations, or the warning saying why it gives nothing.
+    fn token_plan<'t>(
+        &'t self,
+        provider: &CredentialProvider,
+        attributes: &TokenAttributes,
+        account: Option<&PodServiceAccount>,
+    ) -> Result<TokenRun<'t>, Warning> {
+        let warning = token_warning(provider, attributes, account);
+        // The annotation check comes before any token, as in the kubelet.
+        if warning.code == WarningCode::CredentialProviderAnnotationMissing {
+            return Err(warning);
+        }
+        let Some(account) = account else {
+            return Err(warning);
+        };
+        let sa = format!("{}/{}", account.namespace, account.name);
+        let given: Vec<&ServiceAccountToken> = self
+            .tokens
+            .iter()
+            .filter(|t| t.namespace == account.namespace && t.name == account.name)
+            .collect();
+        let Some(token) = given.iter().find(|t| t.is_for(&attributes.audience)) else {
+            if given.is_empty() {
+                return Err(warning);
+            }
+            let audiences: Vec<String> = given
+                .iter()
+                .flat_map(|t| t.audiences.iter().map(|a| format!("{a:?}")))
+                .collect();
+            return Err(Warning::new(
+                WarningCode::CredentialProviderTokenUnavailable,
+                format!(
+                    "credential provider {} is not run: the token given for ServiceAccount {sa} is for the audience {}, not {:?}; checked without it",
+                    provider.name,
+                    audiences.join(", "),
+                    attributes.audience
+                ),
+            ));
+        };
+        let required = &attributes.required_annotation_keys;
+        let annotations: BTreeMap<String, String> = match &account.annotations {
+            Some(known) => required
+                .iter()
+                .chain(&attributes.optional_annotation_keys)
+                .filter_map(|k| known.get(k).map(|v| (k.clone(), v.clone())))
+                .collect(),
+            None if required.is_empty() => BTreeMap::new(),
+            None => {
+                return Err(Warning::new(
+                    WarningCode::CredentialProviderAnnotationMissing,
+                    format!(
+                        "ServiceAccount {sa} is not in the inputs, and credential provider {} is asked only for service accounts with the annotation{} {}: not run (pass the ServiceAccount with -f to check with its annotations); checked without it",
+                        provider.name,
+                        if required.len() == 1 { "" } else { "s" },
+                        required.join(", ")
+                    ),
+                ));
+            }
+        };
+        let mut key = format!("{}\u{0}{}", account.namespace, account.name);
+        for (k, v) in &annotations {
+            let _ = write!(key, "\u{0}{k}={v}");
+        }
+        Ok(TokenRun {
+            token,
+            annotations,
+            key,
+            cache_type: attributes.cache_type,
+        })
+    }
+
+    /// Runs the plugin once for `image` (with the token and annotations of a token plugin).
     fn run(
         &self,
         provider: &CredentialProvider,
         image: &str,
         limit: Duration,
+        token: Option<&TokenRun<'_>>,
     ) -> Result<Response, RunFailure> {
         let program = self.bin_dir.join(&provider.name);
         if !program.is_file() {
@@ -331,14 +548,19 @@ impl CredentialProviders {
         if !is_executable(&program) {
             return Err(RunFailure::NotExecutable);
         }
-        let request = serde_json::json!({
+        let mut request = serde_json::json!({
             "kind": "CredentialProviderRequest",
             "apiVersion": provider.api_version,
             "image": image,
-        })
-        .to_string()
-            // The kubelet's JSON encoder ends the document with a newline.
-            + "\n";
+        });
+        if let Some(run) = token {
+            request["serviceAccountToken"] = run.token.secret().expose().into();
+            if !run.annotations.is_empty() {
+                request["serviceAccountAnnotations"] = serde_json::json!(run.annotations);
+            }
+        }
+        // The kubelet's JSON encoder ends the document with a newline.
+        let request = request.to_string() + "\n";
         let mut command = Command::new(&program);
         command
             .args(&provider.args)
@@ -389,9 +611,13 @@ impl CredentialProviders {
         };
         if !status.success() {
             // Its stderr only: stdout is where a credential would be.
+            let stderr = match token {
+                Some(run) => redact_token(&stderr.bytes, run.token.secret().expose()),
+                None => stderr.bytes,
+            };
             return Err(RunFailure::Failed(
                 status.to_string(),
-                failure_message(&stderr.bytes, &[]),
+                failure_message(&stderr, &[]),
             ));
         }
         if stdout.truncated {
@@ -400,6 +626,98 @@ impl CredentialProviders {
             ));
         }
         parse_response(&stdout.bytes, &provider.api_version).map_err(RunFailure::Response)
+    }
+}
+
+/// Why a provider with `tokenAttributes` gives nothing here, for a pod with `account`.
+fn token_warning(
+    provider: &CredentialProvider,
+    attributes: &TokenAttributes,
+    account: Option<&PodServiceAccount>,
+) -> Warning {
+    let name = &provider.name;
+    let audience = &attributes.audience;
+    let Some(account) = account else {
+        return Warning::new(
+            WarningCode::CredentialProviderTokenUnavailable,
+            format!(
+                "credential provider {name} is not run: it wants the pod's service account token for the audience {audience:?}, and no pod is known here; checked without it"
+            ),
+        );
+    };
+    let sa = format!("{}/{}", account.namespace, account.name);
+    let required = &attributes.required_annotation_keys;
+    if let Some(annotations) = &account.annotations {
+        let missing: Vec<&str> = required
+            .iter()
+            .filter(|k| !annotations.contains_key(k.as_str()))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Warning::new(
+                WarningCode::CredentialProviderAnnotationMissing,
+                format!(
+                    "ServiceAccount {sa} lacks the annotation{} {} that credential provider {name} requires (tokenAttributes.requiredServiceAccountAnnotationKeys): the kubelet does not ask {name} for this pod's images; checked without it",
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.join(", ")
+                ),
+            );
+        }
+    }
+    let mut message = format!(
+        "credential provider {name} is not run: it needs a token of ServiceAccount {sa} for the audience {audience:?}, which only the kubelet can request"
+    );
+    match &account.annotations {
+        Some(annotations) => {
+            let passed: Vec<&str> = required
+                .iter()
+                .chain(&attributes.optional_annotation_keys)
+                .filter(|k| annotations.contains_key(k.as_str()))
+                .map(String::as_str)
+                .collect();
+            if !passed.is_empty() {
+                let _ = write!(
+                    message,
+                    " (with the annotation{} {} of the ServiceAccount)",
+                    if passed.len() == 1 { "" } else { "s" },
+                    passed.join(", ")
+                );
+            }
+        }
+        None if !required.is_empty() => {
+            let _ = write!(
+                message,
+                "; the ServiceAccount is not in the inputs, and the kubelet asks {name} only if it has the annotation{} {}",
+                if required.len() == 1 { "" } else { "s" },
+                required.join(", ")
+            );
+        }
+        None => {}
+    }
+    message.push_str("; checked without it");
+    Warning::new(WarningCode::CredentialProviderTokenUnavailable, message)
+}
+
+/// What a token plugin printed, with the token and each of its parts (a JWT's header, claims
+/// and signature) replaced, before a line of it goes into a message.
+fn redact_token(output: &[u8], token: &str) -> Vec<u8> {
+    let mut text = String::from_utf8_lossy(output).into_owned();
+    let mut parts: Vec<&str> = vec![token];
+    parts.extend(token.split('.').filter(|p| p.len() >= 8));
+    for part in parts {
+        if !part.is_empty() {
+            text = text.replace(part, "(service account token)");
+        }
+    }
+    text.into_bytes()
+}
+
+/// A cache key: the kubelet's (image, registry or global) and the service account's part.
+fn cache_key(base: &str, account: &str) -> String {
+    if account.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}\u{0}{account}")
     }
 }
 
@@ -650,6 +968,12 @@ pub(crate) fn fuzz_parse(bytes: &[u8]) -> Vec<String> {
         }
         let _ = parse_go_duration(text);
     }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        match super::sa_token::fuzz_audiences(text) {
+            Ok(audiences) => out.extend(audiences),
+            Err(why) => out.push(why.to_owned()),
+        }
+    }
     match parse_response(bytes, super::provider_config::PLUGIN_API_VERSIONS[0]) {
         Ok(r) => {
             out.push(format!("{:?} {:?}", r.cache_key, r.cache_duration));
@@ -813,7 +1137,7 @@ mod tests {
             provider("broken", "r.io"),
         ));
         for name in ["r.io/team/a", "r.io/team/b", "r.io/other", "q.io/x"] {
-            let answer = providers.answer(&image(name), None);
+            let answer = providers.answer(&image(name), None, None);
             // Only `broken` fails, and says so for every image it matches.
             let codes: Vec<WarningCode> = answer.warnings.iter().map(|w| w.code).collect();
             let broken = name.starts_with("r.io");
@@ -839,7 +1163,7 @@ mod tests {
             ]
         );
         // All answers form one keyring: most specific key first, providers in the file's order.
-        let answer = providers.answer(&image("r.io/team/a"), None);
+        let answer = providers.answer(&image("r.io/team/a"), None, None);
         assert_eq!(
             origins(&answer, "r.io/team/a"),
             [
@@ -857,6 +1181,85 @@ mod tests {
         );
     }
 
+    /// Providers with `tokenAttributes` are never started: the kubelet's decision for the pod's
+    /// service account is predicted from its annotations, and a missing plugin comes first.
+    #[test]
+    fn token_providers_are_predicted_not_run() {
+        let bin = Bin::new();
+        let auth = r#"{"r.io":{"username":"u","password":"p"}}"#;
+        bin.answering("sts", "Registry", "", auth);
+        let token = |name: &str, keys: &str| {
+            format!(
+                "{}    tokenAttributes:\n      serviceAccountTokenAudience: sts.example\n      cacheType: ServiceAccount\n      requireServiceAccount: true\n{keys}",
+                provider(name, "r.io")
+            )
+        };
+        let providers = bin.providers(&format!(
+            "{}{}",
+            token(
+                "sts",
+                "      requiredServiceAccountAnnotationKeys: [example.com/role]\n      optionalServiceAccountAnnotationKeys: [example.com/region]\n"
+            ),
+            token("absent", ""),
+        ));
+        let annotated = |pairs: &[(&str, &str)]| {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )
+        };
+        let cases = [
+            (
+                PodServiceAccount::new("shop", "builder", annotated(&[("other", "x")])),
+                WarningCode::CredentialProviderAnnotationMissing,
+                "ServiceAccount shop/builder lacks the annotation example.com/role that credential provider sts requires",
+            ),
+            (
+                PodServiceAccount::new(
+                    "shop",
+                    "builder",
+                    annotated(&[("example.com/role", "r"), ("example.com/region", "eu")]),
+                ),
+                WarningCode::CredentialProviderTokenUnavailable,
+                "it needs a token of ServiceAccount shop/builder for the audience \"sts.example\", which only the kubelet can request (with the annotations example.com/role, example.com/region of the ServiceAccount)",
+            ),
+            (
+                PodServiceAccount::new("shop", "default", None),
+                WarningCode::CredentialProviderTokenUnavailable,
+                "the ServiceAccount is not in the inputs, and the kubelet asks sts only if it has the annotation example.com/role",
+            ),
+        ];
+        for (account, code, text) in &cases {
+            for warnings in [
+                providers
+                    .answer(&image("r.io/app"), None, Some(account))
+                    .warnings,
+                providers.token_warnings(&image("r.io/app"), Some(account)),
+            ] {
+                assert_eq!(warnings[0].code, *code, "{warnings:?}");
+                assert!(warnings[0].message.contains(text), "{warnings:?}");
+            }
+        }
+        // The plugin that is not installed: the kubelet would not start; only `answer` looks.
+        let answer = providers.answer(&image("r.io/app"), None, Some(&cases[1].0));
+        assert_eq!(
+            answer.warnings[1].code,
+            WarningCode::CredentialProviderMissing
+        );
+        assert!(answer.keyring.entries.is_empty());
+        // No pod: said so.
+        let answer = providers.answer(&image("r.io/app"), None, None);
+        assert!(answer.warnings[0].message.contains("no pod is known here"));
+        // Never started.
+        assert_eq!(
+            providers.runs(),
+            [("sts".to_owned(), 0), ("absent".to_owned(), 0)]
+        );
+        assert!(!bin.dir.path().join("sts.runs").exists());
+    }
+
     #[test]
     fn docker_hub_images_are_asked_by_their_full_name() {
         let bin = Bin::new();
@@ -867,7 +1270,7 @@ mod tests {
             ),
         );
         let providers = bin.providers(&provider("hub", "docker.io"));
-        let answer = providers.answer(&image("nginx:1.27"), None);
+        let answer = providers.answer(&image("nginx:1.27"), None, None);
         assert!(answer.warnings.is_empty(), "{:?}", answer.warnings);
         assert_eq!(image("nginx:1.27").name, "docker.io/library/nginx");
         assert_eq!(origins(&answer, "nginx").len(), 1);

@@ -167,6 +167,9 @@ pub struct ServiceAccountObject {
     pub name: String,
     /// Its `imagePullSecrets[].name`, in order.
     pub image_pull_secrets: Vec<String>,
+    /// Its `metadata.annotations` (what credential provider plugins with `tokenAttributes` are
+    /// given).
+    pub annotations: BTreeMap<String, String>,
     /// The file, the line the object starts on, and the object as
     /// `ServiceAccount/namespace/name`.
     pub source: Source,

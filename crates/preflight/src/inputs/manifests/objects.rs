@@ -665,10 +665,16 @@ fn string_map(node: &Node<'_>, key: &str) -> Result<BTreeMap<String, String>, Pr
 fn service_account(node: &Node<'_>, out: &mut Extraction) -> Result<(), Problem> {
     let meta = Meta::read(node)?;
     let image_pull_secrets = pull_secret_names(node)?;
+    // Credential provider plugins with tokenAttributes read them (KEP-4412).
+    let annotations = match node.get("metadata") {
+        Some(metadata) => string_map(metadata, "annotations")?,
+        None => BTreeMap::new(),
+    };
     out.service_accounts.push(ServiceAccountObject {
         namespace: meta.namespace.to_owned(),
         name: meta.name.to_owned(),
         image_pull_secrets,
+        annotations,
         source: meta.source("ServiceAccount", node.line),
     });
     Ok(())
@@ -884,6 +890,7 @@ mod tests {
         assert_eq!(
             e.service_accounts,
             [ServiceAccountObject {
+                annotations: BTreeMap::new(),
                 namespace: "shop".into(),
                 name: "builder".into(),
                 image_pull_secrets: vec!["regcred".into()],
