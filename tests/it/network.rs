@@ -293,6 +293,88 @@ fn an_unreadable_resolver_configuration_is_dns_config() {
     );
 }
 
+/// The default, the system's `/etc/resolv.conf`, read only when a name needs it: the binary runs
+/// in a mount namespace of its own (`unshare --mount`, root) where an empty file hides the
+/// machine's, so an IP-literal registry is pullable and a named one is `dns-config` naming
+/// `/etc/resolv.conf`. Outside the namespace nothing changes.
+#[test]
+fn without_a_usable_system_resolv_conf_only_names_fail() {
+    let uid = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| {
+        use std::os::unix::fs::MetadataExt as _;
+        m.uid()
+    });
+    assert_eq!(
+        uid, 0,
+        "hiding /etc/resolv.conf needs root (a mount namespace): run as root, as CI does"
+    );
+    let reg = Registry::plain();
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
+    let host = reg.host();
+    let named = format!("registry.preflight.test:{}", reg.addr.port());
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("resolv.conf");
+    std::fs::write(&empty, "").unwrap();
+    let bin = crate::common::preflight_process();
+    let mut cmd = std::process::Command::new("unshare");
+    for (key, value) in bin.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg(r#"mount --bind "$0" /etc/resolv.conf && exec "$@""#)
+        .arg(&empty)
+        .arg(bin.get_program())
+        .args([
+            "check",
+            "-o",
+            "json",
+            "--timeout",
+            "20",
+            "--plain-http",
+            &host,
+        ])
+        .args(["--plain-http", &named])
+        .args([
+            format!("{host}/shop/app:v1"),
+            format!("{named}/shop/app:v1"),
+        ]);
+    let out = assert_cmd::Command::from_std(cmd)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("unshare runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    crate::common::assert_valid_output("check", &stdout);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let images = report["images"].as_array().unwrap();
+    let by_registry = |r: &str| images.iter().find(|i| i["registry"] == r).unwrap();
+    assert_eq!(by_registry(&host)["pullable"], true, "{report}");
+    let d = &by_registry(&named)["diagnosis"];
+    assert_eq!(d["code"], "dns-config", "{d}");
+    assert_eq!(
+        d["message"],
+        format!(
+            "cannot resolve registry.preflight.test: the resolver configuration /etc/resolv.conf \
+             is unusable: no nameservers found in config"
+        ),
+        "{d}"
+    );
+}
+
 /// `--resolv-conf` asks the servers its file names. A `resolv.conf` has no port, so the DNS
 /// server listens on port 53 of a loopback address of its own (root, as the oracle tests).
 #[test]
