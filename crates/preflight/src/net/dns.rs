@@ -8,7 +8,7 @@
 //! The resolver is built on the first name that needs resolving, once per run and shared by
 //! every image (`Dns::resolver`): a check of IP-literal registries, or a command that resolves
 //! nothing, never reads the resolver configuration. A configuration that is missing, unreadable
-//! or unusable is a [`DnsFailure::Config`] of each lookup, kept from the first attempt, so every
+//! or unusable is a `DnsFailure::Config` of each lookup, kept from the first attempt, so every
 //! image that needed a name is told the same thing.
 
 use std::collections::HashMap;
@@ -595,7 +595,7 @@ mod tests {
         let line = "nameserver 127.0.0.1\n";
         std::fs::write(
             &path,
-            line.repeat(RESOLV_CONF_LIMIT as usize / line.len() + 1),
+            line.repeat(usize::try_from(RESOLV_CONF_LIMIT).unwrap() / line.len() + 1),
         )
         .unwrap();
         let dns = Dns::new(&DnsConfig::ResolvConf(path));
