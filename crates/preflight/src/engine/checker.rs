@@ -165,7 +165,8 @@ impl Default for CheckerBuilder {
 impl CheckerBuilder {
     /// Which DNS servers to use (default: the system's configuration). The configuration is read
     /// on the first name a check resolves, never by `build`: a missing or unusable one is the
-    /// `dns-config` diagnosis of each image that needed a name.
+    /// `dns-config` diagnosis of each image that needed a name. It is read once per `Checker`,
+    /// which keeps the resolver (or why there is none): build a new `Checker` to read it again.
     #[must_use]
     pub fn dns(mut self, dns: DnsConfig) -> Self {
         self.dns = dns;
