@@ -277,6 +277,29 @@ fn a_malformed_resolver_configuration_is_dns_config_naming_the_file() {
     assert!(message.contains("line 2"), "{message}");
 }
 
+/// The proxy's own name cannot be resolved without a resolver either: the configuration is at
+/// fault, not the proxy (`dns-config`, not `proxy-error`).
+#[test]
+fn a_named_proxy_without_resolver_configuration_is_dns_config() {
+    let (_dir, missing) = missing_resolv_conf();
+    let image = expect_code(
+        &[
+            "--resolv-conf",
+            &missing,
+            "--proxy",
+            "http://proxy.preflight.test:3128",
+            "registry.preflight.test/app:v1",
+        ],
+        "dns-config",
+    );
+    assert_eq!(image["diagnosis"]["stage"], "dns");
+    let message = image["diagnosis"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot resolve proxy.preflight.test") && message.contains(&missing),
+        "{message}"
+    );
+}
+
 #[test]
 fn an_unreadable_resolver_configuration_is_dns_config() {
     // A directory where the file should be: read(2) fails with EISDIR, even for root.
