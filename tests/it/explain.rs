@@ -389,6 +389,38 @@ fn oracle_explain_dns_failure_only_the_node_sees_is_node_only() {
     assert!(r.stdout.contains("verdict: node-only"), "{}", r.stdout);
 }
 
+/// A live check that cannot resolve anything proves nothing about the node: `unchecked`, with
+/// the check's `dns-config` in `check`, not `still-failing`.
+#[test]
+fn explain_without_a_resolver_configuration_is_unchecked() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = path_str(&dir.path().join("resolv.conf")).to_owned();
+    let image = format!("{NAME}/explain/dns:v1");
+    // The text Go's resolver gives a runtime whose server knows no such name (`explain::classify`).
+    let inner = format!(
+        "failed to resolve reference \"{image}\": failed to do request: Head \"https://{NAME}/v2/explain/dns/manifests/v1\": dial tcp: lookup {NAME} on 10.96.0.10:53: no such host"
+    );
+    let list = write(dir.path(), "pods.json", &backoff_list(&image, &inner));
+    let r = explain(&[
+        "-f",
+        list.as_str(),
+        "--resolv-conf",
+        missing.as_str(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let c = &r.json()["containers"][0];
+    assert_eq!(c["cause"], "dns-nxdomain", "{c}");
+    assert_eq!(c["verdict"], "unchecked", "{c}");
+    assert_eq!(c["check"]["diagnosis"]["code"], "dns-config", "{c}");
+    let hint = c["hint"].as_str().unwrap();
+    assert!(
+        hint.starts_with("not checked from here") && hint.contains(&missing),
+        "{hint}"
+    );
+}
+
 #[test]
 fn explain_junit_fails_each_container_not_now_pullable() {
     let r = explain(&[

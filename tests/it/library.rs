@@ -1,6 +1,6 @@
 //! The library used directly, as an embedding program would: a long-lived `Checker`.
 
-use preflight::{Checker, Code, ImageRequest};
+use preflight::{Checker, Code, DnsConfig, ImageRequest};
 
 use crate::support::registry::Registry;
 use crate::support::seed::{self, ImageKind};
@@ -50,4 +50,46 @@ async fn the_report_is_data_that_serializes_to_the_contract() {
     assert_eq!(json["summary"]["not_pullable"], 1);
     assert_eq!(json["images"][0]["diagnosis"]["code"], "invalid-reference");
     assert_eq!(json["images"][0]["diagnosis"]["stage"], "reference");
+}
+
+/// Building a `Checker` reads no resolver configuration: without one, IP literals are checked and
+/// each named registry is `dns-config`, in the same check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checker_builds_without_a_resolver_configuration() {
+    let reg = Registry::plain();
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("resolv.conf");
+    let host = reg.host();
+    let named = format!("registry.preflight.test:{}", reg.addr.port());
+    let checker = Checker::builder()
+        .dns(DnsConfig::ResolvConf(missing.clone()))
+        .plain_http(host.as_str())
+        .plain_http(named.as_str())
+        .build()
+        .unwrap();
+    let report = checker
+        .check(vec![
+            ImageRequest::new(format!("{host}/shop/app:v1")),
+            ImageRequest::new(format!("{named}/shop/app:v1")),
+        ])
+        .await;
+    let by_registry = |r: &str| {
+        report
+            .images
+            .iter()
+            .find(|i| i.registry.as_deref() == Some(r))
+            .unwrap()
+    };
+    assert!(by_registry(&host).pullable, "{report:?}");
+    let d = by_registry(&named).diagnosis.as_ref().unwrap();
+    assert_eq!(d.code, Code::DnsConfig);
+    assert!(d.message.contains(&missing.display().to_string()), "{d:?}");
 }

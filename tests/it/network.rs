@@ -169,6 +169,290 @@ fn a_name_resolved_by_the_dns_server_is_the_one_connected_to() {
     assert!(detail.contains("127.0.0.1"), "{detail}");
 }
 
+/// A resolver configuration that is not there: `--resolv-conf` naming a file that does not exist,
+/// as a minimal container without `/etc/resolv.conf` is.
+fn missing_resolv_conf() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = path_str(&dir.path().join("resolv.conf")).to_owned();
+    (dir, path)
+}
+
+#[test]
+fn an_ip_literal_registry_needs_no_resolver_configuration() {
+    let reg = Registry::plain();
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
+    let (_dir, missing) = missing_resolv_conf();
+    let host = reg.host();
+    let report = expect_pullable(&[
+        "--resolv-conf",
+        &missing,
+        "--plain-http",
+        &host,
+        &format!("{host}/shop/app:v1"),
+    ]);
+    let dns = &report["images"][0]["stages"][0];
+    assert_eq!(dns["stage"], "dns");
+    assert_eq!(dns["ok"], true);
+    assert!(
+        dns["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nothing to resolve"),
+        "{dns}"
+    );
+}
+
+#[test]
+fn a_named_registry_without_resolver_configuration_is_dns_config_for_that_image_only() {
+    let reg = Registry::plain();
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
+    let (_dir, missing) = missing_resolv_conf();
+    let host = reg.host();
+    let named = format!("registry.preflight.test:{}", reg.addr.port());
+    let r = check(&[
+        "--resolv-conf",
+        &missing,
+        "--plain-http",
+        &host,
+        "--plain-http",
+        &named,
+        &format!("{named}/shop/app:v1"),
+        &format!("{host}/shop/app:v1"),
+    ]);
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    let report = r.json();
+    let images = report["images"].as_array().unwrap();
+    let named_image = images
+        .iter()
+        .find(|i| i["registry"] == named.as_str())
+        .unwrap();
+    assert_eq!(
+        named_image["diagnosis"]["code"], "dns-config",
+        "{named_image}"
+    );
+    assert_eq!(named_image["diagnosis"]["stage"], "dns");
+    let message = named_image["diagnosis"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&missing) && message.contains("does not exist"),
+        "{message}"
+    );
+    let ip_image = images
+        .iter()
+        .find(|i| i["registry"] == host.as_str())
+        .unwrap();
+    assert_eq!(ip_image["pullable"], true, "{ip_image}");
+}
+
+#[test]
+fn a_malformed_resolver_configuration_is_dns_config_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resolv.conf");
+    // No line names a usable server: `nameserver` wants an IP address.
+    std::fs::write(&path, "search corp.example\nnameserver dns.corp.example\n").unwrap();
+    let path = path_str(&path).to_owned();
+    let image = expect_code(
+        &["--resolv-conf", &path, "registry.preflight.test/app:v1"],
+        "dns-config",
+    );
+    assert_eq!(image["diagnosis"]["stage"], "dns");
+    let message = image["diagnosis"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&path) && message.contains("registry.preflight.test"),
+        "{message}"
+    );
+    assert!(message.contains("line 2"), "{message}");
+}
+
+/// The proxy's own name cannot be resolved without a resolver either: the configuration is at
+/// fault, not the proxy (`dns-config`, not `proxy-error`).
+#[test]
+fn a_named_proxy_without_resolver_configuration_is_dns_config() {
+    let (_dir, missing) = missing_resolv_conf();
+    let image = expect_code(
+        &[
+            "--resolv-conf",
+            &missing,
+            "--proxy",
+            "http://proxy.preflight.test:3128",
+            "registry.preflight.test/app:v1",
+        ],
+        "dns-config",
+    );
+    assert_eq!(image["diagnosis"]["stage"], "dns");
+    let message = image["diagnosis"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot resolve proxy.preflight.test") && message.contains(&missing),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unreadable_resolver_configuration_is_dns_config() {
+    // A directory where the file should be: read(2) fails with EISDIR, even for root.
+    let dir = tempfile::tempdir().unwrap();
+    let path = path_str(dir.path()).to_owned();
+    let image = expect_code(
+        &["--resolv-conf", &path, "registry.preflight.test/app:v1"],
+        "dns-config",
+    );
+    let message = image["diagnosis"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&path) && message.contains("cannot be read"),
+        "{message}"
+    );
+}
+
+/// The default, the system's `/etc/resolv.conf`, read only when a name needs it: the binary runs
+/// in a mount namespace of its own (`unshare --mount`, root) where an empty file hides the
+/// machine's, so an IP-literal registry is pullable and a named one is `dns-config` naming
+/// `/etc/resolv.conf`. Outside the namespace nothing changes.
+#[test]
+fn without_a_usable_system_resolv_conf_only_names_fail() {
+    let uid = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| {
+        use std::os::unix::fs::MetadataExt as _;
+        m.uid()
+    });
+    assert_eq!(
+        uid, 0,
+        "hiding /etc/resolv.conf needs root (a mount namespace): run as root, as CI does"
+    );
+    let reg = Registry::plain();
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
+    let host = reg.host();
+    let named = format!("registry.preflight.test:{}", reg.addr.port());
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("resolv.conf");
+    std::fs::write(&empty, "").unwrap();
+    let bin = crate::common::preflight_process();
+    let mut cmd = std::process::Command::new("unshare");
+    for (key, value) in bin.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg(r#"mount --bind "$0" /etc/resolv.conf && exec "$@""#)
+        .arg(&empty)
+        .arg(bin.get_program())
+        .args([
+            "check",
+            "-o",
+            "json",
+            "--timeout",
+            "20",
+            "--plain-http",
+            &host,
+        ])
+        .args(["--plain-http", &named])
+        .args([
+            format!("{host}/shop/app:v1"),
+            format!("{named}/shop/app:v1"),
+        ]);
+    let out = assert_cmd::Command::from_std(cmd)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("unshare runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    crate::common::assert_valid_output("check", &stdout);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let images = report["images"].as_array().unwrap();
+    let by_registry = |r: &str| images.iter().find(|i| i["registry"] == r).unwrap();
+    assert_eq!(by_registry(&host)["pullable"], true, "{report}");
+    let d = &by_registry(&named)["diagnosis"];
+    assert_eq!(d["code"], "dns-config", "{d}");
+    assert_eq!(
+        d["message"],
+        format!(
+            "cannot resolve registry.preflight.test: the resolver configuration /etc/resolv.conf \
+             is unusable: no nameservers found in config"
+        ),
+        "{d}"
+    );
+}
+
+/// `--resolv-conf` asks the servers its file names. A `resolv.conf` has no port, so the DNS
+/// server listens on port 53 of a loopback address of its own (root, as the oracle tests).
+#[test]
+fn resolv_conf_names_the_servers_that_are_asked() {
+    let dns = DnsServer::start_on_port_53(&[("registry.preflight.test", LOCAL)]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resolv.conf");
+    std::fs::write(
+        &path,
+        format!(
+            "nameserver {}\noptions timeout:2 attempts:1\n",
+            dns.addr.ip()
+        ),
+    )
+    .unwrap();
+    let path = path_str(&path).to_owned();
+    let reg = Registry::plain();
+    seed::push(
+        &reg.base_url(),
+        None,
+        None,
+        "shop/app",
+        "v1",
+        ImageKind::OciManifest,
+    );
+    let named = format!("registry.preflight.test:{}", reg.addr.port());
+    let report = expect_pullable(&[
+        "--resolv-conf",
+        &path,
+        "--plain-http",
+        &named,
+        &format!("{named}/shop/app:v1"),
+    ]);
+    let detail = report["images"][0]["stages"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        detail.contains("127.0.0.1") && detail.contains(&path),
+        "{detail}"
+    );
+    // And a name the server does not know is its NXDOMAIN, not a configuration problem.
+    let image = expect_code(
+        &["--resolv-conf", &path, "nx.preflight.test/app:v1"],
+        "dns-nxdomain",
+    );
+    assert!(
+        image["diagnosis"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&path),
+        "{image}"
+    );
+}
+
 #[test]
 fn tcp_refused() {
     let port = net::refused_port();

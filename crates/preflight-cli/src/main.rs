@@ -295,6 +295,16 @@ struct NetArgs {
     #[arg(long = "dns-server", value_name = "IP[:PORT]", value_parser = parse_dns_server)]
     dns_server: Option<SocketAddr>,
 
+    /// Resolve names with this resolv.conf (for example a copy of a node's) instead of
+    /// /etc/resolv.conf. Read on the first name to resolve; if missing or unusable, each image
+    /// that needs a name fails with dns-config.
+    #[arg(
+        long = "resolv-conf",
+        value_name = "PATH",
+        conflicts_with = "dns_server"
+    )]
+    resolv_conf: Option<PathBuf>,
+
     /// The deadline for one image, all stages together: seconds, or a duration such as 30s, 2m,
     /// 1m30s, 500ms (at most 1h).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::timeout)]
@@ -791,6 +801,9 @@ fn build_checker_with(
     let mut b = Checker::builder().timeout(net.timeout);
     if let Some(addr) = net.dns_server {
         b = b.dns(DnsConfig::Server(addr));
+    }
+    if let Some(path) = &net.resolv_conf {
+        b = b.dns(DnsConfig::ResolvConf(path.clone()));
     }
     for h in &net.plain_http {
         b = b.plain_http(h.as_str());

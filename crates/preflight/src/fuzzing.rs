@@ -153,3 +153,13 @@ pub fn hosts_toml(bytes: &[u8]) -> Vec<String> {
 pub fn credential_providers(bytes: &[u8]) -> Vec<String> {
     crate::inputs::kubelet::fuzz_credential_providers(bytes)
 }
+
+/// A `resolv.conf` as the resolver reads it: its servers, search domains and options, or what is
+/// wrong with it (the lines skipped, from 1), as debug text.
+#[must_use]
+pub fn resolv_conf(bytes: &[u8]) -> String {
+    match crate::net::dns::parse_resolv_conf(bytes) {
+        Ok((config, options)) => format!("{config:?} {options:?}"),
+        Err(problem) => problem,
+    }
+}

@@ -192,6 +192,11 @@ code_table! {
     /// The DNS server failed.
     DnsError = "dns-error", failure, stages = [Dns],
         hint = "the DNS server failed the query (SERVFAIL, REFUSED or unreachable): check the resolver and the zone";
+    /// No resolver to ask: the resolver configuration (`/etc/resolv.conf`, or the `--resolv-conf`
+    /// file) is missing, unreadable or has no usable nameserver. The message names the file and
+    /// the problem. It is read on the first name to resolve: IP-literal registries never need it.
+    DnsConfig = "dns-config", failure, stages = [Dns],
+        hint = "give preflight a readable resolv.conf with at least one nameserver line (/etc/resolv.conf, or --resolv-conf FILE), or name a server with --dns-server IP[:PORT]";
     /// Nothing listens on that port.
     TcpRefused = "tcp-refused", failure, stages = [Tcp],
         hint = "nothing listens on that port: check the port in the reference and that the registry is running";
@@ -596,7 +601,13 @@ mod tests {
             assert_eq!(got.stages(), Stages::Only(want), "{code}");
         };
         only("invalid-reference", &[Reference]);
-        for c in ["dns-nxdomain", "dns-no-address", "dns-timeout", "dns-error"] {
+        for c in [
+            "dns-nxdomain",
+            "dns-no-address",
+            "dns-timeout",
+            "dns-error",
+            "dns-config",
+        ] {
             only(c, &[Dns]);
         }
         for c in ["tcp-refused", "tcp-timeout", "tcp-unreachable"] {

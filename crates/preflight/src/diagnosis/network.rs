@@ -45,7 +45,8 @@ pub(crate) fn dns_diagnosis(f: &DnsFailure) -> Diagnosis {
         DnsFailure::NxDomain { .. } => Code::DnsNxdomain,
         DnsFailure::NoAddress { .. } => Code::DnsNoAddress,
         DnsFailure::Timeout { .. } => Code::DnsTimeout,
-        _ => Code::DnsError,
+        DnsFailure::Config { .. } => Code::DnsConfig,
+        DnsFailure::Answered { .. } | DnsFailure::Server { .. } => Code::DnsError,
     };
     Diagnosis::new(code, Stage::Dns, f.to_string())
 }

@@ -19,7 +19,7 @@ use crate::model::credentials::CredentialSource;
 use crate::model::platform::Platform;
 use crate::model::reference::Reference;
 use crate::net::Net;
-use crate::net::dns::{Dns, DnsConfig, DnsSetupError};
+use crate::net::dns::{Dns, DnsConfig};
 use crate::net::proxy::{ProxyConfig, RawProxyUrl};
 use crate::net::{ProxyUrlError, TlsMode, TransportSetupError, http::HttpClients, tls::TlsConfigs};
 use crate::registry::auth::TokenCache;
@@ -58,9 +58,6 @@ pub enum Depth {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// The DNS resolver could not be set up.
-    #[error(transparent)]
-    Dns(#[from] DnsSetupError),
     /// TLS or the HTTP client could not be set up (for example an unreadable CA file).
     #[error(transparent)]
     Transport(#[from] TransportSetupError),
@@ -166,7 +163,10 @@ impl Default for CheckerBuilder {
 }
 
 impl CheckerBuilder {
-    /// Which DNS servers to use (default: the system's configuration).
+    /// Which DNS servers to use (default: the system's configuration). The configuration is read
+    /// on the first name a check resolves, never by `build`: a missing or unusable one is the
+    /// `dns-config` diagnosis of each image that needed a name. It is read once per `Checker`,
+    /// which keeps the resolver (or why there is none): build a new `Checker` to read it again.
     #[must_use]
     pub fn dns(mut self, dns: DnsConfig) -> Self {
         self.dns = dns;
@@ -398,7 +398,7 @@ impl CheckerBuilder {
             Some(raw) => Some(Arc::new(ProxyConfig::parse(&raw.0, &self.no_proxy)?)),
             None => None,
         };
-        let dns = Arc::new(Dns::new(&self.dns)?);
+        let dns = Arc::new(Dns::new(&self.dns));
         let tls = TlsConfigs::new(&ca_files)?;
         let http = HttpClients::new(&tls, &dns, proxy.as_ref())?;
         Ok(Checker {

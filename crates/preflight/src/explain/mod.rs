@@ -10,7 +10,8 @@
 //! - [`Verdict::NodeOnly`]: the runtime failed at a network or TLS stage (DNS, connect,
 //!   certificate, proxy) and the check from here passes: fixed since the last try, or only
 //!   the node sees it;
-//! - [`Verdict::Unchecked`]: no live check was made.
+//! - [`Verdict::Unchecked`]: no live check was made, or it could not resolve anything
+//!   (`dns-config`: this machine's resolver configuration is unusable).
 //!
 //! The parts: `stream` reads the objects, [`classify`] holds the one table of message shapes,
 //! this module selects the failing containers and decides the verdicts.
@@ -64,7 +65,7 @@ pub enum Verdict {
     NowPullable,
     /// The runtime failed at a network or TLS stage, and the check from here passes.
     NodeOnly,
-    /// Not checked (`--offline`).
+    /// Not checked (`--offline`), or the check could not resolve anything (`dns-config`).
     Unchecked,
 }
 
@@ -548,6 +549,15 @@ fn explained(
             },
         ),
         Some(report) => match &report.diagnosis {
+            // This machine could not resolve anything: the node's failure is not checked.
+            Some(d) if d.code == Code::DnsConfig => (
+                Verdict::Unchecked,
+                None,
+                format!(
+                    "not checked from here, which has no usable resolver ({}): {}",
+                    d.message, d.hint
+                ),
+            ),
             Some(d) => (
                 Verdict::StillFailing,
                 cause.map(|c| same_cause(c, d.code)),

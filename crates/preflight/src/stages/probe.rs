@@ -14,6 +14,7 @@ use crate::diagnosis::network::{dns_diagnosis, proxy_diagnosis, tcp_diagnosis, t
 use crate::model::challenge::Challenge;
 use crate::model::ratelimit::RateLimit;
 use crate::net::Net;
+use crate::net::dns::DnsFailure;
 use crate::net::proxy::{self, ProxyFailure, ProxyUrl};
 use crate::net::{TlsMode, tls::TlsFailure};
 use crate::net::{tcp, tls};
@@ -135,6 +136,8 @@ async fn reach_via_proxy(
     let proxy_host = proxy.bare_host();
     let ips = match net.dns.lookup(proxy_host, deadline).await {
         Ok(ips) => ips,
+        // No resolver at all: the proxy is not at fault.
+        Err(f @ DnsFailure::Config { .. }) => return Err(log.fail(started, dns_diagnosis(&f))),
         Err(source) => {
             let f = ProxyFailure::Resolve {
                 proxy: proxy.to_string(),
