@@ -163,3 +163,20 @@ pub fn resolv_conf(bytes: &[u8]) -> String {
         Err(problem) => problem,
     }
 }
+
+/// Whether the quick YAML reader and the event parser read `text` the same way (trees, lines,
+/// errors), with and without skipping CRDs; the two readings when they do not.
+///
+/// # Errors
+/// The readings differ, as debug text.
+pub fn yaml_readers(text: &str) -> Result<(), String> {
+    for skip in [false, true] {
+        let [quick, events] = crate::inputs::manifests::yaml::readings(text, skip);
+        if quick != events {
+            return Err(format!(
+                "skip={skip}\nquick:  {quick:?}\nevents: {events:?}"
+            ));
+        }
+    }
+    Ok(())
+}

@@ -86,10 +86,19 @@ pub(crate) fn read_documents_skipping<'a>(
                 }
             }
         }
-        line += memchr::memchr_iter(b'\n', &text.as_bytes()[start..end]).count();
+        line += line_breaks(&text.as_bytes()[start..end]);
         start = end;
     }
     Ok(())
+}
+
+/// Line breaks as YAML counts them: `\n`, `\r\n` and a lone `\r`.
+fn line_breaks(bytes: &[u8]) -> usize {
+    let feeds = memchr::memchr_iter(b'\n', bytes).count();
+    let lone_returns = memchr::memchr_iter(b'\r', bytes)
+        .filter(|&i| bytes.get(i + 1) != Some(&b'\n'))
+        .count();
+    feeds + lone_returns
 }
 
 /// Whether a document's bytes hold a line starting with `%` (a directive, which belongs to
@@ -241,6 +250,36 @@ fn read_events<'a>(
     }
     *copied = reader.copied;
     Ok(())
+}
+
+/// What each reader makes of `text`: the documents handed over (as debug text, lines
+/// included) and the error, by the quick reader (skipping CRDs when `skip`) and by the
+/// event parser alone (its documents filtered the same way). For the differential tests and
+/// the `yaml_readers` fuzz target: the two must always agree.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn readings(text: &str, skip: bool) -> [(Vec<String>, Result<(), String>); 2] {
+    let is_crd = |kind: &str| kind == "CustomResourceDefinition";
+    let mut quick = Vec::new();
+    let result = if skip {
+        read_documents_skipping(text, &is_crd, &mut |d| {
+            quick.push(format!("{d:?}"));
+            Ok(())
+        })
+    } else {
+        read_documents(text, &mut |d| {
+            quick.push(format!("{d:?}"));
+            Ok(())
+        })
+    };
+    let quick = (quick, result.map_err(|p| format!("{p:?}")));
+    let mut events = Vec::new();
+    let result = read_events(text, 0, &mut 0, &mut |d| {
+        if !(skip && d.string("kind").ok().flatten().is_some_and(is_crd)) {
+            events.push(format!("{d:?}"));
+        }
+        Ok(())
+    });
+    [quick, (events, result.map_err(|p| format!("{p:?}")))]
 }
 
 fn unknown_anchor((line, column): (usize, usize)) -> Problem {
@@ -1045,34 +1084,6 @@ mod tests {
             }
         }
     }
-    /// What each reader makes of `text`: the documents handed over (as debug text, lines
-    /// included) and the error, by the quick reader (skipping CRDs when `skip`) and by the
-    /// event parser alone (its documents filtered the same way).
-    fn readings(text: &str, skip: bool) -> [(Vec<String>, Result<(), String>); 2] {
-        let is_crd = |kind: &str| kind == "CustomResourceDefinition";
-        let mut quick = Vec::new();
-        let result = if skip {
-            read_documents_skipping(text, &is_crd, &mut |d| {
-                quick.push(format!("{d:?}"));
-                Ok(())
-            })
-        } else {
-            read_documents(text, &mut |d| {
-                quick.push(format!("{d:?}"));
-                Ok(())
-            })
-        };
-        let quick = (quick, result.map_err(|p| format!("{p:?}")));
-        let mut events = Vec::new();
-        let result = read_events(text, 0, &mut 0, &mut |d| {
-            if !(skip && d.string("kind").ok().flatten().is_some_and(is_crd)) {
-                events.push(format!("{d:?}"));
-            }
-            Ok(())
-        });
-        [quick, (events, result.map_err(|p| format!("{p:?}")))]
-    }
-
     fn same_readings(text: &str) {
         for skip in [false, true] {
             let [quick, events] = readings(text, skip);
@@ -1100,6 +1111,9 @@ mod tests {
     #[test]
     fn the_quick_reader_reads_as_the_event_parser_does() {
         same_readings(BLOCKS);
+        // Carriage returns are line breaks to YAML: the lines after them count them.
+        same_readings("a: b\r\nc: d\r\n---\nkind: x\ry: z\n---\nk: v\nw: [\n");
+        same_readings("a: 1\n\r%YAML 1.2\n---\nb: 2\n---\nc: *x\n");
         for name in SHAPES {
             let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
             same_readings(&text);
