@@ -1114,6 +1114,15 @@ mod tests {
         // Carriage returns are line breaks to YAML: the lines after them count them.
         same_readings("a: b\r\nc: d\r\n---\nkind: x\ry: z\n---\nk: v\nw: [\n");
         same_readings("a: 1\n\r%YAML 1.2\n---\nb: 2\n---\nc: *x\n");
+        // Keys as long as the event parser takes, spaces before the `:` included.
+        let long = "k".repeat(1000);
+        for spaces in [0, 24, 25, 30] {
+            let pad = " ".repeat(spaces);
+            same_readings(&format!("{long}{pad}: v\n"));
+            same_readings(&format!("- \"{long}\"{pad}: v\n"));
+            same_readings(&format!("a: {{{long}{pad}: v}}\n"));
+            same_readings(&format!("kind: CustomResourceDefinition\n{long}{pad}: v\n"));
+        }
         for name in SHAPES {
             let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
             same_readings(&text);

@@ -26,7 +26,8 @@ type Read<T> = Result<T, Bail>;
 /// Deeper documents are left to the event parser, which reports the limit.
 const DEPTH: usize = MAX_DEPTH - 2;
 
-/// Longest implicit key read here (YAML caps them at 1024 characters).
+/// Longest implicit key read here, in bytes from its start to its `:` (the event parser
+/// drops a key whose `:` is more than 1024 characters away).
 const MAX_KEY: usize = 1000;
 
 /// What a document's nodes become: a tree ([`Build`]) or nothing but the checks that the tree
@@ -466,7 +467,8 @@ impl<'a, S: Sink<'a>> Reader<'a, '_, S> {
             let Some((key_end, colon)) = self.key_end(key_at)? else {
                 return Err(Bail);
             };
-            if key_end - key_at > MAX_KEY {
+            // Measured to the `:`, as the event parser measures a simple key.
+            if colon - key_at > MAX_KEY {
                 return Err(Bail);
             }
             let key = match self.b[key_at] {
@@ -806,7 +808,12 @@ impl<'a, S: Sink<'a>> Reader<'a, '_, S> {
                 }
                 loop {
                     let (key, end) = self.flow_key(i)?;
+                    let key_at = i;
                     i = skip(end);
+                    // Measured to the `:`, as the event parser measures a simple key.
+                    if i - key_at > MAX_KEY {
+                        return Err(Bail);
+                    }
                     if !(i < eol && b[i] == b':' && i + 1 < eol && is_space(b[i + 1])) {
                         return Err(Bail);
                     }
@@ -877,7 +884,7 @@ impl<'a, S: Sink<'a>> Reader<'a, '_, S> {
             _ => {
                 let end = self.flow_plain_end(at)?;
                 let key = self.str(at, end);
-                if key == "<<" || end - at > MAX_KEY {
+                if key == "<<" {
                     return Err(Bail);
                 }
                 Ok((Cow::Borrowed(key), end))
