@@ -16,15 +16,7 @@ fn deploy(dir: &std::path::Path, host: &str) -> std::path::PathBuf {
 
 #[test]
 fn junit_and_code_quality_in_one_run() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/payment-app",
-        "v2.1.2",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/payment-app", "v2.1.2");
     let host = reg.host();
     let dir = tempfile::tempdir().unwrap();
     let file = deploy(dir.path(), &host);
@@ -341,15 +333,7 @@ fn markdown_summary_is_a_table_that_keeps_pipes_and_newlines_in_their_cells() {
 
 #[test]
 fn the_action_turns_its_inputs_into_a_check_and_writes_the_step_outputs() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/payment-app",
-        "v2.1.2",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/payment-app", "v2.1.2");
     let host = reg.host();
     let workspace = tempfile::tempdir().unwrap();
     let manifests = workspace.path().join("k8s");

@@ -5,7 +5,6 @@
 use crate::common::{path_str, preflight, run, run_cmd};
 use crate::support::pki::Pki;
 use crate::support::registry::Registry;
-use crate::support::seed::{self, ImageKind};
 use crate::support::token::TokenServer;
 
 #[test]
@@ -436,15 +435,7 @@ fn code_quality_and_sarif_paths_are_relative_to_the_project_root() {
 
 #[test]
 fn strict_names_the_warnings_that_failed_it() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/web",
-        "latest",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/web", "latest");
     let host = reg.host();
     let image = format!("{host}/shop/web:latest");
 

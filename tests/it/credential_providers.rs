@@ -50,6 +50,16 @@ impl Node {
         self.dir.path().join("bin")
     }
 
+    /// The kubelet's two flags: `config` (a file or a directory) and this node's plugins.
+    fn flags(&self, config: impl AsRef<std::path::Path>) -> [std::ffi::OsString; 4] {
+        [
+            "--image-credential-provider-config".into(),
+            config.as_ref().into(),
+            "--image-credential-provider-bin-dir".into(),
+            self.bin().into(),
+        ]
+    }
+
     fn image(&self, i: usize) -> String {
         format!("{}/shop/app{i}:v1", self.reg.host())
     }
@@ -131,10 +141,7 @@ impl Node {
             .arg(&self.pki.ca.pem_path)
             .arg("-f")
             .arg(manifests)
-            .arg("--image-credential-provider-config")
-            .arg(config)
-            .arg("--image-credential-provider-bin-dir")
-            .arg(self.bin())
+            .args(self.flags(config))
             .args(extra);
         run_cmd(&mut cmd)
     }
@@ -358,10 +365,7 @@ fn match_images_and_auth_keys_are_matched_like_the_keyring() {
     let mut cmd = preflight();
     cmd.args(["images", "-o", "json", "-f"])
         .arg(&file)
-        .arg("--image-credential-provider-config")
-        .arg(&config)
-        .arg("--image-credential-provider-bin-dir")
-        .arg(node.bin());
+        .args(node.flags(&config));
     let r = run_cmd(&mut cmd);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let j = r.json();
@@ -388,10 +392,7 @@ fn match_images_and_auth_keys_are_matched_like_the_keyring() {
     let mut cmd = preflight();
     cmd.args(["images", "-f"])
         .arg(&file)
-        .arg("--image-credential-provider-config")
-        .arg(&config)
-        .arg("--image-credential-provider-bin-dir")
-        .arg(node.bin());
+        .args(node.flags(&config));
     let r = run_cmd(&mut cmd);
     assert!(
         r.stdout
@@ -618,10 +619,7 @@ fn plugin_secrets_never_appear_at_trace_level() {
             .arg(&node.pki.ca.pem_path)
             .arg("-f")
             .arg(&manifests)
-            .arg("--image-credential-provider-config")
-            .arg(&config)
-            .arg("--image-credential-provider-bin-dir")
-            .arg(node.bin());
+            .args(node.flags(&config));
         let r = run_cmd(&mut cmd);
         assert_eq!(r.code, 0, "{format}: {}\n{}", r.stdout, r.stderr);
         assert!(r.stderr.contains("TRACE"), "trace logging was on");
@@ -729,10 +727,7 @@ fn explain_asks_the_plugins_for_the_live_check() {
             .arg("-f")
             .arg(&pods);
         if with_plugins {
-            cmd.arg("--image-credential-provider-config")
-                .arg(&config)
-                .arg("--image-credential-provider-bin-dir")
-                .arg(node.bin());
+            cmd.args(node.flags(&config));
         }
         run_cmd(&mut cmd)
     };
@@ -802,10 +797,7 @@ fn a_directory_of_configs_is_merged_in_name_order() {
     let mut cmd = preflight();
     cmd.args(["images", "-o", "json", "-f"])
         .arg(&manifests)
-        .arg("--image-credential-provider-config")
-        .arg(&dir)
-        .arg("--image-credential-provider-bin-dir")
-        .arg(node.bin());
+        .args(node.flags(&dir));
     let r = run_cmd(&mut cmd);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(
@@ -1005,10 +997,7 @@ fn token_providers_without_a_token_are_predicted_from_the_service_accounts() {
     let mut cmd = preflight();
     cmd.args(["images", "-o", "json", "-f"])
         .arg(&t.manifests)
-        .arg("--image-credential-provider-config")
-        .arg(&t.config)
-        .arg("--image-credential-provider-bin-dir")
-        .arg(t.node.bin());
+        .args(t.node.flags(&t.config));
     let r = run_cmd(&mut cmd);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     for (i, code, says) in [
@@ -1044,10 +1033,7 @@ fn token_providers_without_a_token_are_predicted_from_the_service_accounts() {
     let mut cmd = preflight();
     cmd.args(["images", "-f"])
         .arg(&t.manifests)
-        .arg("--image-credential-provider-config")
-        .arg(&t.config)
-        .arg("--image-credential-provider-bin-dir")
-        .arg(t.node.bin());
+        .args(t.node.flags(&t.config));
     let r = run_cmd(&mut cmd);
     assert!(
         r.stdout.contains("credential-provider-annotation-missing")
@@ -1118,10 +1104,7 @@ fn token_providers_run_with_a_token_given_for_the_service_account() {
             .arg(&t.node.pki.ca.pem_path)
             .arg("-f")
             .arg(&t.manifests)
-            .arg("--image-credential-provider-config")
-            .arg(&t.config)
-            .arg("--image-credential-provider-bin-dir")
-            .arg(t.node.bin())
+            .args(t.node.flags(&t.config))
             .args(["--image-credential-provider-token", &flag]);
         let r = run_cmd(&mut cmd);
         assert_eq!(r.code, 1, "{format}: {}\n{}", r.stdout, r.stderr);
@@ -1138,10 +1121,7 @@ fn token_providers_run_with_a_token_given_for_the_service_account() {
     let mut cmd = preflight();
     cmd.args(["-vvv", "images", "-o", "json", "-f"])
         .arg(&t.manifests)
-        .arg("--image-credential-provider-config")
-        .arg(&t.config)
-        .arg("--image-credential-provider-bin-dir")
-        .arg(t.node.bin())
+        .args(t.node.flags(&t.config))
         .args(["--image-credential-provider-token", &flag]);
     let r = run_cmd(&mut cmd);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -1294,10 +1274,7 @@ fn explain_asks_a_token_plugin_with_the_pods_service_account() {
             .arg(&t.node.pki.ca.pem_path)
             .arg("-f")
             .arg(&file)
-            .arg("--image-credential-provider-config")
-            .arg(&t.config)
-            .arg("--image-credential-provider-bin-dir")
-            .arg(t.node.bin());
+            .args(t.node.flags(&t.config));
         if with_token {
             cmd.arg("--image-credential-provider-token")
                 .arg(format!("shop/builder={}", token.display()));

@@ -255,15 +255,7 @@ fn write(dir: &Path, name: &str, value: &Value) -> String {
 fn oracle_explain_missing_tag_then_pushed_is_now_pullable() {
     let dns = NodeDns::start(&[(NAME, IpAddr::V4(Ipv4Addr::LOCALHOST))]);
     let containerd = Containerd::start();
-    let registry = Registry::plain();
-    seed::push(
-        &registry.base_url(),
-        None,
-        None,
-        "explain/web",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let registry = Registry::plain_with("explain/web", "v1");
     let host = format!("{NAME}:{}", registry.addr.port());
     let image = format!("{host}/explain/web:v2");
     let dir = tempfile::tempdir().unwrap();
@@ -335,15 +327,7 @@ fn oracle_explain_dns_failure_only_the_node_sees_is_node_only() {
     let node_dns = NodeDns::start(&[]);
     let dns = NodeDns::start(&[(NAME, IpAddr::V4(Ipv4Addr::LOCALHOST))]);
     let containerd = Containerd::start();
-    let registry = Registry::plain();
-    seed::push(
-        &registry.base_url(),
-        None,
-        None,
-        "explain/dns",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let registry = Registry::plain_with("explain/dns", "v1");
     let host = format!("{NAME}:{}", registry.addr.port());
     let image = format!("{host}/explain/dns:v1");
     let dir = tempfile::tempdir().unwrap();

@@ -3,19 +3,10 @@
 use preflight::{Checker, Code, DnsConfig, ImageRequest};
 
 use crate::support::registry::Registry;
-use crate::support::seed::{self, ImageKind};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_lived_checker_does_not_keep_old_answers() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/app", "v1");
     let host = reg.host();
     let checker = Checker::builder()
         .plain_http(host.as_str())
@@ -56,15 +47,7 @@ async fn the_report_is_data_that_serializes_to_the_contract() {
 /// each named registry is `dns-config`, in the same check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checker_builds_without_a_resolver_configuration() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/app", "v1");
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("resolv.conf");
     let host = reg.host();

@@ -12,7 +12,6 @@ use crate::support::fake::{FakeResponse, FakeServer, MANIFEST, blob_ok, manifest
 use crate::support::net::{self, BlackHole, Silent};
 use crate::support::pki::Pki;
 use crate::support::registry::Registry;
-use crate::support::seed::{self, ImageKind};
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -145,15 +144,7 @@ fn dns_server_failure_is_dns_error() {
 #[test]
 fn a_name_resolved_by_the_dns_server_is_the_one_connected_to() {
     let dns = DnsServer::start(&[("registry.preflight.test", LOCAL)]);
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/app", "v1");
     let named = format!("registry.preflight.test:{}", reg.addr.port());
     let report = expect_pullable(&[
         "--dns-server",
@@ -179,15 +170,7 @@ fn missing_resolv_conf() -> (tempfile::TempDir, String) {
 
 #[test]
 fn an_ip_literal_registry_needs_no_resolver_configuration() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/app", "v1");
     let (_dir, missing) = missing_resolv_conf();
     let host = reg.host();
     let report = expect_pullable(&[
@@ -211,15 +194,7 @@ fn an_ip_literal_registry_needs_no_resolver_configuration() {
 
 #[test]
 fn a_named_registry_without_resolver_configuration_is_dns_config_for_that_image_only() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/app", "v1");
     let (_dir, missing) = missing_resolv_conf();
     let host = reg.host();
     let named = format!("registry.preflight.test:{}", reg.addr.port());
@@ -330,15 +305,7 @@ fn without_a_usable_system_resolv_conf_only_names_fail() {
         uid, 0,
         "hiding /etc/resolv.conf needs root (a mount namespace): run as root, as CI does"
     );
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/app", "v1");
     let host = reg.host();
     let named = format!("registry.preflight.test:{}", reg.addr.port());
     let dir = tempfile::tempdir().unwrap();
@@ -414,15 +381,7 @@ fn resolv_conf_names_the_servers_that_are_asked() {
     )
     .unwrap();
     let path = path_str(&path).to_owned();
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/app", "v1");
     let named = format!("registry.preflight.test:{}", reg.addr.port());
     let report = expect_pullable(&[
         "--resolv-conf",
@@ -778,15 +737,7 @@ fn a_tls_server_that_stalls_in_the_handshake_times_out() {
 
 #[test]
 fn registries_fail_independently() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/app", "v1");
     let host = reg.host();
     let port = net::refused_port();
     let r = check(&[

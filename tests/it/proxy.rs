@@ -167,15 +167,7 @@ fn proxy_bypassed_by_no_proxy_goes_direct() {
 
 #[test]
 fn proxy_never_used_for_a_loopback_ip_literal() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("app", "v1");
     let dead = format!("http://127.0.0.1:{}", net::refused_port());
     let image = format!("{}/app:v1", reg.host());
     let j = expect_pullable(&["--proxy", &dead, "--plain-http", &reg.host(), &image]);
@@ -185,15 +177,7 @@ fn proxy_never_used_for_a_loopback_ip_literal() {
 
 #[test]
 fn proxy_plain_http_registry_by_name_in_absolute_form() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("app", "v1");
     let proxy = Tinyproxy::start(&[(NAME, LOCAL)]);
     let host = format!("{NAME}:{}", reg.addr.port());
     let image = format!("{host}/app:v1");

@@ -164,15 +164,7 @@ fn same_image_twice_is_checked_once_and_stages_are_shared() {
 
 #[test]
 fn latest_tags_warn_but_pass() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/app",
-        "latest",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/app", "latest");
     let host = reg.host();
     let explicit = format!("{host}/shop/app:latest");
     let implicit = format!("{host}/shop/app");

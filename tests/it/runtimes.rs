@@ -31,15 +31,7 @@ fn verdict(runtime: &[&str], extra: &[&str], image: &str) -> (Option<String>, se
 
 #[test]
 fn plain_http_registry_on_a_loopback_address_per_runtime() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "rt/app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("rt/app", "v1");
     let image = format!("{}/rt/app:v1", reg.host());
     let port = reg.addr.port();
 
@@ -108,15 +100,7 @@ fn tls_registry_with_an_untrusted_certificate_on_a_loopback_address_per_runtime(
 
 #[test]
 fn a_name_that_resolves_to_loopback_is_local_only_to_docker() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "rt/app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("rt/app", "v1");
     let dns = DnsServer::start(&[("registry.preflight.test", IpAddr::V4(Ipv4Addr::LOCALHOST))]);
     let dns_addr = dns.addr.to_string();
     let image = format!("registry.preflight.test:{}/rt/app:v1", reg.addr.port());
@@ -208,15 +192,7 @@ fn bad_runtime_flags_are_bad_input() {
 
 #[test]
 fn docker_insecure_registries_fall_back_to_plain_http() {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "rt/app",
-        "v1",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("rt/app", "v1");
     let dns = DnsServer::start(&[("registry.preflight.test", IpAddr::V4(Ipv4Addr::LOCALHOST))]);
     let dns_addr = dns.addr.to_string();
     let host = format!("registry.preflight.test:{}", reg.addr.port());

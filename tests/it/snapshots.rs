@@ -4,7 +4,6 @@
 use crate::common::check;
 use crate::common::{preflight, run_cmd};
 use crate::support::registry::Registry;
-use crate::support::seed::{self, ImageKind};
 
 fn filters() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -14,15 +13,7 @@ fn filters() -> Vec<(&'static str, &'static str)> {
 }
 
 fn run_both() -> (String, String) {
-    let reg = Registry::plain();
-    seed::push(
-        &reg.base_url(),
-        None,
-        None,
-        "shop/payment-app",
-        "v2.1.2",
-        ImageKind::OciManifest,
-    );
+    let reg = Registry::plain_with("shop/payment-app", "v2.1.2");
     let host = reg.host();
     let good = format!("{host}/shop/payment-app:v2.1.2");
     let bad = format!("{host}/shop/payment-app:v2.1.3");

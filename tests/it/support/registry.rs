@@ -56,6 +56,20 @@ impl Registry {
         Registry::start(new_dir(), None, &Auth::None)
     }
 
+    /// Plain HTTP, no auth, with one OCI image pushed as `repo:tag`.
+    pub fn plain_with(repo: &str, tag: &str) -> Registry {
+        let registry = Registry::plain();
+        super::seed::push(
+            &registry.base_url(),
+            None,
+            None,
+            repo,
+            tag,
+            super::seed::ImageKind::OciManifest,
+        );
+        registry
+    }
+
     /// HTTPS with `cert` (any of the `Pki` leaves, e.g. `expired`), no auth.
     pub fn tls(cert: &CertFiles) -> Registry {
         Registry::start(new_dir(), Some(cert), &Auth::None)
