@@ -257,15 +257,19 @@ impl CredentialProviders {
     }
 
     pub(super) fn matching_image(&self, image: &Image) -> Vec<&str> {
-        let Some(target) = &image.target else {
-            return Vec::new();
-        };
+        self.providers_for(image).map(|p| p.name.as_str()).collect()
+    }
+
+    /// The providers whose `matchImages` take `image`, in the config's order.
+    fn providers_for<'s, 'i>(
+        &'s self,
+        image: &'i Image,
+    ) -> impl Iterator<Item = &'s CredentialProvider> + use<'s, 'i> {
+        let target = image.target.as_ref();
         self.config
             .providers
             .iter()
-            .filter(|p| p.matches_name(target))
-            .map(|p| p.name.as_str())
-            .collect()
+            .filter(move |p| target.is_some_and(|t| p.matches_name(t)))
     }
 
     /// What the kubelet would do with each matching provider that wants a service account
@@ -276,13 +280,7 @@ impl CredentialProviders {
         image: &Image,
         account: Option<&PodServiceAccount>,
     ) -> Vec<Warning> {
-        let Some(target) = &image.target else {
-            return Vec::new();
-        };
-        self.config
-            .providers
-            .iter()
-            .filter(|p| p.matches_name(target))
+        self.providers_for(image)
             .filter_map(|p| {
                 let attributes = p.token_attributes.as_ref()?;
                 self.token_plan(p, attributes, account).err()
