@@ -104,10 +104,10 @@ fn line_breaks(bytes: &[u8]) -> usize {
 /// Whether a document's bytes hold a line starting with `%` (a directive, which belongs to
 /// the next document) or `.` (perhaps an end marker, after which another may start).
 fn ties_to_neighbours(chunk: &[u8]) -> bool {
-    chunk.first().is_some_and(|b| matches!(b, b'%' | b'.'))
+    chunk.first().copied().is_some_and(fast::ties)
         || chunk
             .windows(2)
-            .any(|w| w[0] == b'\n' && matches!(w[1], b'%' | b'.'))
+            .any(|w| matches!(w[0], b'\n' | b'\r') && fast::ties(w[1]))
 }
 
 /// Where the document after the one starting at `start` starts: the next line that is a
@@ -1114,6 +1114,9 @@ mod tests {
         // Carriage returns are line breaks to YAML: the lines after them count them.
         same_readings("a: b\r\nc: d\r\n---\nkind: x\ry: z\n---\nk: v\nw: [\n");
         same_readings("a: 1\n\r%YAML 1.2\n---\nb: 2\n---\nc: *x\n");
+        // A directive after a lone carriage return ties its document to the next one.
+        assert!(ties_to_neighbours(b"a: 1\r%YAML 1.2\n"));
+        assert!(!ties_to_neighbours(b"a: 1\n  %not at a line start\n"));
         // Keys as long as the event parser takes, spaces before the `:` included.
         let long = "k".repeat(1000);
         for spaces in [0, 24, 25, 30] {

@@ -288,9 +288,7 @@ impl<'a, S: Sink<'a>> Reader<'a, '_, S> {
         let rest = &self.b[self.pos..self.end];
         self.eol = self.pos + memchr::memchr(b'\n', rest).unwrap_or(rest.len());
         self.indent = rest.iter().take_while(|&&b| is_space(b)).count();
-        // `...` ends a document, `%` starts a directive: the event parser decides. (Plain
-        // scalars starting with a dot at column 0 are rare enough to leave to it as well.)
-        self.tied |= matches!(rest.first(), Some(b'%' | b'.'));
+        self.tied |= rest.first().copied().is_some_and(ties);
     }
 
     fn at_end(&self) -> bool {
@@ -926,6 +924,14 @@ enum Chomp {
     Strip,
     Clip,
     Keep,
+}
+
+/// Whether a line starting with `first` may tie its document to another, which the event
+/// parser then decides: `%` starts a directive (of the next document), `...` ends a document
+/// (after which another may start without `---`). Plain scalars starting with a dot at column 0
+/// are rare enough to leave to it as well.
+pub(super) fn ties(first: u8) -> bool {
+    matches!(first, b'%' | b'.')
 }
 
 /// Whether a plain scalar may start at `at`: not at an indicator, except `-` before a
